@@ -1,0 +1,114 @@
+package io.d2search.schemas;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Objects;
+import org.apache.avro.AvroRuntimeException;
+import org.apache.avro.Schema;
+import org.apache.avro.message.BinaryMessageDecoder;
+import org.apache.avro.message.BinaryMessageEncoder;
+import org.apache.avro.message.SchemaStore;
+import org.apache.avro.specific.SpecificData;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serializer;
+
+/**
+ * Kafka serde for one generated Avro record type, using Avro's <em>single-object encoding</em>: two marker
+ * bytes, the 8-byte CRC-64-AVRO fingerprint of the writer's schema, then the binary record. Any producer that
+ * knows the schema can write valid events without this code or a schema registry.
+ *
+ * <p>A {@code null} value (a tombstone) maps to {@code null} both ways. Records written with an older schema
+ * are read when that schema is given to {@link #of(Class, Schema...)}: Avro resolves them against the
+ * current one. Bytes that are not a single-object encoded record of a known schema fail with a
+ * {@link SerializationException} that names the type and the reason.
+ *
+ * <p>Thread-safe: encoders and decoders of Avro's message API may be shared.
+ */
+public final class AvroSerde<T extends SpecificRecord> implements Serde<T> {
+
+  private final Class<T> type;
+  private final BinaryMessageEncoder<T> encoder;
+  private final BinaryMessageDecoder<T> decoder;
+
+  private AvroSerde(Class<T> type, Schema schema, List<Schema> olderSchemas) {
+    this.type = type;
+    SpecificData model = SpecificData.getForClass(type);
+    this.encoder = new BinaryMessageEncoder<>(model, schema);
+    SchemaStore.Cache older = new SchemaStore.Cache();
+    olderSchemas.forEach(older::addSchema);
+    this.decoder = new BinaryMessageDecoder<>(model, schema, older);
+  }
+
+  /**
+   * A serde for a generated record class.
+   *
+   * @param olderSchemas earlier versions of the schema that records on the topic may have been written with
+   */
+  public static <T extends SpecificRecord> AvroSerde<T> of(Class<T> type, Schema... olderSchemas) {
+    Objects.requireNonNull(type, "type");
+    return new AvroSerde<>(type, SpecificData.get().getSchema(type), List.of(olderSchemas));
+  }
+
+  /** The record class this serde reads and writes. */
+  public Class<T> type() {
+    return type;
+  }
+
+  /** Encodes a record; {@code null} stays {@code null} (a tombstone). */
+  public byte[] encode(T record) {
+    if (record == null) {
+      return null;
+    }
+    try {
+      ByteBuffer buffer = encoder.encode(record);
+      byte[] bytes = new byte[buffer.remaining()];
+      buffer.get(bytes);
+      return bytes;
+    } catch (IOException | AvroRuntimeException | NullPointerException | ClassCastException e) {
+      throw new SerializationException("Cannot encode " + type.getSimpleName() + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Decodes single-object encoded bytes; {@code null} stays {@code null}.
+   *
+   * @throws SerializationException if the bytes are not a record of this type or of a known older schema
+   */
+  public T decode(byte[] bytes) {
+    if (bytes == null) {
+      return null;
+    }
+    try {
+      return decoder.decode(bytes);
+    } catch (IOException | RuntimeException e) {
+      throw new SerializationException(
+          "Not a valid " + type.getSimpleName() + " (Avro single-object encoding, " + bytes.length + " bytes): "
+              + describe(e), e);
+    }
+  }
+
+  private static String describe(Exception e) {
+    String message = e.getMessage();
+    String kind = e.getClass().getSimpleName();
+    return message == null ? kind : kind + ": " + message;
+  }
+
+  @Override
+  public Serializer<T> serializer() {
+    return (topic, data) -> encode(data);
+  }
+
+  @Override
+  public Deserializer<T> deserializer() {
+    return (topic, data) -> decode(data);
+  }
+
+  @Override
+  public void close() {
+    // Nothing to release; Kafka calls close on both halves.
+  }
+}

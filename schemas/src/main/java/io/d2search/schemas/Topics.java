@@ -1,0 +1,77 @@
+package io.d2search.schemas;
+
+import io.d2search.events.Click;
+import io.d2search.events.DocumentEvent;
+import io.d2search.events.Impression;
+import io.d2search.events.ModelRelease;
+import io.d2search.events.Passage;
+import io.d2search.events.PassageEmbedding;
+import io.d2search.events.TrainingExample;
+import java.util.List;
+
+/** Topic names and the value serde of each (ARCHITECTURE.md §3). Keys are UTF-8 strings. */
+public final class Topics {
+  private Topics() {}
+
+  /** Input: {@link DocumentEvent} keyed by document id. */
+  public static final String DOCUMENTS = "documents";
+  /** Raw bytes of rejected input records, with headers naming the error, stage and source offset. */
+  public static final String DOCUMENTS_DLQ = "documents.dlq";
+  /** Compacted: {@link Passage} keyed by passage id {@code docId#n}, tombstone when gone. */
+  public static final String PASSAGES = "passages";
+  /** Compacted: {@link PassageEmbedding} keyed by passage id, tombstone when gone. */
+  public static final String EMBEDDINGS = "embeddings";
+  /** {@link Impression} keyed by query id. */
+  public static final String IMPRESSIONS = "impressions";
+  /** {@link Click} keyed by query id. */
+  public static final String CLICKS = "clicks";
+  /** {@link TrainingExample} keyed by query id. */
+  public static final String TRAINING_PAIRS = "training-pairs";
+  /** Compacted: {@link ModelRelease} under the key {@code "current"}. */
+  public static final String MODEL_RELEASES = "model-releases";
+
+  /** Topics whose latest value per key is the state (cleanup.policy=compact). */
+  public static final List<String> COMPACTED = List.of(PASSAGES, EMBEDDINGS, MODEL_RELEASES);
+  /** Every topic of the system, in data-flow order. */
+  public static final List<String> ALL =
+      List.of(DOCUMENTS, DOCUMENTS_DLQ, PASSAGES, EMBEDDINGS, IMPRESSIONS, CLICKS, TRAINING_PAIRS, MODEL_RELEASES);
+
+  /** Dead-letter header: why the record was rejected. */
+  public static final String HEADER_ERROR = "d2search.error";
+  /** Dead-letter header: which processing stage rejected it. */
+  public static final String HEADER_STAGE = "d2search.stage";
+  /** Dead-letter header: topic the record was read from. */
+  public static final String HEADER_SOURCE_TOPIC = "d2search.source.topic";
+  /** Dead-letter header: partition the record was read from. */
+  public static final String HEADER_SOURCE_PARTITION = "d2search.source.partition";
+  /** Dead-letter header: offset the record had in its source partition. */
+  public static final String HEADER_SOURCE_OFFSET = "d2search.source.offset";
+
+  public static AvroSerde<DocumentEvent> documentSerde() {
+    return AvroSerde.of(DocumentEvent.class);
+  }
+
+  public static AvroSerde<Passage> passageSerde() {
+    return AvroSerde.of(Passage.class);
+  }
+
+  public static AvroSerde<PassageEmbedding> embeddingSerde() {
+    return AvroSerde.of(PassageEmbedding.class);
+  }
+
+  public static AvroSerde<Impression> impressionSerde() {
+    return AvroSerde.of(Impression.class);
+  }
+
+  public static AvroSerde<Click> clickSerde() {
+    return AvroSerde.of(Click.class);
+  }
+
+  public static AvroSerde<TrainingExample> trainingExampleSerde() {
+    return AvroSerde.of(TrainingExample.class);
+  }
+
+  public static AvroSerde<ModelRelease> modelReleaseSerde() {
+    return AvroSerde.of(ModelRelease.class);
+  }
+}
