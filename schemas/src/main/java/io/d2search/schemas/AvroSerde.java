@@ -2,8 +2,11 @@ package io.d2search.schemas;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.AvroRuntimeException;
 import org.apache.avro.Schema;
 import org.apache.avro.message.BinaryMessageDecoder;
@@ -11,6 +14,7 @@ import org.apache.avro.message.BinaryMessageEncoder;
 import org.apache.avro.message.SchemaStore;
 import org.apache.avro.specific.SpecificData;
 import org.apache.avro.specific.SpecificRecord;
+import org.apache.avro.util.ClassSecurityValidator;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serde;
@@ -30,12 +34,37 @@ import org.apache.kafka.common.serialization.Serializer;
  */
 public final class AvroSerde<T extends SpecificRecord> implements Serde<T> {
 
+  /**
+   * Names of the generated classes our serdes decode into. Since 1.12.2 Avro refuses to instantiate any class
+   * by name that is not trusted (ClassSecurityValidator), its users' own generated classes included; so each
+   * serde declares the record, enum and fixed classes of its own schema. Classes named by a writer's schema are
+   * never trusted this way.
+   */
+  private static final Set<String> TRUSTED_CLASSES = ConcurrentHashMap.newKeySet();
+
+  static {
+    // A few bytes claiming a 2 GB string would make Avro allocate it before noticing the data is missing: cap
+    // declared lengths well above anything valid (a document body is at most a few MB) unless the JVM sets them.
+    limitIfUnset("org.apache.avro.limits.string.maxLength", 64 << 20);
+    limitIfUnset("org.apache.avro.limits.bytes.maxLength", 64 << 20);
+    limitIfUnset("org.apache.avro.limits.collectionItems.maxLength", 4 << 20);
+    ClassSecurityValidator.setGlobal(ClassSecurityValidator.composite(
+        ClassSecurityValidator.getGlobal(), c -> TRUSTED_CLASSES.contains(c.getName())));
+  }
+
+  private static void limitIfUnset(String property, int value) {
+    if (System.getProperty(property) == null) {
+      System.setProperty(property, Integer.toString(value));
+    }
+  }
+
   private final Class<T> type;
   private final BinaryMessageEncoder<T> encoder;
   private final BinaryMessageDecoder<T> decoder;
 
   private AvroSerde(Class<T> type, Schema schema, List<Schema> olderSchemas) {
     this.type = type;
+    trustGeneratedClasses(schema, new HashSet<>());
     SpecificData model = SpecificData.getForClass(type);
     this.encoder = new BinaryMessageEncoder<>(model, schema);
     SchemaStore.Cache older = new SchemaStore.Cache();
@@ -51,6 +80,22 @@ public final class AvroSerde<T extends SpecificRecord> implements Serde<T> {
   public static <T extends SpecificRecord> AvroSerde<T> of(Class<T> type, Schema... olderSchemas) {
     Objects.requireNonNull(type, "type");
     return new AvroSerde<>(type, SpecificData.get().getSchema(type), List.of(olderSchemas));
+  }
+
+  private static void trustGeneratedClasses(Schema schema, Set<String> seen) {
+    switch (schema.getType()) {
+      case RECORD -> {
+        if (seen.add(schema.getFullName())) {
+          TRUSTED_CLASSES.add(SpecificData.getClassName(schema));
+          schema.getFields().forEach(field -> trustGeneratedClasses(field.schema(), seen));
+        }
+      }
+      case ENUM, FIXED -> TRUSTED_CLASSES.add(SpecificData.getClassName(schema));
+      case ARRAY -> trustGeneratedClasses(schema.getElementType(), seen);
+      case MAP -> trustGeneratedClasses(schema.getValueType(), seen);
+      case UNION -> schema.getTypes().forEach(branch -> trustGeneratedClasses(branch, seen));
+      default -> { }
+    }
   }
 
   /** The record class this serde reads and writes. */

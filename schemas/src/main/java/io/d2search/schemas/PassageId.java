@@ -19,17 +19,27 @@ public record PassageId(String docId, int n) {
     }
   }
 
-  /** Parses {@code docId#n}. @throws IllegalArgumentException if the string has another shape */
+  /**
+   * Parses {@code docId#n}, in the form {@link #toString()} writes only, so that one passage has one key.
+   *
+   * @throws IllegalArgumentException if the string has another shape
+   */
   public static PassageId parse(String key) {
     int hash = key.lastIndexOf('#');
     if (hash <= 0 || hash == key.length() - 1) {
       throw new IllegalArgumentException("not a passage id (docId#n): " + key);
     }
+    PassageId id;
     try {
-      return new PassageId(key.substring(0, hash), Integer.parseInt(key.substring(hash + 1)));
-    } catch (NumberFormatException e) {
+      id = new PassageId(key.substring(0, hash), Integer.parseInt(key.substring(hash + 1)));
+    } catch (IllegalArgumentException e) { // NumberFormatException included
       throw new IllegalArgumentException("not a passage id (docId#n): " + key, e);
     }
+    // parseInt also takes "+1", "01" and non-ASCII digits: they would be other keys for the same passage.
+    if (!id.toString().equals(key)) {
+      throw new IllegalArgumentException("not a passage id (docId#n, n in canonical form): " + key);
+    }
+    return id;
   }
 
   @Override
