@@ -1,0 +1,49 @@
+package io.d2search.index;
+
+/**
+ * How a {@link PassageIndex} builds and searches its HNSW graph.
+ *
+ * @param hnswM maximum neighbours per node in the graph ({@code M}); more gives better recall, a bigger graph
+ *     and slower indexing. In [2, 512].
+ * @param hnswBeamWidth candidates kept while inserting a node ({@code efConstruction}); more gives a better
+ *     graph and slower indexing. In [1, 3200].
+ * @param efSearch candidates gathered by an approximate search before the best {@code k} are kept: a search
+ *     asks the graph for {@code max(k, efSearch)} neighbours. More gives better recall and slower queries.
+ *     In [1, 10000].
+ * @param ramBufferMb indexing buffer before Lucene flushes a segment, in MB; in [1, 2048]
+ */
+public record IndexConfig(int hnswM, int hnswBeamWidth, int efSearch, double ramBufferMb) {
+
+  /** Lucene's defaults for the graph (M 16, beam width 100), 100 search candidates, a 64 MB buffer. */
+  public static final IndexConfig DEFAULTS = new IndexConfig(16, 100, 100, 64);
+
+  public IndexConfig {
+    if (hnswM < 2 || hnswM > 512) {
+      throw new IllegalArgumentException("hnswM must be in [2, 512]: " + hnswM);
+    }
+    if (hnswBeamWidth < 1 || hnswBeamWidth > 3200) {
+      throw new IllegalArgumentException("hnswBeamWidth must be in [1, 3200]: " + hnswBeamWidth);
+    }
+    if (efSearch < 1 || efSearch > 10_000) {
+      throw new IllegalArgumentException("efSearch must be in [1, 10000]: " + efSearch);
+    }
+    if (!(ramBufferMb >= 1 && ramBufferMb <= 2048)) {
+      throw new IllegalArgumentException("ramBufferMb must be in [1, 2048]: " + ramBufferMb);
+    }
+  }
+
+  /** {@link #DEFAULTS}. */
+  public static IndexConfig defaults() {
+    return DEFAULTS;
+  }
+
+  /** This config with other graph parameters. */
+  public IndexConfig withHnsw(int m, int beamWidth) {
+    return new IndexConfig(m, beamWidth, efSearch, ramBufferMb);
+  }
+
+  /** This config with another number of search candidates. */
+  public IndexConfig withEfSearch(int candidates) {
+    return new IndexConfig(hnswM, hnswBeamWidth, candidates, ramBufferMb);
+  }
+}

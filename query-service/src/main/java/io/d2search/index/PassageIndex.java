@@ -1,0 +1,494 @@
+package io.d2search.index;
+
+import io.d2search.events.PassageEmbedding;
+import io.d2search.schemas.PassageId;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.PriorityQueue;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.lucene.analysis.standard.StandardAnalyzer;
+import org.apache.lucene.codecs.Codec;
+import org.apache.lucene.codecs.KnnVectorsFormat;
+import org.apache.lucene.codecs.lucene104.Lucene104Codec;
+import org.apache.lucene.codecs.lucene99.Lucene99HnswVectorsFormat;
+import org.apache.lucene.document.Document;
+import org.apache.lucene.document.Field;
+import org.apache.lucene.document.KnnFloatVectorField;
+import org.apache.lucene.document.StoredField;
+import org.apache.lucene.document.StringField;
+import org.apache.lucene.document.TextField;
+import org.apache.lucene.index.DirectoryReader;
+import org.apache.lucene.index.FloatVectorValues;
+import org.apache.lucene.index.IndexWriter;
+import org.apache.lucene.index.IndexWriterConfig;
+import org.apache.lucene.index.KnnVectorValues;
+import org.apache.lucene.index.LeafReaderContext;
+import org.apache.lucene.index.SegmentInfos;
+import org.apache.lucene.index.StoredFields;
+import org.apache.lucene.index.Term;
+import org.apache.lucene.index.VectorSimilarityFunction;
+import org.apache.lucene.search.DocIdSetIterator;
+import org.apache.lucene.search.IndexSearcher;
+import org.apache.lucene.search.KnnFloatVectorQuery;
+import org.apache.lucene.search.ScoreDoc;
+import org.apache.lucene.search.SearcherManager;
+import org.apache.lucene.search.TermQuery;
+import org.apache.lucene.search.TopDocs;
+import org.apache.lucene.store.Directory;
+import org.apache.lucene.store.FSDirectory;
+import org.apache.lucene.util.Bits;
+
+/**
+ * The passages of one model version in a Lucene index on local disk, with an HNSW graph over their vectors.
+ *
+ * <p>One document per passage, keyed by passage id, so {@link #upsert} and {@link #delete} are idempotent and a
+ * replay of the {@code embeddings} topic is harmless. Similarity is {@link VectorSimilarityFunction#DOT_PRODUCT}
+ * over unit vectors: a hit's score is Lucene's {@code (1 + q·p) / 2}, in [0, 1], i.e. cosine similarity mapped
+ * from [-1, 1]. Vectors that are not unit length are refused.
+ *
+ * <p><b>Offsets travel with the index.</b> {@link #commit(Map)} writes the Kafka positions that the index
+ * reflects into the Lucene commit's user data, in the same atomic commit as the documents, and
+ * {@link #committedOffsets()} reads them back after a restart. Changes made after the last commit are discarded
+ * by {@link #close()} (as a crash would lose them); the consumer replays them from the committed offsets.
+ *
+ * <p><b>Visibility.</b> Searches see the index as of the last {@link #refresh()} (near-real-time, without a
+ * commit). {@link #size()} counts the same view.
+ *
+ * <p><b>Model version.</b> The index is stamped with the model version it was created for; opening it for
+ * another version, or adding an embedding of another version, fails with {@link ModelVersionMismatchException}.
+ *
+ * <p>Thread-safe: any number of threads may search while one thread writes. Offsets only mean something if
+ * the writes between two commits are exactly the records below those offsets, so in practice a single
+ * consumer thread writes and commits. The index owns its {@link IndexWriter}, searchers and directory; each
+ * search acquires a searcher and releases it before returning, and {@link #close()} closes them all.
+ */
+public final class PassageIndex implements AutoCloseable {
+
+  static final String ID = "id";
+  static final String DOC_ID = "docId";
+  static final String N = "n";
+  static final String TITLE = "title";
+  static final String TEXT = "text";
+  static final String URL = "url";
+  static final String MODEL_VERSION = "modelVersion";
+  static final String TEXT_HASH = "textHash";
+  static final String DOC_VERSION = "docVersion";
+  static final String VECTOR = "vector";
+
+  /** Commit user data key of the model version. */
+  static final String MODEL_VERSION_KEY = "d2search.modelVersion";
+  /** Commit user data key prefix of an offset: {@code offset:topic:partition}; topic names cannot hold ':'. */
+  static final String OFFSET_PREFIX = "offset:";
+
+  /** The largest k a search accepts. */
+  public static final int MAX_K = 10_000;
+
+  private static final VectorSimilarityFunction SIMILARITY = VectorSimilarityFunction.DOT_PRODUCT;
+
+  private final Path dir;
+  private final String modelVersion;
+  private final IndexConfig config;
+  private final Directory directory;
+  private final IndexWriter writer;
+  private final SearcherManager searchers;
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private volatile Map<TopicPartition, Long> committed;
+
+  private PassageIndex(Path dir, String modelVersion, IndexConfig config, Directory directory, IndexWriter writer,
+      SearcherManager searchers, Map<TopicPartition, Long> committed) {
+    this.dir = dir;
+    this.modelVersion = modelVersion;
+    this.config = config;
+    this.directory = directory;
+    this.writer = writer;
+    this.searchers = searchers;
+    this.committed = committed;
+  }
+
+  /**
+   * Opens the index in {@code dir}, creating it (and the directory) when there is none. A new index is
+   * committed at once, stamped with {@code modelVersion} and no offsets.
+   *
+   * @param dir the index's own directory; one process at a time (Lucene's write lock)
+   * @param modelVersion the model version of every vector in this index
+   * @param config HNSW parameters; they apply to segments written from now on
+   * @throws ModelVersionMismatchException if the index in {@code dir} was made for another model version
+   * @throws IllegalStateException if {@code dir} holds a Lucene index that is not a passage index
+   * @throws UncheckedIOException if the index cannot be opened, e.g. another process holds its lock
+   */
+  public static PassageIndex open(Path dir, String modelVersion, IndexConfig config) {
+    Objects.requireNonNull(dir, "dir");
+    Objects.requireNonNull(modelVersion, "modelVersion");
+    Objects.requireNonNull(config, "config");
+    if (modelVersion.isBlank()) {
+      throw new IllegalArgumentException("modelVersion must not be blank");
+    }
+    Directory directory = null;
+    IndexWriter writer = null;
+    try {
+      Files.createDirectories(dir);
+      directory = FSDirectory.open(dir); // MMapDirectory on 64-bit JVMs
+      Map<TopicPartition, Long> offsets = Map.of();
+      boolean exists = DirectoryReader.indexExists(directory);
+      if (exists) {
+        Map<String, String> userData = SegmentInfos.readLatestCommit(directory).getUserData();
+        String stamped = userData.get(MODEL_VERSION_KEY);
+        if (stamped == null) {
+          throw new IllegalStateException("Lucene index in " + dir + " is not a passage index (no model version)");
+        }
+        if (!stamped.equals(modelVersion)) {
+          throw new ModelVersionMismatchException(stamped, modelVersion);
+        }
+        offsets = CommitData.offsets(userData);
+      }
+      writer = new IndexWriter(directory, writerConfig(config));
+      // Set explicitly so every later commit carries the version, whatever the writer carried over.
+      writer.setLiveCommitData(CommitData.of(modelVersion, offsets).entrySet());
+      if (!exists) {
+        writer.commit();
+      }
+      SearcherManager searchers = new SearcherManager(writer, null);
+      return new PassageIndex(dir, modelVersion, config, directory, writer, searchers, offsets);
+    } catch (IOException e) {
+      closeQuietly(writer, directory);
+      throw new UncheckedIOException("Cannot open the passage index in " + dir + ": " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      closeQuietly(writer, directory);
+      throw e;
+    }
+  }
+
+  private static IndexWriterConfig writerConfig(IndexConfig config) {
+    return new IndexWriterConfig(new StandardAnalyzer())
+        .setOpenMode(IndexWriterConfig.OpenMode.CREATE_OR_APPEND)
+        .setCodec(codec(config))
+        .setRAMBufferSizeMB(config.ramBufferMb())
+        // Uncommitted changes have no offsets to go with them; dropping them keeps index and offsets in step.
+        .setCommitOnClose(false);
+  }
+
+  /**
+   * The current default codec with our HNSW parameters for every vector field. The codec keeps its name, and
+   * the per-field format records its own, so the index reads back with the stock codec.
+   */
+  private static Codec codec(IndexConfig config) {
+    KnnVectorsFormat hnsw = new Lucene99HnswVectorsFormat(config.hnswM(), config.hnswBeamWidth());
+    return new Lucene104Codec() {
+      @Override
+      public KnnVectorsFormat getKnnVectorsFormatForField(String field) {
+        return hnsw;
+      }
+    };
+  }
+
+  /** The model version of every vector in this index. */
+  public String modelVersion() {
+    return modelVersion;
+  }
+
+  /** The index directory. */
+  public Path dir() {
+    return dir;
+  }
+
+  /** The HNSW and search parameters. */
+  public IndexConfig config() {
+    return config;
+  }
+
+  /**
+   * Adds the passage, or replaces it if the index has it already. Not visible to searches before the next
+   * {@link #refresh()}, not durable before the next {@link #commit(Map)}.
+   *
+   * @param passageId the record key, {@code docId#n}; must agree with the embedding's docId and n
+   * @param embedding the passage and its vector; never null
+   * @throws ModelVersionMismatchException if the embedding was made by another model version than the index's
+   * @throws IllegalArgumentException if the id does not match the embedding, or the vector is not a finite unit
+   *     vector of the index's dimension
+   * @throws UncheckedIOException if Lucene cannot write
+   */
+  public void upsert(String passageId, PassageEmbedding embedding) {
+    Objects.requireNonNull(passageId, "passageId");
+    Objects.requireNonNull(embedding, "embedding");
+    if (!modelVersion.equals(embedding.getModelVersion())) {
+      throw new ModelVersionMismatchException(modelVersion, embedding.getModelVersion());
+    }
+    String expectedId = new PassageId(embedding.getDocId(), embedding.getN()).toString();
+    if (!expectedId.equals(passageId)) {
+      throw new IllegalArgumentException("key " + passageId + " does not match the embedding's passage " + expectedId);
+    }
+    float[] vector = UnitVectors.copyOf(embedding.getVector(), "vector of " + passageId);
+    Document doc = new Document();
+    doc.add(new StringField(ID, passageId, Field.Store.YES));
+    doc.add(new StringField(DOC_ID, embedding.getDocId(), Field.Store.YES));
+    doc.add(new StoredField(N, embedding.getN()));
+    if (embedding.getTitle() != null) {
+      doc.add(new TextField(TITLE, embedding.getTitle(), Field.Store.YES));
+    }
+    doc.add(new TextField(TEXT, embedding.getText(), Field.Store.YES));
+    if (embedding.getUrl() != null) {
+      doc.add(new StoredField(URL, embedding.getUrl()));
+    }
+    doc.add(new StoredField(MODEL_VERSION, embedding.getModelVersion()));
+    doc.add(new StoredField(TEXT_HASH, embedding.getTextHash()));
+    doc.add(new StoredField(DOC_VERSION, embedding.getDocVersion()));
+    doc.add(new KnnFloatVectorField(VECTOR, vector, SIMILARITY));
+    try {
+      writer.updateDocument(new Term(ID, passageId), doc);
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot index passage " + passageId, e);
+    }
+  }
+
+  /**
+   * Removes the passage if the index has it; does nothing otherwise. Visibility and durability as for
+   * {@link #upsert}.
+   *
+   * @throws UncheckedIOException if Lucene cannot write
+   */
+  public void delete(String passageId) {
+    Objects.requireNonNull(passageId, "passageId");
+    try {
+      writer.deleteDocuments(new Term(ID, passageId));
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot delete passage " + passageId, e);
+    }
+  }
+
+  /**
+   * Makes every change so far durable, together with the Kafka positions they reflect, in one Lucene commit.
+   * Offsets of partitions not in {@code nextOffsets} keep their committed value.
+   *
+   * @param nextOffsets per partition, the offset of the next record to apply (the consumer's position); each
+   *     {@code >= 0}
+   * @throws UncheckedIOException if the commit fails; the previous commit stays intact
+   */
+  public synchronized void commit(Map<TopicPartition, Long> nextOffsets) {
+    Objects.requireNonNull(nextOffsets, "nextOffsets");
+    Map<TopicPartition, Long> merged = new TreeMap<>(CommitData.PARTITION_ORDER);
+    merged.putAll(committed);
+    nextOffsets.forEach((tp, offset) -> {
+      if (offset == null || offset < 0) {
+        throw new IllegalArgumentException("offset of " + tp + " must be >= 0: " + offset);
+      }
+      merged.put(tp, offset);
+    });
+    try {
+      writer.setLiveCommitData(CommitData.of(modelVersion, merged).entrySet());
+      writer.commit();
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot commit the passage index in " + dir, e);
+    }
+    committed = Collections.unmodifiableMap(merged);
+  }
+
+  /**
+   * Per partition, the offset of the next record to apply, as of the last commit (read from the index on
+   * {@link #open}); empty for a new index. Immutable.
+   */
+  public Map<TopicPartition, Long> committedOffsets() {
+    return committed;
+  }
+
+  /**
+   * Makes changes so far visible to searches (near-real-time: no commit, no fsync). Waits if another thread is
+   * refreshing, so that on return this caller's own changes are visible.
+   *
+   * @throws UncheckedIOException if a new reader cannot be opened
+   */
+  public void refresh() {
+    try {
+      searchers.maybeRefreshBlocking();
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot refresh the passage index searcher", e);
+    }
+  }
+
+  /**
+   * Approximate nearest neighbours through the HNSW graph: asks the graph for {@code max(k, efSearch)}
+   * candidates and keeps the best {@code k}.
+   *
+   * @param query a unit vector of the index's dimension; copied, so the caller may reuse the array
+   * @param k how many hits at most, {@code 1 <= k <=} {@link #MAX_K}
+   * @return at most {@code k} hits, best first (scores non-increasing); fewer when the index has fewer passages
+   * @throws IllegalArgumentException if {@code k} is out of range, or the query is not a finite unit vector of
+   *     the index's dimension
+   */
+  public List<Hit> search(float[] query, int k) {
+    checkK(k);
+    float[] target = UnitVectors.copyOf(Objects.requireNonNull(query, "query"), "query vector");
+    int candidates = Math.max(k, config.efSearch());
+    IndexSearcher searcher = acquire();
+    try {
+      TopDocs top = searcher.search(new KnnFloatVectorQuery(VECTOR, target, candidates), candidates);
+      ScoreDoc[] docs = top.scoreDocs;
+      List<Hit> hits = new ArrayList<>(Math.min(k, docs.length));
+      StoredFields stored = searcher.storedFields();
+      for (int i = 0; i < docs.length && i < k; i++) {
+        hits.add(hit(stored.document(docs[i].doc), docs[i].score));
+      }
+      return hits;
+    } catch (IOException e) {
+      throw new UncheckedIOException("Search failed", e);
+    } finally {
+      release(searcher);
+    }
+  }
+
+  /**
+   * Exact nearest neighbours by brute force over every live vector: the ground truth for measuring the recall
+   * of {@link #search}. Linear in the index size; not for serving. Ties go to the lower Lucene doc id.
+   *
+   * @param query a unit vector of the index's dimension; copied
+   * @param k how many hits at most, {@code 1 <= k <=} {@link #MAX_K}
+   * @return at most {@code k} hits, best first, scored like {@link #search}
+   * @throws IllegalArgumentException as {@link #search}
+   */
+  public List<Hit> searchExact(float[] query, int k) {
+    checkK(k);
+    float[] target = UnitVectors.copyOf(Objects.requireNonNull(query, "query"), "query vector");
+    IndexSearcher searcher = acquire();
+    try {
+      // Min-heap of the best k so far: the root is the one to evict.
+      Comparator<ScoreDoc> best = Comparator.<ScoreDoc>comparingDouble(d -> d.score).reversed()
+          .thenComparingInt(d -> d.doc);
+      PriorityQueue<ScoreDoc> heap = new PriorityQueue<>(k + 1, best.reversed());
+      for (LeafReaderContext leaf : searcher.getIndexReader().leaves()) {
+        FloatVectorValues values = leaf.reader().getFloatVectorValues(VECTOR);
+        if (values == null) {
+          continue;
+        }
+        if (values.dimension() != target.length) {
+          throw new IllegalArgumentException(
+              "query vector has dimension " + target.length + ", the index " + values.dimension());
+        }
+        Bits live = leaf.reader().getLiveDocs();
+        KnnVectorValues.DocIndexIterator it = values.iterator();
+        for (int doc = it.nextDoc(); doc != DocIdSetIterator.NO_MORE_DOCS; doc = it.nextDoc()) {
+          if (live != null && !live.get(doc)) {
+            continue;
+          }
+          heap.add(new ScoreDoc(leaf.docBase + doc, SIMILARITY.compare(target, values.vectorValue(it.index()))));
+          if (heap.size() > k) {
+            heap.poll();
+          }
+        }
+      }
+      List<ScoreDoc> sorted = new ArrayList<>(heap);
+      sorted.sort(best);
+      StoredFields stored = searcher.storedFields();
+      List<Hit> hits = new ArrayList<>(sorted.size());
+      for (ScoreDoc d : sorted) {
+        hits.add(hit(stored.document(d.doc), d.score));
+      }
+      return hits;
+    } catch (IOException e) {
+      throw new UncheckedIOException("Exact search failed", e);
+    } finally {
+      release(searcher);
+    }
+  }
+
+  /** The passage with this id as of the last {@link #refresh()}, if the index has it. */
+  public Optional<StoredPassage> get(String passageId) {
+    Objects.requireNonNull(passageId, "passageId");
+    IndexSearcher searcher = acquire();
+    try {
+      TopDocs top = searcher.search(new TermQuery(new Term(ID, passageId)), 1);
+      if (top.scoreDocs.length == 0) {
+        return Optional.empty();
+      }
+      Document d = searcher.storedFields().document(top.scoreDocs[0].doc);
+      return Optional.of(new StoredPassage(d.get(ID), d.get(DOC_ID), d.getField(N).numericValue().intValue(),
+          d.get(TITLE), d.get(TEXT), d.get(URL), d.get(MODEL_VERSION), d.get(TEXT_HASH),
+          d.getField(DOC_VERSION).numericValue().longValue()));
+    } catch (IOException e) {
+      throw new UncheckedIOException("Lookup of " + passageId + " failed", e);
+    } finally {
+      release(searcher);
+    }
+  }
+
+  /** Number of passages as of the last {@link #refresh()}. */
+  public int size() {
+    IndexSearcher searcher = acquire();
+    try {
+      return searcher.getIndexReader().numDocs();
+    } finally {
+      release(searcher);
+    }
+  }
+
+  /**
+   * Closes searchers, writer and directory. Changes since the last {@link #commit(Map)} are discarded. Calling
+   * it again does nothing. Searches running concurrently finish on the reader they hold.
+   */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      searchers.close();
+      writer.close(); // commitOnClose=false: rolls back to the last commit
+      directory.close();
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot close the passage index in " + dir, e);
+    }
+  }
+
+  private static Hit hit(Document d, float score) {
+    return new Hit(d.get(ID), d.get(DOC_ID), d.getField(N).numericValue().intValue(), d.get(TITLE), d.get(TEXT),
+        d.get(URL), score);
+  }
+
+  private static void checkK(int k) {
+    if (k < 1 || k > MAX_K) {
+      throw new IllegalArgumentException("k must be in [1, " + MAX_K + "]: " + k);
+    }
+  }
+
+  private IndexSearcher acquire() {
+    try {
+      return searchers.acquire();
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot acquire a searcher", e);
+    }
+  }
+
+  private void release(IndexSearcher searcher) {
+    try {
+      searchers.release(searcher);
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot release a searcher", e);
+    }
+  }
+
+  private static void closeQuietly(IndexWriter writer, Directory directory) {
+    try {
+      if (writer != null) {
+        writer.rollback();
+      }
+    } catch (IOException | RuntimeException ignored) {
+      // Already failing; the original exception is the one to report.
+    }
+    try {
+      if (directory != null) {
+        directory.close();
+      }
+    } catch (IOException | RuntimeException ignored) {
+      // As above.
+    }
+  }
+}

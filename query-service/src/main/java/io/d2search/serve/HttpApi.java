@@ -1,0 +1,286 @@
+package io.d2search.serve;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.d2search.index.EmbeddingsMaterializer;
+import io.d2search.index.Hit;
+import io.d2search.index.PassageIndex;
+import io.d2search.schemas.PassageId;
+import io.javalin.Javalin;
+import io.javalin.http.BadRequestResponse;
+import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
+import io.javalin.http.HttpStatus;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP API of the query-service (Javalin on Jetty), JSON in and out:
+ *
+ * <ul>
+ *   <li>{@code POST /search} {@code {"query": "...", "k": 10}} (k optional, default 10, in [1, 1000]; query
+ *       not blank, at most 2000 characters) → 200 {@code {"queryId", "modelVersion", "tookMs", "results":
+ *       [{"passageId", "docId", "title", "text", "url", "score"}]}}
+ *   <li>{@code POST /clicks} {@code {"queryId", "passageId", "rank", "dwellMs"}} (dwellMs optional) → 202
+ *       {@code {"status": "accepted", "recorded": true|false}} (false when events are off)
+ *   <li>{@code GET /health} → 200 {@code {"status": "ready", ...}} once the index has caught up with the topic;
+ *       503 {@code {"status": "catching-up", "lag": n}} before (n = -1 while unknown), 503
+ *       {@code {"status": "failed", "error": "..."}} if materialising stopped
+ *   <li>{@code GET /metrics} → Prometheus text format
+ *   <li>{@code GET /models} → {@code {"model": {...}, "index": {...}}}
+ * </ul>
+ *
+ * <p>Every client error (malformed JSON, wrong types, missing or out-of-range fields, unknown path, wrong
+ * method) is a 4xx with {@code {"error": "..."}}; only a fault of the service is a 500.
+ *
+ * <p>Thread-safe; Jetty serves requests on its own threads. Owns only the server: closing it does not close
+ * the search service or the materialiser.
+ */
+public final class HttpApi implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
+
+  /** k when a search request does not say. */
+  public static final int DEFAULT_K = 10;
+  /** Longest query id a click may carry. */
+  static final int MAX_QUERY_ID_CHARS = 200;
+  private static final String JSON = "application/json";
+  private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+
+  private final SearchService search;
+  private final EmbeddingsMaterializer materializer;
+  private final PrometheusMeterRegistry registry;
+  private final ObjectMapper mapper = new ObjectMapper();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private Javalin app;
+
+  private HttpApi(SearchService search, EmbeddingsMaterializer materializer, PrometheusMeterRegistry registry) {
+    this.search = search;
+    this.materializer = materializer;
+    this.registry = registry;
+  }
+
+  /**
+   * Starts the server and returns once it listens.
+   *
+   * @param host interface to bind, e.g. {@code 0.0.0.0} or {@code 127.0.0.1}
+   * @param port TCP port; 0 picks a free one (see {@link #port()})
+   * @param search answers searches and records clicks
+   * @param materializer tells readiness for {@code /health}
+   * @param registry scraped by {@code /metrics}
+   */
+  public static HttpApi start(String host, int port, SearchService search, EmbeddingsMaterializer materializer,
+      PrometheusMeterRegistry registry) {
+    Objects.requireNonNull(host, "host");
+    HttpApi api = new HttpApi(Objects.requireNonNull(search, "search"),
+        Objects.requireNonNull(materializer, "materializer"), Objects.requireNonNull(registry, "registry"));
+    api.app = Javalin.create(config -> {
+      config.startup.showJavalinBanner = false;
+      config.startup.showOldJavalinVersionWarning = false;
+      config.http.prefer405over404 = true;
+      config.jetty.host = host;
+      config.jetty.port = port;
+      config.routes.post("/search", api::search);
+      config.routes.post("/clicks", api::click);
+      config.routes.get("/health", api::health);
+      config.routes.get("/metrics", api::metrics);
+      config.routes.get("/models", api::models);
+      config.routes.exception(HttpResponseException.class, (e, ctx) -> api.error(ctx, e.getStatus(), e.getMessage()));
+      config.routes.exception(Exception.class, (e, ctx) -> {
+        log.error("{} {} failed", ctx.method(), ctx.path(), e);
+        api.error(ctx, HttpStatus.INTERNAL_SERVER_ERROR.getCode(), "internal error");
+      });
+      // Javalin answers unknown paths and methods itself; make those bodies JSON too.
+      config.routes.error(HttpStatus.NOT_FOUND, ctx -> api.errorIfNoBody(ctx, "not found: " + ctx.method() + " "
+          + ctx.path()));
+      config.routes.error(HttpStatus.METHOD_NOT_ALLOWED, ctx -> api.errorIfNoBody(ctx, "method not allowed: "
+          + ctx.method() + " " + ctx.path()));
+    }).start();
+    log.info("HTTP API listening on {}:{}", host, api.port());
+    return api;
+  }
+
+  /** The port the server listens on (the chosen one when started with port 0). */
+  public int port() {
+    return app.port();
+  }
+
+  /** Stops the server; requests in flight finish first. Calling it again does nothing. */
+  @Override
+  public void close() {
+    if (closed.compareAndSet(false, true)) {
+      app.stop();
+    }
+  }
+
+  private void search(Context ctx) throws Exception {
+    JsonNode body = jsonObject(ctx);
+    String query = requiredText(body, "query");
+    if (query.isBlank()) {
+      throw new BadRequestResponse("query must not be blank");
+    }
+    if (query.length() > SearchService.MAX_QUERY_CHARS) {
+      throw new BadRequestResponse("query must be at most " + SearchService.MAX_QUERY_CHARS + " characters");
+    }
+    int k = optionalInt(body, "k", DEFAULT_K);
+    if (k < 1 || k > SearchService.MAX_K) {
+      throw new BadRequestResponse("k must be in [1, " + SearchService.MAX_K + "]: " + k);
+    }
+    SearchResult result = search.search(query, k);
+    List<ResultJson> results = result.hits().stream().map(ResultJson::of).toList();
+    json(ctx, HttpStatus.OK.getCode(),
+        new SearchResponse(result.queryId(), result.modelVersion(), result.tookMs(), results));
+  }
+
+  private void click(Context ctx) throws Exception {
+    JsonNode body = jsonObject(ctx);
+    String queryId = requiredText(body, "queryId");
+    if (queryId.isBlank() || queryId.length() > MAX_QUERY_ID_CHARS) {
+      throw new BadRequestResponse("queryId must be non-blank and at most " + MAX_QUERY_ID_CHARS + " characters");
+    }
+    String passageId = requiredText(body, "passageId");
+    try {
+      PassageId.parse(passageId);
+    } catch (IllegalArgumentException e) {
+      throw new BadRequestResponse("passageId must be docId#n: " + passageId);
+    }
+    int rank = requiredInt(body, "rank");
+    if (rank < 1) {
+      throw new BadRequestResponse("rank must be >= 1: " + rank);
+    }
+    long dwellMs = optionalLong(body, "dwellMs", 0);
+    if (dwellMs < 0) {
+      throw new BadRequestResponse("dwellMs must be >= 0: " + dwellMs);
+    }
+    boolean recorded = search.recordClick(queryId, passageId, rank, dwellMs);
+    json(ctx, HttpStatus.ACCEPTED.getCode(), Map.of("status", "accepted", "recorded", recorded));
+  }
+
+  private void health(Context ctx) throws Exception {
+    Map<String, Object> body = new LinkedHashMap<>();
+    int status;
+    if (materializer.failure().isPresent()) {
+      status = HttpStatus.SERVICE_UNAVAILABLE.getCode();
+      body.put("status", "failed");
+      body.put("error", String.valueOf(materializer.failure().get()));
+    } else if (materializer.caughtUp()) {
+      status = HttpStatus.OK.getCode();
+      body.put("status", "ready");
+      body.put("lag", materializer.lag());
+      body.put("passages", search.index().size());
+    } else {
+      status = HttpStatus.SERVICE_UNAVAILABLE.getCode();
+      body.put("status", "catching-up");
+      body.put("lag", materializer.lag());
+    }
+    json(ctx, status, body);
+  }
+
+  private void metrics(Context ctx) {
+    ctx.contentType(PROMETHEUS_TEXT).result(registry.scrape());
+  }
+
+  private void models(Context ctx) throws Exception {
+    PassageIndex index = search.index();
+    Map<String, Object> indexInfo = new LinkedHashMap<>();
+    indexInfo.put("modelVersion", index.modelVersion());
+    indexInfo.put("passages", index.size());
+    indexInfo.put("hnswM", index.config().hnswM());
+    indexInfo.put("hnswBeamWidth", index.config().hnswBeamWidth());
+    indexInfo.put("efSearch", index.config().efSearch());
+    indexInfo.put("similarity", "dot_product");
+    json(ctx, HttpStatus.OK.getCode(), Map.of("model", search.model(), "index", indexInfo));
+  }
+
+  private JsonNode jsonObject(Context ctx) {
+    JsonNode body;
+    try {
+      body = mapper.readTree(ctx.bodyAsBytes());
+    } catch (JacksonException e) {
+      throw new BadRequestResponse("invalid JSON: " + e.getOriginalMessage());
+    } catch (java.io.IOException e) {
+      throw new BadRequestResponse("unreadable request body");
+    }
+    if (body == null || !body.isObject()) {
+      throw new BadRequestResponse("request body must be a JSON object");
+    }
+    return body;
+  }
+
+  private static String requiredText(JsonNode body, String field) {
+    JsonNode node = body.get(field);
+    if (node == null || node.isNull()) {
+      throw new BadRequestResponse(field + " is required");
+    }
+    if (!node.isTextual()) {
+      throw new BadRequestResponse(field + " must be a string");
+    }
+    return node.textValue();
+  }
+
+  private static int requiredInt(JsonNode body, String field) {
+    JsonNode node = body.get(field);
+    if (node == null || node.isNull()) {
+      throw new BadRequestResponse(field + " is required");
+    }
+    return intValue(node, field);
+  }
+
+  private static int optionalInt(JsonNode body, String field, int fallback) {
+    JsonNode node = body.get(field);
+    return node == null || node.isNull() ? fallback : intValue(node, field);
+  }
+
+  private static int intValue(JsonNode node, String field) {
+    if (!node.isIntegralNumber() || !node.canConvertToInt()) {
+      throw new BadRequestResponse(field + " must be an integer");
+    }
+    return node.intValue();
+  }
+
+  private static long optionalLong(JsonNode body, String field, long fallback) {
+    JsonNode node = body.get(field);
+    if (node == null || node.isNull()) {
+      return fallback;
+    }
+    if (!node.isIntegralNumber() || !node.canConvertToLong()) {
+      throw new BadRequestResponse(field + " must be an integer");
+    }
+    return node.longValue();
+  }
+
+  private void json(Context ctx, int status, Object body) throws Exception {
+    ctx.status(status).contentType(JSON).result(mapper.writeValueAsBytes(body));
+  }
+
+  private void error(Context ctx, int status, String message) {
+    try {
+      json(ctx, status, Map.of("error", message == null || message.isBlank() ? "HTTP " + status : message));
+    } catch (Exception e) {
+      ctx.status(status).result("{\"error\":\"unprintable error\"}");
+    }
+  }
+
+  private void errorIfNoBody(Context ctx, String message) {
+    String current = ctx.result();
+    if (current == null || current.isEmpty() || !current.startsWith("{\"error\"")) {
+      error(ctx, ctx.status().getCode(), message);
+    }
+  }
+
+  /** One result of {@code POST /search}. */
+  record ResultJson(String passageId, String docId, String title, String text, String url, float score) {
+    static ResultJson of(Hit hit) {
+      return new ResultJson(hit.passageId(), hit.docId(), hit.title(), hit.text(), hit.url(), hit.score());
+    }
+  }
+
+  /** The body of {@code POST /search}'s answer. */
+  record SearchResponse(String queryId, String modelVersion, long tookMs, List<ResultJson> results) {}
+}

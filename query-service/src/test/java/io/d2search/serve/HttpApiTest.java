@@ -1,0 +1,241 @@
+package io.d2search.serve;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.d2search.embed.EmbedText;
+import io.d2search.embed.Embedder;
+import io.d2search.embed.EmbedderConfig;
+import io.d2search.embed.ExecutionProvider;
+import io.d2search.embed.TextHash;
+import io.d2search.events.PassageEmbedding;
+import io.d2search.index.EmbeddingsMaterializer;
+import io.d2search.index.IndexConfig;
+import io.d2search.index.MaterializerConfig;
+import io.d2search.index.PassageIndex;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The HTTP API on an ephemeral port, over a real index filled with real embeddings of the bundled model. The
+ * materialiser points at a port where no broker listens, so the service stays "catching-up": readiness against a
+ * real broker is {@code QueryServiceIT}'s part.
+ */
+class HttpApiTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  /** doc id, title, text: distinct topics, so the nearest passage to a query is not in doubt. */
+  static final List<String[]> CORPUS = List.of(
+      new String[] {"cats", "Cats", "The domestic cat is a small carnivorous mammal often kept as a pet."},
+      new String[] {"stocks", "Markets", "The stock market fell sharply as investors sold technology shares."},
+      new String[] {"bread", "Baking", "Bread is made from flour, water, salt and yeast, then baked in an oven."},
+      new String[] {"volcano", "Volcanoes", "A volcano erupts when molten rock rises through the earth's crust."},
+      new String[] {"chess", "Chess", "Chess is a board game for two players who move sixteen pieces each."});
+
+  @TempDir static Path dir;
+  private static Embedder embedder;
+  private static PassageIndex index;
+  private static EmbeddingsMaterializer materializer;
+  private static PrometheusMeterRegistry registry;
+  private static HttpApi api;
+
+  @BeforeAll
+  static void start() {
+    embedder = Embedder.create(EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU));
+    index = PassageIndex.open(dir.resolve("index"), embedder.info().version(), IndexConfig.defaults());
+    for (String[] doc : CORPUS) {
+      index.upsert(doc[0] + "#0", embedding(embedder, doc[0], 0, doc[1], doc[2]));
+    }
+    index.refresh();
+    registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    materializer = EmbeddingsMaterializer.start(index, MaterializerConfig.defaults("127.0.0.1:1"), registry);
+    api = HttpApi.start("127.0.0.1", 0, new SearchService(index, embedder, registry, null), materializer, registry);
+  }
+
+  @AfterAll
+  static void stop() {
+    if (api != null) {
+      api.close();
+    }
+    if (materializer != null) {
+      materializer.close();
+    }
+    if (index != null) {
+      index.close();
+    }
+    if (embedder != null) {
+      embedder.close();
+    }
+  }
+
+  static PassageEmbedding embedding(Embedder embedder, String docId, int n, String title, String text) {
+    String embedded = EmbedText.of(title, text);
+    List<Float> vector = new ArrayList<>();
+    for (float x : embedder.embed(embedded)) {
+      vector.add(x);
+    }
+    return PassageEmbedding.newBuilder().setDocId(docId).setN(n).setModelVersion(embedder.info().version())
+        .setVector(vector).setTextHash(TextHash.sha256(embedded)).setTitle(title).setText(text)
+        .setUrl("https://example.org/" + docId).setDocVersion(1).build();
+  }
+
+  private static HttpResponse<String> send(String method, String path, String body) throws Exception {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + api.port() + path))
+        .timeout(Duration.ofSeconds(30))
+        .header("Content-Type", "application/json");
+    request.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+        : HttpRequest.BodyPublishers.ofString(body));
+    return CLIENT.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static JsonNode json(HttpResponse<String> response) throws Exception {
+    assertThat(response.headers().firstValue("Content-Type")).get().asString().startsWith("application/json");
+    return JSON.readTree(response.body());
+  }
+
+  @Test
+  void searchFindsTheNearestPassageFirst() throws Exception {
+    HttpResponse<String> response = send("POST", "/search", "{\"query\": \"a pet kitten\", \"k\": 3}");
+    assertThat(response.statusCode()).isEqualTo(200);
+    JsonNode body = json(response);
+    assertThat(UUID.fromString(body.get("queryId").asText())).isNotNull();
+    assertThat(body.get("modelVersion").asText()).isEqualTo(embedder.info().version());
+    assertThat(body.get("tookMs").asLong()).isNotNegative();
+    JsonNode results = body.get("results");
+    assertThat(results).hasSize(3);
+    JsonNode top = results.get(0);
+    assertThat(top.get("passageId").asText()).isEqualTo("cats#0");
+    assertThat(top.get("docId").asText()).isEqualTo("cats");
+    assertThat(top.get("title").asText()).isEqualTo("Cats");
+    assertThat(top.get("text").asText()).startsWith("The domestic cat");
+    assertThat(top.get("url").asText()).isEqualTo("https://example.org/cats");
+    for (int i = 1; i < results.size(); i++) {
+      assertThat(results.get(i).get("score").floatValue()).isLessThanOrEqualTo(results.get(i - 1).get("score")
+          .floatValue());
+    }
+  }
+
+  @Test
+  void searchDefaultsToTenAndReturnsAtMostTheIndexSize() throws Exception {
+    JsonNode body = json(send("POST", "/search", "{\"query\": \"eruption of lava\"}"));
+    assertThat(body.get("results")).hasSize(CORPUS.size());
+    assertThat(body.get("results").get(0).get("passageId").asText()).isEqualTo("volcano#0");
+  }
+
+  @Test
+  void searchAcceptsTheLimitsExactly() throws Exception {
+    assertThat(send("POST", "/search", "{\"query\": \"" + "x".repeat(SearchService.MAX_QUERY_CHARS)
+        + "\", \"k\": 1000}").statusCode()).isEqualTo(200);
+    assertThat(send("POST", "/search", "{\"query\": \"chess\", \"k\": 1}").statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void clickIsAcceptedAndNotRecordedWhenEventsAreOff() throws Exception {
+    HttpResponse<String> response = send("POST", "/clicks",
+        "{\"queryId\": \"q-1\", \"passageId\": \"cats#0\", \"rank\": 1, \"dwellMs\": 1200}");
+    assertThat(response.statusCode()).isEqualTo(202);
+    assertThat(json(response).get("recorded").asBoolean()).isFalse();
+    assertThat(send("POST", "/clicks", "{\"queryId\": \"q-1\", \"passageId\": \"cats#0\", \"rank\": 2}")
+        .statusCode()).isEqualTo(202);
+  }
+
+  @Test
+  void healthIsCatchingUpWhileNoBrokerAnswers() throws Exception {
+    HttpResponse<String> response = send("GET", "/health", null);
+    assertThat(response.statusCode()).isEqualTo(503);
+    JsonNode body = json(response);
+    assertThat(body.get("status").asText()).isEqualTo("catching-up");
+    assertThat(body.get("lag").asLong()).isEqualTo(-1);
+  }
+
+  @Test
+  void metricsArePrometheusText() throws Exception {
+    send("POST", "/search", "{\"query\": \"bread\"}");
+    HttpResponse<String> response = send("GET", "/metrics", null);
+    assertThat(response.statusCode()).isEqualTo(200);
+    assertThat(response.headers().firstValue("Content-Type")).get().asString().startsWith("text/plain");
+    assertThat(response.body())
+        .contains("d2search_search_latency_seconds_bucket")
+        .contains("d2search_index_passages " + CORPUS.size())
+        .contains("d2search_index_consumer_lag");
+  }
+
+  @Test
+  void modelsDescribesModelAndIndex() throws Exception {
+    HttpResponse<String> response = send("GET", "/models", null);
+    assertThat(response.statusCode()).isEqualTo(200);
+    JsonNode body = json(response);
+    assertThat(body.at("/model/version").asText()).isEqualTo(embedder.info().version());
+    assertThat(body.at("/model/dimension").asInt()).isEqualTo(384);
+    assertThat(body.at("/model/backboneId").asText()).isEqualTo(embedder.info().backboneId());
+    assertThat(body.at("/index/passages").asInt()).isEqualTo(CORPUS.size());
+    assertThat(body.at("/index/hnswM").asInt()).isEqualTo(16);
+  }
+
+  @ParameterizedTest(name = "{0} {1} {2} -> {3}")
+  @CsvSource(delimiter = '|', quoteCharacter = '`', textBlock = """
+      POST | /search | `{"query": "cats"`                    | 400
+      POST | /search | ``                                    | 400
+      POST | /search | `[1, 2]`                              | 400
+      POST | /search | `"cats"`                              | 400
+      POST | /search | `{}`                                  | 400
+      POST | /search | `{"query": null}`                     | 400
+      POST | /search | `{"query": "   "}`                    | 400
+      POST | /search | `{"query": 42}`                       | 400
+      POST | /search | `{"query": ["cats"]}`                 | 400
+      POST | /search | `{"query": "cats", "k": 0}`           | 400
+      POST | /search | `{"query": "cats", "k": -3}`          | 400
+      POST | /search | `{"query": "cats", "k": 1001}`        | 400
+      POST | /search | `{"query": "cats", "k": 2.5}`         | 400
+      POST | /search | `{"query": "cats", "k": "10"}`        | 400
+      POST | /search | `{"query": "cats", "k": true}`        | 400
+      POST | /search | `{"query": "cats", "k": 99999999999}` | 400
+      POST | /clicks | `{}`                                  | 400
+      POST | /clicks | `not json`                            | 400
+      POST | /clicks | `{"passageId": "a#0", "rank": 1}`     | 400
+      POST | /clicks | `{"queryId": "", "passageId": "a#0", "rank": 1}` | 400
+      POST | /clicks | `{"queryId": "q", "passageId": "a", "rank": 1}`  | 400
+      POST | /clicks | `{"queryId": "q", "passageId": 7, "rank": 1}`    | 400
+      POST | /clicks | `{"queryId": "q", "passageId": "a#0"}`           | 400
+      POST | /clicks | `{"queryId": "q", "passageId": "a#0", "rank": 0}` | 400
+      POST | /clicks | `{"queryId": "q", "passageId": "a#0", "rank": "1"}` | 400
+      POST | /clicks | `{"queryId": "q", "passageId": "a#0", "rank": 1, "dwellMs": -1}` | 400
+      POST | /clicks | `{"queryId": "q", "passageId": "a#0", "rank": 1, "dwellMs": 1.5}` | 400
+      GET  | /nowhere | ``                                   | 404
+      POST | /nowhere | `{}`                                 | 404
+      GET  | /search | ``                                    | 405
+      POST | /health | `{}`                                  | 405
+      """)
+  void clientErrorsAre4xxWithAJsonError(String method, String path, String body, int status) throws Exception {
+    HttpResponse<String> response = send(method, path, body == null ? "" : body);
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
+    JsonNode error = json(response);
+    assertThat(error.get("error").isTextual()).as(response.body()).isTrue();
+    assertThat(error.get("error").asText()).isNotBlank();
+  }
+
+  @Test
+  void tooLongQueryIs400() throws Exception {
+    HttpResponse<String> response = send("POST", "/search",
+        "{\"query\": \"" + "x".repeat(SearchService.MAX_QUERY_CHARS + 1) + "\"}");
+    assertThat(response.statusCode()).isEqualTo(400);
+    assertThat(json(response).get("error").asText()).contains("at most");
+  }
+}
