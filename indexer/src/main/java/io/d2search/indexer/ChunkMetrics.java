@@ -1,0 +1,36 @@
+package io.d2search.indexer;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+
+/** Counters of the chunk topology; shared by its processors (Micrometer meters are thread-safe). */
+final class ChunkMetrics {
+  final Counter upserted;
+  final Counter deleted;
+  final Counter stale;
+  final Counter passages;
+  final Counter tombstones;
+  private final MeterRegistry registry;
+
+  ChunkMetrics(MeterRegistry registry) {
+    this.registry = registry;
+    this.upserted = documents(registry, "upserted");
+    this.deleted = documents(registry, "deleted");
+    this.stale = documents(registry, "stale");
+    this.passages = Counter.builder("d2search.chunk.passages")
+        .description("Passages written to the passages topic").register(registry);
+    this.tombstones = Counter.builder("d2search.chunk.tombstones")
+        .description("Passage tombstones written for shrunk or deleted documents").register(registry);
+  }
+
+  private static Counter documents(MeterRegistry registry, String outcome) {
+    return Counter.builder("d2search.chunk.documents").tag("outcome", outcome)
+        .description("Document events by outcome").register(registry);
+  }
+
+  /** Dead letters by stage; registered on first use because the stages are few and fixed. */
+  void deadLettered(String stage) {
+    Counter.builder("d2search.chunk.dead.letters").tag("stage", stage)
+        .description("Input records sent to the dead-letter topic").register(registry).increment();
+  }
+}

@@ -1,0 +1,156 @@
+package io.d2search.indexer;
+
+import io.d2search.events.DocumentEvent;
+import io.d2search.events.DocumentState;
+import io.d2search.events.Passage;
+import io.d2search.ingest.Chunker;
+import io.d2search.ingest.DocumentValidator;
+import io.d2search.ingest.ValidationResult;
+import io.d2search.schemas.AvroSerde;
+import io.d2search.schemas.PassageId;
+import io.d2search.schemas.Topics;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.processor.api.RecordMetadata;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Decodes, validates and chunks one document event. Outputs go to two sinks of different types (passages keyed by
+ * string, dead letters as raw bytes), hence the {@code Object} output types; every forward names its sink.
+ *
+ * <p>Not thread-safe: Kafka Streams makes one instance per task and calls it from one thread.
+ */
+final class ChunkProcessor implements Processor<byte[], byte[], Object, Object> {
+  private static final Logger log = LoggerFactory.getLogger(ChunkProcessor.class);
+  /** Headers hold the reason for people and tools; a whole stack trace or body does not belong there. */
+  private static final int MAX_ERROR_CHARS = 1_000;
+
+  private final Chunker chunker;
+  private final DocumentValidator validator;
+  private final ChunkMetrics metrics;
+  private final AvroSerde<DocumentEvent> serde = Topics.documentSerde();
+  private ProcessorContext<Object, Object> context;
+  private KeyValueStore<String, DocumentState> states;
+
+  ChunkProcessor(Chunker chunker, DocumentValidator validator, ChunkMetrics metrics) {
+    this.chunker = chunker;
+    this.validator = validator;
+    this.metrics = metrics;
+  }
+
+  @Override
+  public void init(ProcessorContext<Object, Object> context) {
+    this.context = context;
+    this.states = context.getStateStore(ChunkTopology.DOCUMENT_STATE_STORE);
+  }
+
+  @Override
+  public void process(Record<byte[], byte[]> record) {
+    DocumentEvent event;
+    try {
+      event = serde.decode(record.value());
+    } catch (SerializationException e) {
+      deadLetter(record, ChunkTopology.STAGE_DECODE, e.getMessage());
+      return;
+    }
+    ValidationResult verdict = validator.validate(record.key(), event);
+    if (!verdict.valid()) {
+      deadLetter(record, ChunkTopology.STAGE_VALIDATE, verdict.reason());
+      return;
+    }
+    String docId = event.getId();
+    DocumentState state = states.get(docId);
+    if (state != null && event.getVersion() < state.getVersion()) {
+      metrics.stale.increment();
+      log.debug("Skipped stale event for document {}: version {} < applied version {}", docId,
+          event.getVersion(), state.getVersion());
+      return;
+    }
+    int previousCount = state == null ? 0 : state.getPassages();
+    switch (event.getOp()) {
+      case UPSERT -> upsert(record, event, previousCount);
+      case DELETE -> delete(record, docId, previousCount);
+    }
+  }
+
+  private void upsert(Record<byte[], byte[]> record, DocumentEvent event, int previousCount) {
+    List<String> chunks;
+    try {
+      chunks = chunker.chunk(event.getBody());
+    } catch (RuntimeException e) {
+      // The tokenizer rejecting some text is bad input, not a reason to stop the application.
+      deadLetter(record, ChunkTopology.STAGE_CHUNK, e.toString());
+      return;
+    }
+    String docId = event.getId();
+    for (int n = 0; n < chunks.size(); n++) {
+      Passage passage = Passage.newBuilder()
+          .setDocId(docId).setN(n).setTitle(event.getTitle()).setText(chunks.get(n))
+          .setDocVersion(event.getVersion()).setUrl(event.getUrl())
+          .build();
+      context.forward(new Record<>(passageKey(docId, n), passage, record.timestamp()), ChunkTopology.PASSAGES_SINK);
+    }
+    tombstone(docId, chunks.size(), previousCount, record.timestamp());
+    states.put(docId, new DocumentState(event.getVersion(), chunks.size()));
+    metrics.upserted.increment();
+    metrics.passages.increment(chunks.size());
+  }
+
+  private void delete(Record<byte[], byte[]> record, String docId, int previousCount) {
+    tombstone(docId, 0, previousCount, record.timestamp());
+    states.delete(docId);
+    metrics.deleted.increment();
+  }
+
+  /** Tombstones passages {@code from..to-1}: those the previous version had and this one has not. */
+  private void tombstone(String docId, int from, int to, long timestamp) {
+    for (int n = from; n < to; n++) {
+      context.forward(new Record<>(passageKey(docId, n), null, timestamp), ChunkTopology.PASSAGES_SINK);
+    }
+    metrics.tombstones.increment(Math.max(0, to - from));
+  }
+
+  private static String passageKey(String docId, int n) {
+    return new PassageId(docId, n).toString();
+  }
+
+  private void deadLetter(Record<byte[], byte[]> record, String stage, String error) {
+    String reason = error == null || error.isBlank() ? "unknown error" : error;
+    if (reason.length() > MAX_ERROR_CHARS) {
+      reason = reason.substring(0, MAX_ERROR_CHARS) + "...";
+    }
+    String topic = "unknown";
+    String partition = "-1";
+    String offset = "-1";
+    if (context.recordMetadata().isPresent()) {
+      RecordMetadata metadata = context.recordMetadata().get();
+      topic = metadata.topic();
+      partition = Integer.toString(metadata.partition());
+      offset = Long.toString(metadata.offset());
+    }
+    // Keep the producer's headers, but ours replace any same-named ones a producer may have sent.
+    Headers headers = new RecordHeaders(record.headers().toArray());
+    put(headers, Topics.HEADER_ERROR, reason);
+    put(headers, Topics.HEADER_STAGE, stage);
+    put(headers, Topics.HEADER_SOURCE_TOPIC, topic);
+    put(headers, Topics.HEADER_SOURCE_PARTITION, partition);
+    put(headers, Topics.HEADER_SOURCE_OFFSET, offset);
+    context.forward(new Record<Object, Object>(record.key(), record.value(), record.timestamp(), headers),
+        ChunkTopology.DLQ_SINK);
+    metrics.deadLettered(stage);
+    log.warn("Dead-lettered record {}-{}@{} at stage {}: {}", topic, partition, offset, stage, reason);
+  }
+
+  private static void put(Headers headers, String name, String value) {
+    headers.remove(name);
+    headers.add(name, value.getBytes(StandardCharsets.UTF_8));
+  }
+}

@@ -1,0 +1,31 @@
+package io.d2search.indexer;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+
+/** Meters of the embed topology; shared by its processors (Micrometer meters are thread-safe). */
+final class EmbedMetrics {
+  final DistributionSummary batchSize;
+  final Timer latency;
+  final Timer queueTime;
+  final Counter skippedUnchanged;
+  final Counter embedded;
+  final Counter tombstones;
+
+  EmbedMetrics(MeterRegistry registry) {
+    this.batchSize = DistributionSummary.builder("d2search.embed.batch.size").baseUnit("passages")
+        .description("Passages per embedder call").register(registry);
+    this.latency = Timer.builder("d2search.embed.latency").publishPercentileHistogram()
+        .description("Time of one embedder call over a batch").register(registry);
+    this.queueTime = Timer.builder("d2search.embed.queue.time").publishPercentileHistogram()
+        .description("Time a passage waited in the embed buffer").register(registry);
+    this.skippedUnchanged = Counter.builder("d2search.embed.skipped.unchanged")
+        .description("Passages not re-embedded: same text under the same model version").register(registry);
+    this.embedded = Counter.builder("d2search.embed.passages")
+        .description("Passages embedded").register(registry);
+    this.tombstones = Counter.builder("d2search.embed.tombstones")
+        .description("Passage tombstones forwarded to the embeddings topic").register(registry);
+  }
+}

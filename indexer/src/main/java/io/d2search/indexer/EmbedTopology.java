@@ -1,0 +1,77 @@
+package io.d2search.indexer;
+
+import io.d2search.embed.Embedder;
+import io.d2search.schemas.Topics;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.Objects;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.state.Stores;
+
+/**
+ * {@code passages} → dynamic batching → embed → {@code embeddings} (ARCHITECTURE.md §5).
+ *
+ * <p>A passage whose title and text, under the embedder's model version, hash to what was last embedded for its
+ * id ({@value #HASH_STORE}) is not embedded again. Any other passage is put into the buffer {@value #BUFFER_STORE}
+ * (persistent and changelogged, keyed by passage id, so a newer version of a pending passage replaces it). The
+ * buffer is flushed — one embedder call, the embeddings forwarded and the entries deleted, all in the same task —
+ * when it holds {@code maxBatch} passages (synchronously, so a slow embedder blocks the stream thread and slows
+ * consumption: backpressure) and on a wall-clock punctuation every {@code maxWaitMs}. Nothing is held only in
+ * memory across a commit.
+ *
+ * <p>A passage tombstone drops any pending entry and its hash, and forwards a tombstone to {@code embeddings}.
+ *
+ * <p>Changing only a passage's URL or document version (same title and text) does not re-emit its embedding: the
+ * record on {@code embeddings} keeps the values it was embedded with.
+ *
+ * <p>Meters: {@code d2search.embed.batch.size} (summary), {@code d2search.embed.latency} and
+ * {@code d2search.embed.queue.time} (timers), {@code d2search.embed.passages}, {@code d2search.embed.skipped.unchanged}
+ * and {@code d2search.embed.tombstones} (counters).
+ */
+public final class EmbedTopology {
+  /** Persistent, changelogged store: passage id → passage waiting to be embedded. */
+  public static final String BUFFER_STORE = "embed-buffer";
+  /** Persistent, changelogged store: passage id → {@code modelVersion:textHash} of its last embedding. */
+  public static final String HASH_STORE = "embedded-hash";
+
+  static final String SOURCE = "passages-source";
+  static final String PROCESSOR = "embedder";
+  static final String SINK = "embeddings-sink";
+
+  private EmbedTopology() {}
+
+  /**
+   * Builds the topology. It creates a new processor per task; the embedder and registry are shared by all of them.
+   *
+   * @param embedder thread-safe; not closed by the topology
+   * @param maxBatch passages per embedder call that trigger a flush, {@code >= 1}
+   * @param maxWaitMs wall-clock period of the flush punctuation, {@code >= 1}
+   * @param registry where the embed meters go
+   * @throws IllegalArgumentException if maxBatch or maxWaitMs is below 1
+   */
+  public static Topology build(Embedder embedder, int maxBatch, long maxWaitMs, MeterRegistry registry) {
+    Objects.requireNonNull(embedder, "embedder");
+    if (maxBatch < 1) {
+      throw new IllegalArgumentException("maxBatch must be >= 1: " + maxBatch);
+    }
+    if (maxWaitMs < 1) {
+      throw new IllegalArgumentException("maxWaitMs must be >= 1: " + maxWaitMs);
+    }
+    EmbedMetrics metrics = new EmbedMetrics(Objects.requireNonNull(registry, "registry"));
+    Topology topology = new Topology();
+    topology.addSource(SOURCE, new StringDeserializer(), Topics.passageSerde().deserializer(), Topics.PASSAGES);
+    topology.addProcessor(PROCESSOR, () -> new EmbedProcessor(embedder, maxBatch, maxWaitMs, metrics), SOURCE);
+    topology.addStateStore(
+        Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(BUFFER_STORE), Serdes.String(),
+            new PendingPassage.StoreSerde()),
+        PROCESSOR);
+    topology.addStateStore(
+        Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(HASH_STORE), Serdes.String(), Serdes.String()),
+        PROCESSOR);
+    topology.addSink(SINK, Topics.EMBEDDINGS, new StringSerializer(), Topics.embeddingSerde().serializer(),
+        PROCESSOR);
+    return topology;
+  }
+}

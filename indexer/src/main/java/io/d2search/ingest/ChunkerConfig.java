@@ -1,0 +1,33 @@
+package io.d2search.ingest;
+
+/**
+ * How {@link Chunker} cuts a document body into passages. Token counts are of the backbone's tokenizer, without
+ * special tokens, so a chunk of {@code maxTokens} plus the embedder's two special tokens must fit its sequence
+ * limit (256 for the bundled MiniLM) or the embedder truncates it.
+ *
+ * @param maxTokens most tokens in one chunk, {@code >= 8}; default {@value #DEFAULT_MAX_TOKENS}
+ * @param overlapTokens most tokens a chunk repeats from the end of the previous one, {@code 0 <= overlapTokens <
+ *     maxTokens}; default {@value #DEFAULT_OVERLAP_TOKENS}
+ */
+public record ChunkerConfig(int maxTokens, int overlapTokens) {
+  public static final int DEFAULT_MAX_TOKENS = 160;
+  public static final int DEFAULT_OVERLAP_TOKENS = 32;
+  /** Smaller chunks carry too little text to embed meaningfully; it is also the embedder's own minimum. */
+  public static final int MIN_MAX_TOKENS = 8;
+
+  /** @throws IllegalArgumentException if a limit is out of range */
+  public ChunkerConfig {
+    if (maxTokens < MIN_MAX_TOKENS) {
+      throw new IllegalArgumentException("maxTokens must be >= " + MIN_MAX_TOKENS + ": " + maxTokens);
+    }
+    if (overlapTokens < 0 || overlapTokens >= maxTokens) {
+      throw new IllegalArgumentException(
+          "overlapTokens must be >= 0 and < maxTokens (" + maxTokens + "): " + overlapTokens);
+    }
+  }
+
+  /** {@value #DEFAULT_MAX_TOKENS} tokens per chunk, {@value #DEFAULT_OVERLAP_TOKENS} tokens of overlap. */
+  public static ChunkerConfig defaults() {
+    return new ChunkerConfig(DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP_TOKENS);
+  }
+}
