@@ -1,0 +1,129 @@
+package io.d2search.eval;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A BEIR-format dataset: {@code corpus.jsonl} ({@code _id, title, text}), {@code queries.jsonl} ({@code _id, text})
+ * and {@code qrels/<split>.tsv} ({@code query-id, corpus-id, score} with a header line).
+ *
+ * @param corpus documents in file order, by id
+ * @param queries text of every query judged in the split, by id, in qrels order
+ * @param qrels graded judgements: query id → (document id → relevance); relevance ≤ 0 means not relevant
+ */
+public record BeirDataset(Map<String, Document> corpus, Map<String, String> queries,
+    Map<String, Map<String, Integer>> qrels) {
+
+  /**
+   * One corpus document.
+   *
+   * @param title empty when the source has none
+   * @param url may be null
+   */
+  public record Document(String id, String title, String text, String url) {
+    public Document(String id, String title, String text) {
+      this(id, title, text, null);
+    }
+  }
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Reads a dataset directory; only queries judged in {@code split} are kept. */
+  public static BeirDataset load(Path dir, String split) {
+    Path qrelsFile = dir.resolve("qrels").resolve(split + ".tsv");
+    for (Path p : List.of(dir.resolve("corpus.jsonl"), dir.resolve("queries.jsonl"), qrelsFile)) {
+      if (!Files.isRegularFile(p)) {
+        throw new IllegalArgumentException("Not a BEIR dataset: missing " + p);
+      }
+    }
+    Map<String, Map<String, Integer>> qrels = readQrels(qrelsFile);
+    Map<String, String> allQueries = new HashMap<>();
+    forEachJsonLine(dir.resolve("queries.jsonl"), n -> allQueries.put(n.path("_id").asText(), n.path("text").asText()));
+    Map<String, String> queries = new LinkedHashMap<>();
+    for (String id : qrels.keySet()) {
+      String text = allQueries.get(id);
+      if (text == null) {
+        throw new IllegalArgumentException("qrels name query " + id + " that is not in queries.jsonl");
+      }
+      queries.put(id, text);
+    }
+    Map<String, Document> corpus = readCorpus(dir.resolve("corpus.jsonl"));
+    return new BeirDataset(Collections.unmodifiableMap(corpus), Collections.unmodifiableMap(queries),
+        Collections.unmodifiableMap(qrels));
+  }
+
+  /** Reads only the judgements of a split (e.g. the training qrels, to find which documents were positives). */
+  public static Map<String, Map<String, Integer>> readQrels(Path file) {
+    Map<String, Map<String, Integer>> qrels = new LinkedHashMap<>();
+    try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+      String line;
+      int lineNo = 0;
+      while ((line = in.readLine()) != null) {
+        lineNo++;
+        String[] cols = line.split("\t");
+        if (line.isBlank() || (lineNo == 1 && !cols[cols.length - 1].matches("-?\\d+"))) {
+          continue; // header line "query-id corpus-id score"
+        }
+        if (cols.length < 3) {
+          throw new IllegalArgumentException(file + ":" + lineNo + ": expected query-id, corpus-id, score");
+        }
+        qrels.computeIfAbsent(cols[0], k -> new LinkedHashMap<>()).put(cols[1], Integer.parseInt(cols[2].trim()));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return qrels;
+  }
+
+  /**
+   * Reads documents from JSONL: BEIR's {@code {_id, title, text}} or d2search's {@code {id, title, body}}.
+   */
+  public static Map<String, Document> readCorpus(Path file) {
+    Map<String, Document> corpus = new LinkedHashMap<>();
+    forEachDocument(file, d -> corpus.put(d.id(), d));
+    return corpus;
+  }
+
+  /** Streams documents from JSONL (either format) without holding the corpus in memory. */
+  public static void forEachDocument(Path file, java.util.function.Consumer<Document> action) {
+    forEachJsonLine(file, n -> {
+      String id = n.hasNonNull("_id") ? n.get("_id").asText() : n.path("id").asText(null);
+      if (id == null || id.isEmpty()) {
+        throw new IllegalArgumentException(file + ": a document has no _id or id: " + n);
+      }
+      String text = n.hasNonNull("text") ? n.get("text").asText() : n.path("body").asText("");
+      action.accept(new Document(id, n.path("title").asText(""), text, n.path("url").asText(null)));
+    });
+  }
+
+  private static void forEachJsonLine(Path file, java.util.function.Consumer<JsonNode> action) {
+    try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+      String line;
+      int lineNo = 0;
+      while ((line = in.readLine()) != null) {
+        lineNo++;
+        if (line.isBlank()) {
+          continue;
+        }
+        try {
+          action.accept(JSON.readTree(line));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+          throw new IllegalArgumentException(file + ":" + lineNo + ": not valid JSON: " + e.getOriginalMessage(), e);
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

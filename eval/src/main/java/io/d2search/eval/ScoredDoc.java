@@ -1,0 +1,4 @@
+package io.d2search.eval;
+
+/** A document and its retrieval score (higher is better). */
+public record ScoredDoc(String docId, double score) {}

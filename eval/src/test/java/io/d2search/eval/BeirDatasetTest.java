@@ -1,0 +1,51 @@
+package io.d2search.eval;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BeirDatasetTest {
+  @TempDir Path dir;
+
+  @Test
+  void readsCorpusQueriesAndQrelsOfASplit() throws IOException {
+    Files.writeString(dir.resolve("corpus.jsonl"), """
+        {"_id": "d1", "title": "T1", "text": "first"}
+        {"_id": "d2", "title": "", "text": "second"}
+        """);
+    Files.writeString(dir.resolve("queries.jsonl"), """
+        {"_id": "q1", "text": "query one"}
+        {"_id": "q2", "text": "query two"}
+        """);
+    Files.createDirectories(dir.resolve("qrels"));
+    Files.writeString(dir.resolve("qrels/test.tsv"), "query-id\tcorpus-id\tscore\nq2\td1\t1\nq2\td2\t2\n");
+    BeirDataset data = BeirDataset.load(dir, "test");
+    assertThat(data.corpus()).containsOnlyKeys("d1", "d2");
+    assertThat(data.corpus().get("d1").title()).isEqualTo("T1");
+    assertThat(data.queries()).containsOnlyKeys("q2");
+    assertThat(data.qrels().get("q2")).containsEntry("d2", 2);
+    assertThat(EvalPassage.wholeDocs(data)).extracting(EvalPassage::embedText).containsExactly("T1 first", "second");
+  }
+
+  @Test
+  void missingFilesAndBadJsonAreClearErrors() throws IOException {
+    assertThatThrownBy(() -> BeirDataset.load(dir, "test")).hasMessageContaining("corpus.jsonl");
+    Files.writeString(dir.resolve("c.jsonl"), "{\"_id\": \"d1\"\n");
+    assertThatThrownBy(() -> BeirDataset.readCorpus(dir.resolve("c.jsonl"))).hasMessageContaining("c.jsonl:1");
+  }
+
+  @Test
+  void scifactTestSplitHasItsPublishedShape() {
+    Path scifact = Path.of(System.getProperty("d2search.sharedData", "../shared/data")).resolve("scifact");
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(scifact), "no ../shared/data/scifact");
+    BeirDataset data = BeirDataset.load(scifact, "test");
+    assertThat(data.corpus()).hasSize(5183);
+    assertThat(data.queries()).hasSize(300);
+    assertThat(data.qrels().values().stream().mapToInt(java.util.Map::size).sum()).isEqualTo(339);
+  }
+}
