@@ -60,7 +60,11 @@ public final class TextTokenizer implements AutoCloseable {
     return tokenizer.encode(text, false, false).getIds().length;
   }
 
-  /** Character span {@code [start, end)} of every token of the text, without special tokens, in order. */
+  /**
+   * Span {@code [start, end)} of every token of the text, without special tokens, in order. Offsets count Unicode
+   * code points, as the native tokenizer reports them, not Java {@code char}s: they differ after a character
+   * outside the Basic Multilingual Plane (an emoji); convert with {@link String#offsetByCodePoints}.
+   */
   public List<Span> spans(String text) {
     CharSpan[] spans = tokenizer.encode(text, false, false).getCharTokenSpans();
     List<Span> result = new ArrayList<>(spans.length);
