@@ -1,0 +1,47 @@
+package io.d2search.app;
+
+import io.d2search.embed.BackboneSource;
+import io.d2search.embed.EmbedderConfig;
+import io.d2search.embed.ExecutionProvider;
+import io.d2search.index.IndexConfig;
+import io.d2search.index.MaterializerConfig;
+import io.d2search.indexer.IndexerConfig;
+import io.d2search.ingest.ChunkerConfig;
+import io.d2search.serve.QueryServiceConfig;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/** Turns settings into component configs: the one place that knows both. */
+final class Components {
+  private Components() {}
+
+  static EmbedderConfig embedder(Settings s) {
+    return new EmbedderConfig(s.string("model.version"), BackboneSource.MINILM_L6_V2, s.integer("model.max-tokens"),
+        s.integer("embed.max-batch"), s.integer("model.threads"),
+        ExecutionProvider.valueOf(s.string("model.provider").toUpperCase(Locale.ROOT)));
+  }
+
+  static ChunkerConfig chunker(Settings s) {
+    return new ChunkerConfig(s.integer("chunk.max-tokens"), s.integer("chunk.overlap-tokens"));
+  }
+
+  static Path dataDir(Settings s) {
+    return s.path("data.dir");
+  }
+
+  static IndexerConfig indexer(Settings s) {
+    return IndexerConfig.defaults(s.string("kafka.bootstrap.servers"), dataDir(s).resolve("streams"))
+        .withApplicationIdPrefix(s.string("kafka.application-id-prefix"))
+        .withChunker(chunker(s))
+        .withEmbedBatching(s.integer("embed.max-batch"), s.longValue("embed.max-wait-ms"));
+  }
+
+  static QueryServiceConfig queryService(Settings s) {
+    return QueryServiceConfig.defaults(s.string("kafka.bootstrap.servers"), dataDir(s).resolve("index"))
+        .withHttp(s.string("http.host"), s.integer("http.port"))
+        .withCommitPolicy(s.longValue("index.commit-interval-ms"), MaterializerConfig.DEFAULT_COMMIT_MAX_RECORDS)
+        .withIndex(IndexConfig.defaults().withHnsw(s.integer("index.hnsw.m"), s.integer("index.hnsw.beam-width"))
+            .withEfSearch(s.integer("index.hnsw.ef-search")))
+        .withImpressions(s.bool("search.impressions"));
+  }
+}

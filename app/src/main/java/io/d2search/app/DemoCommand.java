@@ -1,0 +1,164 @@
+package io.d2search.app;
+
+import io.d2search.broker.EmbeddedKafka;
+import io.d2search.embed.EmbedText;
+import io.d2search.embed.Embedder;
+import io.d2search.embed.TextHash;
+import io.d2search.eval.BeirDataset;
+import io.d2search.index.PassageIndex;
+import io.d2search.index.StoredPassage;
+import io.d2search.indexer.Indexer;
+import io.d2search.ingest.Chunker;
+import io.d2search.serve.QueryService;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code demo}: the all-in-one system in one JVM: an embedded KRaft broker, the indexer and the query service with
+ * the bundled model; ingests a corpus, waits until every passage is searchable, then serves.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+    description = "All-in-one: embedded Kafka + indexer + query service in one JVM; ingest a corpus (the bundled "
+        + "sample by default), wait until it is searchable, then serve search on localhost.")
+final class DemoCommand implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(DemoCommand.class);
+  /** Give up waiting (but keep serving) when indexing makes no progress for this long. */
+  private static final Duration STALL = Duration.ofSeconds(120);
+
+  @Mixin ConfigOptions config;
+
+  @Option(names = "--corpus", paramLabel = "PATH",
+      description = "JSONL documents to ingest: a BEIR corpus.jsonl or {id,title,body,url} lines "
+          + "(default: the sample corpus bundled with d2search).")
+  Path corpus;
+
+  @Option(names = "--port", description = "HTTP port of the query service (default: setting http.port).")
+  Integer port;
+
+  @Option(names = "--kafka-port", defaultValue = "9092",
+      description = "Port of the embedded Kafka broker (default: ${DEFAULT-VALUE}; 0 picks a free one).")
+  int kafkaPort;
+
+  @Option(names = "--data-dir", paramLabel = "DIR",
+      description = "Where the broker log, stream state and index live (default: setting data.dir). "
+          + "A second run on the same directory resumes: nothing is embedded again.")
+  Path dataDir;
+
+  @Option(names = "--exit-when-ready", description = "Stop after the corpus is searchable instead of serving.")
+  boolean exitWhenReady;
+
+  @Override
+  public Integer call() throws Exception {
+    Settings s = config.settings().with("http.port", port).with("data.dir", dataDir);
+    Path data = Components.dataDir(s);
+    Path documents = corpus != null ? corpus : extractSample(data);
+    if (!Files.isRegularFile(documents)) {
+      throw new IllegalArgumentException("no such corpus file: " + documents);
+    }
+    try (Lifecycle life = new Lifecycle()) {
+      log.info("Starting embedded Kafka (data in {})", data.resolve("kafka").toAbsolutePath());
+      EmbeddedKafka kafka = life.add(EmbeddedKafka.start(data.resolve("kafka"), kafkaPort));
+      s = s.with("kafka.bootstrap.servers", kafka.bootstrapServers());
+      TopicSetup.forIndexer(s);
+      TopicSetup.forQueryService(s);
+
+      PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+      life.add(registry::close);
+      Embedder embedder = life.add(Embedder.create(Components.embedder(s)));
+      Indexer indexer = life.add(new Indexer(Components.indexer(s), embedder, registry));
+      indexer.start();
+      QueryService service = life.add(QueryService.start(Components.queryService(s), embedder, registry));
+
+      Map<String, String> expected = expectedPassages(documents, new Chunker(embedder.tokenizer(), Components.chunker(s)));
+      try (CorpusIngester ingester = new CorpusIngester(kafka.bootstrapServers())) {
+        ingester.ingest(documents);
+      }
+      awaitSearchable(service.index(), expected);
+
+      String url = "http://localhost:" + service.port();
+      System.out.printf("%nd2search is serving %d passages at %s (Kafka at %s, metrics at %s/metrics)%n",
+          service.index().size(), url, kafka.bootstrapServers(), url);
+      System.out.printf("Try:%n  curl -s -X POST %s/search -H 'Content-Type: application/json' "
+          + "-d '{\"query\": \"my bike makes a grinding noise when I pedal hard\", \"k\": 3}'%n", url);
+      System.out.printf("  ./d2search search --url %s how much time off do new dads get%n", url);
+      System.out.printf("  ./d2search ingest --bootstrap-servers %s --corpus more-docs.jsonl%n%n", kafka.bootstrapServers());
+      if (!exitWhenReady) {
+        System.out.println("Ctrl-C stops it.");
+        life.awaitShutdown();
+      }
+    }
+    return 0;
+  }
+
+  /** The bundled sample corpus, copied out of the jar so it can be read like any other file. */
+  private static Path extractSample(Path dataDir) throws IOException {
+    Path target = dataDir.resolve("sample-corpus.jsonl");
+    Files.createDirectories(dataDir);
+    try (InputStream in = DemoCommand.class.getResourceAsStream("/sample/corpus.jsonl")) {
+      if (in == null) {
+        throw new IllegalStateException("the sample corpus is missing from the application jar");
+      }
+      Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
+    }
+    return target;
+  }
+
+  /** Passage id → hash of the text the indexer will embed, computed with the indexer's own chunker. */
+  private static Map<String, String> expectedPassages(Path documents, Chunker chunker) {
+    Map<String, String> expected = new LinkedHashMap<>();
+    BeirDataset.forEachDocument(documents, d -> {
+      List<String> chunks = chunker.chunk(d.text());
+      String title = d.title().isEmpty() ? null : d.title();
+      for (int n = 0; n < chunks.size(); n++) {
+        expected.put(d.id() + "#" + n, TextHash.sha256(EmbedText.of(title, chunks.get(n))));
+      }
+    });
+    return expected;
+  }
+
+  /** Shows a progress bar until every expected passage is in the index with the expected text. */
+  private static void awaitSearchable(PassageIndex index, Map<String, String> expected) throws InterruptedException {
+    long lastProgress = System.nanoTime();
+    int done = 0;
+    try (ProgressBar bar = new ProgressBarBuilder().setTaskName("index").setInitialMax(expected.size())
+        .setStyle(ProgressBarStyle.ASCII).setUnit(" passages", 1).setUpdateIntervalMillis(250).showSpeed().build()) {
+      var pending = new java.util.ArrayList<>(expected.entrySet());
+      while (!pending.isEmpty()) {
+        pending.removeIf(e -> {
+          Optional<StoredPassage> stored = index.get(e.getKey());
+          return stored.isPresent() && stored.get().textHash().equals(e.getValue());
+        });
+        int now = expected.size() - pending.size();
+        if (now > done) {
+          bar.stepTo(now);
+          done = now;
+          lastProgress = System.nanoTime();
+        } else if (System.nanoTime() - lastProgress > STALL.toNanos()) {
+          log.warn("{} passages are still not searchable after {} s without progress (see documents.dlq); "
+              + "serving what there is", pending.size(), STALL.toSeconds());
+          return;
+        }
+        Thread.sleep(200);
+      }
+    }
+  }
+}

@@ -1,0 +1,82 @@
+package io.d2search.app;
+
+import io.d2search.embed.Embedder;
+import io.d2search.eval.BeirDataset;
+import io.d2search.eval.Bm25Retriever;
+import io.d2search.eval.EvalPassage;
+import io.d2search.eval.EvalRow;
+import io.d2search.eval.Evaluation;
+import io.d2search.eval.ExactDenseRetriever;
+import io.d2search.eval.HnswDenseRetriever;
+import io.d2search.eval.PassageVectors;
+import io.d2search.eval.VectorCache;
+import io.d2search.ingest.Chunker;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code eval}: retrieval quality on BEIR-format data, one table. */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+    description = "Evaluate BM25 and the bi-encoder (HNSW and exact) on BEIR-format data: nDCG@10, Recall@100, MRR@10.")
+final class EvalCommand implements Callable<Integer> {
+  @Mixin ConfigOptions config;
+
+  @Option(names = "--beir", required = true, paramLabel = "DIR",
+      description = "BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).")
+  Path beir;
+
+  @Option(names = "--split", defaultValue = "test", description = "Qrels split to evaluate (default: ${DEFAULT-VALUE}).")
+  String split;
+
+  @Option(names = "--whole-docs",
+      description = "Embed each document whole (title + text, truncated at model.max-tokens) as BEIR does, "
+          + "instead of chunking it into passages like the indexer.")
+  boolean wholeDocs;
+
+  @Option(names = "--cache-dir", paramLabel = "DIR",
+      description = "Where corpus vectors are cached between runs (default: <data.dir>/cache/vectors).")
+  Path cacheDir;
+
+  @Option(names = "--no-cache", description = "Embed everything again; neither read nor write the vector cache.")
+  boolean noCache;
+
+  @Override
+  public Integer call() throws Exception {
+    Settings settings = config.settings();
+    BeirDataset data = BeirDataset.load(beir, split);
+    System.out.printf("%s (%s split): %d documents, %d queries, %s%n", beir.getFileName(), split,
+        data.corpus().size(), data.queries().size(), wholeDocs ? "whole documents" : "chunked passages");
+    try (Embedder embedder = Embedder.create(Components.embedder(settings))) {
+      List<EvalPassage> passages = wholeDocs ? EvalPassage.wholeDocs(data)
+          : EvalPassage.chunked(data, new Chunker(embedder.tokenizer(), Components.chunker(settings)));
+      System.out.printf("%d passages to embed with %s (%s)%n", passages.size(), embedder.info().backboneId(),
+          embedder.info().provider());
+      float[][] vectors;
+      Path cachePath = cacheDir != null ? cacheDir : settings.path("data.dir").resolve("cache").resolve("vectors");
+      try (VectorCache cache = noCache ? null : VectorCache.open(cachePath, embedder.info())) {
+        vectors = PassageVectors.embed(embedder, PassageVectors.texts(passages), cache, "embed corpus");
+      }
+      List<EvalRow> rows = new ArrayList<>();
+      try (Bm25Retriever bm25 = new Bm25Retriever(passages)) {
+        rows.add(Evaluation.run(bm25, data.queries(), data.qrels()));
+      }
+      String label = "bi-encoder v" + embedder.info().version() + " (" + embedder.info().backboneId() + ", mean)";
+      try (HnswDenseRetriever hnsw = HnswDenseRetriever.build(label + " HNSW", embedder, passages, vectors,
+          settings.integer("index.hnsw.m"), settings.integer("index.hnsw.beam-width"))) {
+        rows.add(Evaluation.run(hnsw, data.queries(), data.qrels()));
+      }
+      rows.add(Evaluation.run(new ExactDenseRetriever(label + " exact", embedder, passages, vectors),
+          data.queries(), data.qrels()));
+      System.out.println();
+      System.out.printf("%s, %s split, %d queries, %s%n", beir.getFileName(), split, data.queries().size(),
+          wholeDocs ? "whole documents (title + text, " + settings.integer("model.max-tokens") + " tokens)"
+              : "passages of " + settings.integer("chunk.max-tokens") + " tokens, documents scored by their best passage");
+      System.out.print(Evaluation.table(rows));
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,48 @@
+package io.d2search.app;
+
+import com.sun.net.httpserver.HttpServer;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * {@code GET /metrics} in Prometheus text format for services without an HTTP API of their own (the indexer).
+ * The JDK's HTTP server is enough for one scrape endpoint.
+ */
+final class MetricsEndpoint implements AutoCloseable {
+  private final HttpServer server;
+
+  private MetricsEndpoint(HttpServer server) {
+    this.server = server;
+  }
+
+  static MetricsEndpoint start(int port, PrometheusMeterRegistry registry) {
+    try {
+      HttpServer server = HttpServer.create(new InetSocketAddress(port), 0);
+      server.createContext("/metrics", exchange -> {
+        byte[] body = registry.scrape().getBytes(StandardCharsets.UTF_8);
+        exchange.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+        exchange.sendResponseHeaders(200, body.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+          out.write(body);
+        }
+      });
+      server.start();
+      return new MetricsEndpoint(server);
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot serve metrics on port " + port, e);
+    }
+  }
+
+  int port() {
+    return server.getAddress().getPort();
+  }
+
+  @Override
+  public void close() {
+    server.stop(0);
+  }
+}

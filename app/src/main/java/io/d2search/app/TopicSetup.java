@@ -1,0 +1,59 @@
+package io.d2search.app;
+
+import io.d2search.indexer.IndexerTopics;
+import io.d2search.schemas.Topics;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.errors.TopicExistsException;
+
+/** Creates the topics a service writes to when they are missing; existing topics are left alone. */
+final class TopicSetup {
+  private static final Duration TIMEOUT = Duration.ofSeconds(30);
+
+  private TopicSetup() {}
+
+  /** The indexer's topics: documents, documents.dlq, passages, embeddings. */
+  static void forIndexer(Settings s) {
+    IndexerTopics.createIfMissing(admin(s), s.integer("kafka.topic.partitions"), replication(s), TIMEOUT);
+  }
+
+  /** The query service's output topics: impressions and clicks (plus model-releases, which it will read). */
+  static void forQueryService(Settings s) {
+    int partitions = s.integer("kafka.topic.partitions");
+    short rf = replication(s);
+    List<NewTopic> topics = new ArrayList<>();
+    topics.add(new NewTopic(Topics.IMPRESSIONS, partitions, rf));
+    topics.add(new NewTopic(Topics.CLICKS, partitions, rf));
+    topics.add(new NewTopic(Topics.MODEL_RELEASES, 1, rf).configs(Map.of("cleanup.policy", "compact")));
+    try (Admin admin = Admin.create(admin(s))) {
+      var futures = admin.createTopics(topics).values();
+      for (var f : futures.entrySet()) {
+        try {
+          f.getValue().get();
+        } catch (ExecutionException e) {
+          if (!(e.getCause() instanceof TopicExistsException)) {
+            throw new IllegalStateException("Cannot create topic " + f.getKey() + ": " + e.getCause().getMessage(), e);
+          }
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static Map<String, Object> admin(Settings s) {
+    return Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, s.string("kafka.bootstrap.servers"),
+        AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
+  }
+
+  private static short replication(Settings s) {
+    return (short) s.integer("kafka.topic.replication-factor");
+  }
+}
