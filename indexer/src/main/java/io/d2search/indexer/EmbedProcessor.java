@@ -38,6 +38,8 @@ final class EmbedProcessor implements Processor<String, Passage, String, Passage
   private KeyValueStore<String, String> hashes;
   /** Exact entry count of the buffer (RocksDB only estimates it); recounted from the store in init. */
   private int pending;
+  /** Wall-clock time the oldest pending passage was buffered (or restored); meaningful while pending > 0. */
+  private long oldestPendingMs;
 
   EmbedProcessor(Embedder embedder, int maxBatch, long maxWaitMs, EmbedMetrics metrics) {
     this.embedder = embedder;
@@ -60,8 +62,13 @@ final class EmbedProcessor implements Processor<String, Passage, String, Passage
         pending++;
       }
     }
-    context.schedule(Duration.ofMillis(maxWaitMs), PunctuationType.WALL_CLOCK_TIME, now -> {
-      if (pending > 0) {
+    oldestPendingMs = context.currentSystemTimeMs();
+    // The punctuator only checks the age of the oldest pending passage: flushing whatever is there whenever it
+    // fires would embed batches of one each time an embed call ran longer than the period (the next
+    // punctuation is then already due when the next passage arrives). Checking twice per period bounds the
+    // wait at 1.5 x maxWaitMs.
+    context.schedule(Duration.ofMillis(Math.max(1, maxWaitMs / 2)), PunctuationType.WALL_CLOCK_TIME, now -> {
+      if (pending > 0 && now - oldestPendingMs >= maxWaitMs) {
         flush();
       }
     });
@@ -89,6 +96,9 @@ final class EmbedProcessor implements Processor<String, Passage, String, Passage
       return;
     }
     if (buffer.get(key) == null) {
+      if (pending == 0) {
+        oldestPendingMs = context.currentSystemTimeMs();
+      }
       pending++;
     }
     buffer.put(key, new PendingPassage(passage, record.timestamp(), context.currentSystemTimeMs()));

@@ -18,7 +18,8 @@ import org.apache.kafka.streams.state.Stores;
  * (persistent and changelogged, keyed by passage id, so a newer version of a pending passage replaces it). The
  * buffer is flushed — one embedder call, the embeddings forwarded and the entries deleted, all in the same task —
  * when it holds {@code maxBatch} passages (synchronously, so a slow embedder blocks the stream thread and slows
- * consumption: backpressure) and on a wall-clock punctuation every {@code maxWaitMs}. Nothing is held only in
+ * consumption: backpressure) or once the oldest pending passage has waited {@code maxWaitMs} (a wall-clock
+ * punctuation checks twice per period). Nothing is held only in
  * memory across a commit.
  *
  * <p>A passage tombstone drops any pending entry and its hash, and forwards a tombstone to {@code embeddings}.
@@ -47,7 +48,7 @@ public final class EmbedTopology {
    *
    * @param embedder thread-safe; not closed by the topology
    * @param maxBatch passages per embedder call that trigger a flush, {@code >= 1}
-   * @param maxWaitMs wall-clock period of the flush punctuation, {@code >= 1}
+   * @param maxWaitMs longest a passage waits for a fuller batch, {@code >= 1}
    * @param registry where the embed meters go
    * @throws IllegalArgumentException if maxBatch or maxWaitMs is below 1
    */

@@ -162,6 +162,20 @@ class EmbedTopologyTest {
   }
 
   @Test
+  void aPassageArrivingJustBeforeAPunctuationWaitsForMoreInsteadOfGoingAlone() {
+    driver.advanceWallClockTime(Duration.ofMillis(MAX_WAIT_MS - 1)); // the next punctuation is 1 ms away
+    send(passage("doc", 0, "Arrives right before the punctuation."));
+    driver.advanceWallClockTime(Duration.ofMillis(1));
+    send(passage("doc", 1, "Arrives after it."));
+    assertThat(embeddings.isEmpty()).isTrue();
+
+    driver.advanceWallClockTime(Duration.ofMillis(MAX_WAIT_MS));
+
+    assertThat(embeddings.readKeyValuesToList()).hasSize(2);
+    assertThat(registry.get("d2search.embed.batch.size").summary().max()).isEqualTo(2);
+  }
+
+  @Test
   void unchangedTextIsNotEmbeddedAgain() {
     Passage p = passage("doc", 0, "The same words as before.");
     send(p);
