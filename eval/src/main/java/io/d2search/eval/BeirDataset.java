@@ -63,6 +63,30 @@ public record BeirDataset(Map<String, Document> corpus, Map<String, String> quer
         Collections.unmodifiableMap(qrels));
   }
 
+  /**
+   * The part of this dataset whose queries are <em>unseen</em> by a model trained on {@code trainingQrels}: test
+   * queries none of whose relevant documents is a positive (relevance > 0) of any training query. Heads trained
+   * on judged data learn which documents tend to be relevant; this subset measures what generalises.
+   */
+  public BeirDataset unseenBy(Map<String, Map<String, Integer>> trainingQrels) {
+    java.util.Set<String> trainingPositives = new java.util.HashSet<>();
+    trainingQrels.values().forEach(j -> j.forEach((doc, rel) -> {
+      if (rel > 0) {
+        trainingPositives.add(doc);
+      }
+    }));
+    Map<String, String> keptQueries = new LinkedHashMap<>();
+    Map<String, Map<String, Integer>> keptQrels = new LinkedHashMap<>();
+    qrels.forEach((query, judged) -> {
+      boolean seen = judged.entrySet().stream().anyMatch(e -> e.getValue() > 0 && trainingPositives.contains(e.getKey()));
+      if (!seen) {
+        keptQueries.put(query, queries.get(query));
+        keptQrels.put(query, judged);
+      }
+    });
+    return new BeirDataset(corpus, Collections.unmodifiableMap(keptQueries), Collections.unmodifiableMap(keptQrels));
+  }
+
   /** Reads only the judgements of a split (e.g. the training qrels, to find which documents were positives). */
   public static Map<String, Map<String, Integer>> readQrels(Path file) {
     Map<String, Map<String, Integer>> qrels = new LinkedHashMap<>();

@@ -41,6 +41,15 @@ public final class Evaluation {
     return new EvalRow(retriever.name(), ndcg / n, recall / n, mrr / n, nanos / 1e6 / n, queries.size());
   }
 
+  /**
+   * Share of the teacher's advantage over the baseline that a student recovers:
+   * {@code (student − baseline) / (teacher − baseline)}; NaN when the teacher is no better than the baseline.
+   */
+  public static double gapClosed(double student, double baseline, double teacher) {
+    double gap = teacher - baseline;
+    return gap > 0 ? (student - baseline) / gap : Double.NaN;
+  }
+
   /** A Markdown table of rows, metrics to 4 decimals. */
   public static String table(List<EvalRow> rows) {
     StringBuilder sb = new StringBuilder();

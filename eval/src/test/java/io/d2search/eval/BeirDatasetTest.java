@@ -47,5 +47,19 @@ class BeirDatasetTest {
     assertThat(data.corpus()).hasSize(5183);
     assertThat(data.queries()).hasSize(300);
     assertThat(data.qrels().values().stream().mapToInt(java.util.Map::size).sum()).isEqualTo(339);
+    // Leakage-aware subset: test queries none of whose relevant documents is a training positive.
+    BeirDataset unseen = data.unseenBy(BeirDataset.readQrels(scifact.resolve("qrels/train.tsv")));
+    assertThat(unseen.queries()).hasSize(104);
+    assertThat(unseen.corpus()).isSameAs(data.corpus());
+  }
+
+  @Test
+  void unseenSubsetDropsQueriesWithATrainingPositive() {
+    BeirDataset data = new BeirDataset(java.util.Map.of(), java.util.Map.of("q1", "a", "q2", "b", "q3", "c"),
+        java.util.Map.of("q1", java.util.Map.of("d1", 1), "q2", java.util.Map.of("d2", 1, "d3", 0),
+            "q3", java.util.Map.of("d4", 1, "d5", 1)));
+    java.util.Map<String, java.util.Map<String, Integer>> train =
+        java.util.Map.of("t1", java.util.Map.of("d1", 1, "d3", 1), "t2", java.util.Map.of("d5", 1, "d2", 0));
+    assertThat(data.unseenBy(train).queries()).containsOnlyKeys("q2");
   }
 }

@@ -37,6 +37,13 @@ class RankingMetricsTest {
   }
 
   @Test
+  void gapClosedIsTheShareOfTheTeachersAdvantage() {
+    assertThat(Evaluation.gapClosed(0.70, 0.60, 0.80)).isCloseTo(0.5, within(1e-12));
+    assertThat(Evaluation.gapClosed(0.55, 0.60, 0.80)).isCloseTo(-0.25, within(1e-12));
+    assertThat(Evaluation.gapClosed(0.7, 0.6, 0.6)).isNaN();
+  }
+
+  @Test
   void topDocsKeepsBestPassagePerDocument() {
     TopDocs top = new TopDocs();
     top.offer("d1", 0.2);
