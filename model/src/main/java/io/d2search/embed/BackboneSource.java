@@ -5,6 +5,9 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 import java.util.Objects;
 
 /**
@@ -33,8 +36,8 @@ public record BackboneSource(String id, String onnx, String tokenizer, boolean o
     return new BackboneSource(id, onnx.toString(), tokenizer.toString(), false);
   }
 
-  /** The ONNX graph's bytes. @throws UncheckedIOException if it cannot be read */
-  byte[] onnxBytes() {
+  /** The ONNX graph's bytes (a new array on every call). @throws UncheckedIOException if it cannot be read */
+  public byte[] onnxBytes() {
     return read(onnx);
   }
 
@@ -43,20 +46,44 @@ public record BackboneSource(String id, String onnx, String tokenizer, boolean o
     return read(tokenizer);
   }
 
+  /**
+   * SHA-256 (hex) of the ONNX graph's bytes, streamed: what {@link ModelInfo#backboneSha256()} reports and what a
+   * model bundle's manifest pins. Reads the whole graph on every call; callers cache it.
+   *
+   * @throws UncheckedIOException if it cannot be read
+   */
+  public String onnxSha256() {
+    try (InputStream in = open(onnx)) {
+      MessageDigest digest = MessageDigest.getInstance("SHA-256");
+      byte[] buffer = new byte[1 << 16];
+      for (int n; (n = in.read(buffer)) != -1; ) {
+        digest.update(buffer, 0, n);
+      }
+      return HexFormat.of().formatHex(digest.digest());
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot read backbone " + id + " from " + onnx, e);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is required by every JVM", e);
+    }
+  }
+
   private byte[] read(String location) {
-    try {
-      if (!onClasspath) {
-        return Files.readAllBytes(Path.of(location));
-      }
-      try (InputStream in = BackboneSource.class.getClassLoader().getResourceAsStream(location)) {
-        if (in == null) {
-          throw new IOException("classpath resource " + location + " not found (is the model artifact of backbone "
-              + id + " on the classpath?)");
-        }
-        return in.readAllBytes();
-      }
+    try (InputStream in = open(location)) {
+      return in.readAllBytes();
     } catch (IOException e) {
       throw new UncheckedIOException("Cannot read backbone " + id + " from " + location, e);
     }
+  }
+
+  private InputStream open(String location) throws IOException {
+    if (!onClasspath) {
+      return Files.newInputStream(Path.of(location));
+    }
+    InputStream in = BackboneSource.class.getClassLoader().getResourceAsStream(location);
+    if (in == null) {
+      throw new IOException("classpath resource " + location + " not found (is the model artifact of backbone "
+          + id + " on the classpath?)");
+    }
+    return in;
   }
 }

@@ -3,11 +3,14 @@ package io.d2search.embed;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 import java.util.stream.IntStream;
 
 /**
- * Text to unit vectors: tokenizer, ONNX backbone, mean pooling over real tokens, L2 normalisation. The single
- * code path used to embed passages at index time, queries at search time, and documents in evaluation.
+ * Text to unit vectors: tokenizer, ONNX backbone, a {@link Pooling} (mean over real tokens unless told
+ * otherwise), L2 normalisation. The single code path used to embed passages at index time, queries at search
+ * time, and documents in evaluation. An embedder for a trained model bundle comes from
+ * {@code io.d2search.bundle.ModelBundle#embedder}.
  *
  * <p>Within one call, texts are sorted by length and cut into batches of at most {@code batchSize}, so short
  * texts are not padded to the longest. Thread-safe; closes the tokenizer and session it created.
@@ -17,25 +20,47 @@ public final class Embedder implements AutoCloseable {
   private final EmbedderConfig config;
   private final TextTokenizer tokenizer;
   private final OnnxBackbone backbone;
+  private final Pooling pooling;
   private final ModelInfo info;
 
-  private Embedder(EmbedderConfig config, TextTokenizer tokenizer, OnnxBackbone backbone, String sha256) {
+  private Embedder(EmbedderConfig config, TextTokenizer tokenizer, OnnxBackbone backbone, Pooling pooling,
+      String sha256) {
     this.config = config;
     this.tokenizer = tokenizer;
     this.backbone = backbone;
+    this.pooling = pooling;
     this.info = new ModelInfo(config.modelVersion(), config.backbone().id(), sha256, backbone.dimension(),
-        config.maxTokens(), "mean", backbone.provider());
+        config.maxTokens(), pooling.name(), backbone.provider());
   }
 
-  /** Loads the backbone and tokenizer named by the config. */
+  /** Loads the backbone and tokenizer named by the config; pools by {@link MeanPooling}. */
   public static Embedder create(EmbedderConfig config) {
+    return create(config, MeanPooling.INSTANCE);
+  }
+
+  /**
+   * Loads the backbone and tokenizer named by the config, pooling with the given strategy.
+   *
+   * @param pooling how token states become a vector; a {@link PmaHead} must have the backbone's dimension
+   * @throws IllegalArgumentException if the pooling does not fit the backbone
+   */
+  public static Embedder create(EmbedderConfig config, Pooling pooling) {
+    Objects.requireNonNull(pooling, "pooling");
     byte[] onnx = config.backbone().onnxBytes();
     String sha = TextHash.sha256(onnx);
     TextTokenizer tokenizer = TextTokenizer.load(config.backbone());
+    OnnxBackbone backbone = null;
     try {
-      return new Embedder(config, tokenizer,
-          OnnxBackbone.create(onnx, config.intraOpThreads(), config.provider()), sha);
+      backbone = OnnxBackbone.create(onnx, config.intraOpThreads(), config.provider());
+      if (pooling instanceof PmaHead pma && pma.dimension() != backbone.dimension()) {
+        throw new IllegalArgumentException("PMA head has dimension " + pma.dimension() + " but backbone "
+            + config.backbone().id() + " outputs " + backbone.dimension());
+      }
+      return new Embedder(config, tokenizer, backbone, pooling, sha);
     } catch (RuntimeException e) {
+      if (backbone != null) {
+        backbone.close();
+      }
       tokenizer.close();
       throw e;
     }
@@ -54,6 +79,11 @@ public final class Embedder implements AutoCloseable {
   /** The configuration this embedder was built from. */
   public EmbedderConfig config() {
     return config;
+  }
+
+  /** How token states become vectors. */
+  public Pooling pooling() {
+    return pooling;
   }
 
   /** Embeds one text. */
@@ -75,7 +105,7 @@ public final class Embedder implements AutoCloseable {
       }
       TokenStates states = tokenStates(chunk);
       for (int j = from; j < to; j++) {
-        out[order[j]] = states.meanPooled(j - from);
+        out[order[j]] = pooling.pool(states, j - from);
       }
     }
     return List.of(out);

@@ -1,8 +1,31 @@
 package io.d2search.embed;
 
-/** Mean of the token states over real tokens (attention mask 1), then L2 normalisation. */
-public final class MeanPooling {
+/**
+ * Mean of the token states over real tokens (attention mask 1), then L2 normalisation: sentence-transformers'
+ * pooling for all-MiniLM-L6-v2, and the pooling of model version 0 before PMA heads were trained.
+ *
+ * <p>Stateless: use {@link #INSTANCE}. Thread-safe.
+ */
+public final class MeanPooling implements Pooling {
+  /** The only instance. */
+  public static final MeanPooling INSTANCE = new MeanPooling();
+
   private MeanPooling() {}
+
+  @Override
+  public float[] pool(TokenStates states, int sequence) {
+    return states.meanPooled(sequence);
+  }
+
+  @Override
+  public String name() {
+    return "mean";
+  }
+
+  @Override
+  public String toString() {
+    return "MeanPooling";
+  }
 
   /**
    * @param states token states {@code [tokens][dim]} of one sequence

@@ -8,7 +8,7 @@ package io.d2search.embed;
  * @param backboneSha256 SHA-256 (hex) of the ONNX graph bytes
  * @param dimension size of the output vectors
  * @param maxTokens sequence limit including special tokens
- * @param pooling how token states become one vector ({@code mean})
+ * @param pooling how token states become one vector: {@link Pooling#name()}, {@code mean}, {@code cls} or {@code pma}
  * @param provider the execution provider actually in use ({@code CPU} or {@code CUDA})
  */
 public record ModelInfo(

@@ -1,0 +1,254 @@
+package io.d2search.rank;
+
+import io.d2search.nn.Linear;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * The Interaction Emulation Module of docs/d2llm-heads.md: a small MLP that scores a (query, passage) pair from
+ * their unit PMA vectors, standing in for a cross-encoder.
+ *
+ * <pre>
+ * x = concat(q, p)                      input CONCAT       (2d)
+ * x = concat(q, p, q ⊙ p, |q − p|)      input INTERACTION  (4d)
+ * h = ReLU(fc1(x))                      fc1: d_in → hidden (512)
+ * f = ReLU(proj_b(h))                   proj0 (SYMMETRIC) or proj1 (ASYMMETRIC): hidden → hidden
+ * z = out(f)                            out: hidden → 1, shared by both branches
+ * </pre>
+ *
+ * <p>{@code fc1} is applied block by block ({@code W·x = W_q·q + W_p·p + …}), so {@link #logits} computes the
+ * query's block once for all passages of a query.
+ *
+ * <p>Dot products are SIMD ({@link Linear#dotRow}): equal inputs give equal logits up to float rounding (about 1e-6
+ * relative), not always to the bit, because the vector unit's summation order can change while the JIT compiles.
+ *
+ * <p>Immutable and thread-safe; a call allocates its scratch space once (at most {@value #BLOCK} passages' hidden
+ * states), not per passage.
+ */
+public final class IemHead {
+
+  /** What {@code fc1} reads. */
+  public enum Input {
+    /** {@code concat(q, p)}, 2d wide. */
+    CONCAT("concat", 2),
+    /** {@code concat(q, p, q ⊙ p, |q − p|)}, 4d wide. */
+    INTERACTION("interaction", 4);
+
+    private final String id;
+    private final int blocks;
+
+    Input(String id, int blocks) {
+      this.id = id;
+      this.blocks = blocks;
+    }
+
+    /** The name in a bundle's manifest: {@code concat} or {@code interaction}. */
+    public String id() {
+      return id;
+    }
+
+    /** Width of {@code fc1}'s input in multiples of d: 2 or 4. */
+    public int blocks() {
+      return blocks;
+    }
+
+    /** @throws IllegalArgumentException for anything but {@code concat} or {@code interaction} */
+    public static Input fromId(String id) {
+      for (Input input : values()) {
+        if (input.id.equals(id)) {
+          return input;
+        }
+      }
+      throw new IllegalArgumentException("unknown IEM input '" + id + "' (expected concat or interaction)");
+    }
+  }
+
+  /** Which projection scores the pair. */
+  public enum Branch {
+    /** {@code proj0}: symmetric tasks (STS, NLI, duplicate detection). */
+    SYMMETRIC,
+    /** {@code proj1}: asymmetric tasks (query → passage search). */
+    ASYMMETRIC;
+
+    /** 0 for {@code proj0}, 1 for {@code proj1}. */
+    public int index() {
+      return ordinal();
+    }
+  }
+
+  /** Passages per block: the block's inputs and hidden states (≤ 2·64·max(4d, hidden) floats) stay in L2. */
+  static final int BLOCK = 64;
+
+  private final Input input;
+  private final int dimension;
+  private final int hidden;
+  private final Linear fc1;
+  private final Linear[] fc1Blocks; // [blocks], each hidden×d without bias: columns of fc1 per input block
+  private final Linear proj0;
+  private final Linear proj1;
+  private final Linear out;
+
+  /**
+   * @param input what fc1 reads
+   * @param fc1 {@code hidden × (blocks·d)}
+   * @param proj0 symmetric branch, {@code hidden × hidden}
+   * @param proj1 asymmetric branch, {@code hidden × hidden}
+   * @param out shared output, {@code 1 × hidden}
+   * @throws IllegalArgumentException if the shapes do not fit together
+   */
+  public IemHead(Input input, Linear fc1, Linear proj0, Linear proj1, Linear out) {
+    this.input = Objects.requireNonNull(input, "input");
+    this.fc1 = Objects.requireNonNull(fc1, "fc1");
+    this.proj0 = Objects.requireNonNull(proj0, "proj0");
+    this.proj1 = Objects.requireNonNull(proj1, "proj1");
+    this.out = Objects.requireNonNull(out, "out");
+    if (fc1.in() % input.blocks() != 0) {
+      throw new IllegalArgumentException(
+          "fc1 input width " + fc1.in() + " is not a multiple of " + input.blocks() + " (input " + input.id() + ")");
+    }
+    this.dimension = fc1.in() / input.blocks();
+    this.hidden = fc1.out();
+    for (Linear proj : new Linear[] {proj0, proj1}) {
+      if (proj.out() != hidden || proj.in() != hidden) {
+        throw new IllegalArgumentException(
+            "proj must be " + hidden + "×" + hidden + " like fc1's output, is " + proj.out() + "×" + proj.in());
+      }
+    }
+    if (out.out() != 1 || out.in() != hidden) {
+      throw new IllegalArgumentException("out must be 1×" + hidden + ", is " + out.out() + "×" + out.in());
+    }
+    this.fc1Blocks = new Linear[input.blocks()];
+    for (int b = 0; b < fc1Blocks.length; b++) {
+      fc1Blocks[b] = fc1.columns(b * dimension, dimension);
+    }
+  }
+
+  /** The relevance logit z of one pair. @throws IllegalArgumentException if a vector's length is not d */
+  public float logit(float[] q, float[] p, Branch branch) {
+    return logits(q, List.of(p), branch)[0];
+  }
+
+  /**
+   * Logits of one query against many passages (re-ranking the ANN top-K). The query's part of fc1 is computed once,
+   * and passages go through the MLP in blocks of {@value #BLOCK}, each weight row applied to the whole block while it
+   * is in cache: the weights (about 2 MB at d = 384) are then read a few times per query, not once per passage.
+   *
+   * @param q unit query vector, length d
+   * @param passages unit passage vectors, each length d; may be empty
+   * @return a new array, {@code z[i]} the logit of {@code passages.get(i)}
+   * @throws IllegalArgumentException if a vector's length is not d
+   */
+  public float[] logits(float[] q, List<float[]> passages, Branch branch) {
+    float[] z = new float[passages.size()];
+    forward(q, passages, proj(branch), z, null);
+    return z;
+  }
+
+  /**
+   * The hidden-wide (512 in the doc) branch output {@code f = ReLU(proj_b(h))} that feature imitation compares.
+   *
+   * @return a new array of length {@link #hidden()}
+   * @throws IllegalArgumentException if a vector's length is not d
+   */
+  public float[] feature(float[] q, float[] p, Branch branch) {
+    float[][] f = new float[1][hidden];
+    forward(q, List.of(p), proj(branch), new float[1], f);
+    return f[0];
+  }
+
+  /** Fills {@code z} (and {@code features}, when not null) for all passages. */
+  private void forward(float[] q, List<float[]> passages, Linear proj, float[] z, float[][] features) {
+    checked("query", q);
+    float[] fc1Query = new float[hidden]; // fc1's query block plus bias, shared by every passage
+    for (int r = 0; r < hidden; r++) {
+      fc1Query[r] = fc1Blocks[0].dotRow(r, q) + fc1.bias(r);
+    }
+    int width = Math.min(BLOCK, passages.size());
+    float[][] h = new float[width][hidden];
+    boolean interaction = input == Input.INTERACTION;
+    float[][] product = interaction ? new float[width][dimension] : null;
+    float[][] distance = interaction ? new float[width][dimension] : null;
+    float outBias = out.bias(0);
+    for (int from = 0; from < passages.size(); from += BLOCK) {
+      int n = Math.min(BLOCK, passages.size() - from);
+      float[][] p = new float[n][];
+      for (int b = 0; b < n; b++) {
+        p[b] = checked("passage", passages.get(from + b));
+        if (interaction) {
+          for (int i = 0; i < dimension; i++) {
+            product[b][i] = q[i] * p[b][i];
+            distance[b][i] = Math.abs(q[i] - p[b][i]);
+          }
+        }
+      }
+      // h = ReLU(fc1(x)), one weight row at a time over the block
+      for (int r = 0; r < hidden; r++) {
+        for (int b = 0; b < n; b++) {
+          float v = fc1Query[r] + fc1Blocks[1].dotRow(r, p[b]);
+          if (interaction) {
+            v += fc1Blocks[2].dotRow(r, product[b]) + fc1Blocks[3].dotRow(r, distance[b]);
+          }
+          h[b][r] = Math.max(0f, v);
+        }
+      }
+      // f = ReLU(proj(h)); z = out(f), accumulated row by row so f is never stored unless asked for
+      for (int b = 0; b < n; b++) {
+        z[from + b] = outBias;
+      }
+      for (int r = 0; r < hidden; r++) {
+        float w = out.weight(0, r);
+        float bias = proj.bias(r);
+        for (int b = 0; b < n; b++) {
+          float f = Math.max(0f, proj.dotRow(r, h[b]) + bias);
+          z[from + b] += w * f;
+          if (features != null) {
+            features[from + b][r] = f;
+          }
+        }
+      }
+    }
+  }
+
+  private float[] checked(String what, float[] v) {
+    Objects.requireNonNull(v, what);
+    if (v.length != dimension) {
+      throw new IllegalArgumentException(what + " vector has length " + v.length + ", IEM expects " + dimension);
+    }
+    return v;
+  }
+
+  /** What fc1 reads. */
+  public Input input() {
+    return input;
+  }
+
+  /** Dimension d of the query and passage vectors. */
+  public int dimension() {
+    return dimension;
+  }
+
+  /** Width of the hidden layers and of {@link #feature} (512 in the doc). */
+  public int hidden() {
+    return hidden;
+  }
+
+  public Linear fc1() {
+    return fc1;
+  }
+
+  /** {@code proj0} for {@link Branch#SYMMETRIC}, {@code proj1} for {@link Branch#ASYMMETRIC}. */
+  public Linear proj(Branch branch) {
+    Objects.requireNonNull(branch, "branch");
+    return branch == Branch.SYMMETRIC ? proj0 : proj1;
+  }
+
+  public Linear out() {
+    return out;
+  }
+
+  @Override
+  public String toString() {
+    return String.format(Locale.ROOT, "IemHead[input=%s, d=%d, hidden=%d]", input.id(), dimension, hidden);
+  }
+}
