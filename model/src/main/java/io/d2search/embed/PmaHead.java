@@ -71,7 +71,8 @@ public final class PmaHead implements Pooling {
 
   /**
    * The "mean" initialisation of docs/d2llm-heads.md (model version 0): {@code Wk = 0, bk = 0} (uniform attention
-   * over real tokens), {@code Wq = Wv = I}, {@code bq = bv = 0}, {@code Wo = 0, bo = 0}, LayerNorms γ = 1, β = 0,
+   * over real tokens), {@code Wq = Wv = I}, {@code bq = bv = 0}, {@code Wo = 0, bo = 0.01} (a positive bias keeps
+   * the ReLU live so fc_o can train; LN1 removes the constant shift exactly), LayerNorms γ = 1, β = 0,
    * and {@code S ~ N(0, 0.01²)} from {@code new Random(seed).nextGaussian()}. The result is
    * {@code normalize(LN(S + mean_t X_t))}, which keeps mean pooling's direction up to LayerNorm's centring.
    *
@@ -79,14 +80,19 @@ public final class PmaHead implements Pooling {
    * @param heads number of heads, dividing d
    * @param seed random seed of S; the same seed always gives the same head (java.util.Random is specified)
    */
+  /** fc_o bias of the mean initialisation: with zero weights, a zero bias would leave ReLU's gradient 0 forever. */
+  static final float MEAN_INIT_OUTPUT_BIAS = 0.01f;
+
   public static PmaHead meanInit(int d, int heads, long seed) {
     Random random = new Random(seed);
     float[] s = new float[d];
     for (int i = 0; i < d; i++) {
       s[i] = (float) (random.nextGaussian() * MEAN_INIT_SEED_STD);
     }
-    return new PmaHead(heads, s, Linear.identity(d), Linear.zeros(d, d), Linear.identity(d), Linear.zeros(d, d),
-        LayerNorm.identity(d), LayerNorm.identity(d));
+    float[] outputBias = new float[d];
+    java.util.Arrays.fill(outputBias, MEAN_INIT_OUTPUT_BIAS);
+    return new PmaHead(heads, s, Linear.identity(d), Linear.zeros(d, d), Linear.identity(d),
+        Linear.of(d, d, new float[d * d], outputBias), LayerNorm.identity(d), LayerNorm.identity(d));
   }
 
   private Linear square(String name, Linear layer) {
