@@ -1,5 +1,6 @@
 package io.d2search.app;
 
+import io.d2search.bundle.ModelBundle;
 import io.d2search.embed.BackboneSource;
 import io.d2search.embed.EmbedderConfig;
 import io.d2search.embed.ExecutionProvider;
@@ -23,6 +24,23 @@ final class Components {
 
   static ChunkerConfig chunker(Settings s) {
     return new ChunkerConfig(s.integer("chunk.max-tokens"), s.integer("chunk.overlap-tokens"));
+  }
+
+  /** Where model bundles live: setting model.bundles-dir, or {@code <data.dir>/bundles} when it is empty. */
+  static Path bundlesDir(Settings s) {
+    String dir = s.string("model.bundles-dir");
+    return dir.isBlank() ? dataDir(s).resolve("bundles") : Path.of(dir);
+  }
+
+  /**
+   * Loads (and verifies) the bundle of a model version; version 0, the bundled backbone with PMA in its
+   * mean-pooling initialisation, is created first when missing.
+   */
+  static ModelBundle bundle(Settings s, String version) {
+    if (ModelBundle.VERSION_ZERO.equals(version)) {
+      return ModelBundle.versionZero(bundlesDir(s), BackboneSource.MINILM_L6_V2, s.integer("model.max-tokens"));
+    }
+    return ModelBundle.load(bundlesDir(s).resolve(version));
   }
 
   static Path dataDir(Settings s) {

@@ -1,5 +1,6 @@
 package io.d2search.app;
 
+import io.d2search.bundle.ModelBundle;
 import io.d2search.embed.Embedder;
 import io.d2search.eval.BeirDataset;
 import io.d2search.eval.Bm25Retriever;
@@ -44,39 +45,61 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--no-cache", description = "Embed everything again; neither read nor write the vector cache.")
   boolean noCache;
 
+  @Option(names = "--student", paramLabel = "VERSION",
+      description = "Also evaluate the student of this model bundle (under setting model.bundles-dir; version 0, "
+          + "PMA in its mean-pooling initialisation, is created when missing).")
+  String student;
+
+  /** HNSW and exact rows of one embedder over the passages, embedding them (or reading the cache) once. */
+  private List<EvalRow> denseRows(String label, Embedder embedder, List<EvalPassage> passages, Path cachePath,
+      String fingerprint, BeirDataset data, Settings settings) throws Exception {
+    System.out.printf("embedding %d passages with %s on %s%n", passages.size(), label, embedder.info().provider());
+    float[][] vectors;
+    try (VectorCache cache = noCache ? null : VectorCache.open(cachePath, fingerprint, embedder.info().dimension())) {
+      vectors = PassageVectors.embed(embedder, PassageVectors.texts(passages), cache, "embed corpus");
+    }
+    List<EvalRow> rows = new ArrayList<>();
+    try (HnswDenseRetriever hnsw = HnswDenseRetriever.build(label + " HNSW", embedder, passages, vectors,
+        settings.integer("index.hnsw.m"), settings.integer("index.hnsw.beam-width"))) {
+      rows.add(Evaluation.run(hnsw, data.queries(), data.qrels()));
+    }
+    rows.add(Evaluation.run(new ExactDenseRetriever(label + " exact", embedder, passages, vectors),
+        data.queries(), data.qrels()));
+    return rows;
+  }
+
   @Override
   public Integer call() throws Exception {
     Settings settings = config.settings();
     BeirDataset data = BeirDataset.load(beir, split);
     System.out.printf("%s (%s split): %d documents, %d queries, %s%n", beir.getFileName(), split,
         data.corpus().size(), data.queries().size(), wholeDocs ? "whole documents" : "chunked passages");
+    Path cachePath = cacheDir != null ? cacheDir : settings.path("data.dir").resolve("cache").resolve("vectors");
+    List<EvalRow> rows = new ArrayList<>();
+    List<EvalPassage> passages;
     try (Embedder embedder = Embedder.create(Components.embedder(settings))) {
-      List<EvalPassage> passages = wholeDocs ? EvalPassage.wholeDocs(data)
+      passages = wholeDocs ? EvalPassage.wholeDocs(data)
           : EvalPassage.chunked(data, new Chunker(embedder.tokenizer(), Components.chunker(settings)));
-      System.out.printf("%d passages to embed with %s (%s)%n", passages.size(), embedder.info().backboneId(),
-          embedder.info().provider());
-      float[][] vectors;
-      Path cachePath = cacheDir != null ? cacheDir : settings.path("data.dir").resolve("cache").resolve("vectors");
-      try (VectorCache cache = noCache ? null : VectorCache.open(cachePath, embedder.info())) {
-        vectors = PassageVectors.embed(embedder, PassageVectors.texts(passages), cache, "embed corpus");
-      }
-      List<EvalRow> rows = new ArrayList<>();
+      System.out.printf("%d passages%n", passages.size());
       try (Bm25Retriever bm25 = new Bm25Retriever(passages)) {
         rows.add(Evaluation.run(bm25, data.queries(), data.qrels()));
       }
-      String label = "bi-encoder v" + embedder.info().version() + " (" + embedder.info().backboneId() + ", mean)";
-      try (HnswDenseRetriever hnsw = HnswDenseRetriever.build(label + " HNSW", embedder, passages, vectors,
-          settings.integer("index.hnsw.m"), settings.integer("index.hnsw.beam-width"))) {
-        rows.add(Evaluation.run(hnsw, data.queries(), data.qrels()));
-      }
-      rows.add(Evaluation.run(new ExactDenseRetriever(label + " exact", embedder, passages, vectors),
-          data.queries(), data.qrels()));
-      System.out.println();
-      System.out.printf("%s, %s split, %d queries, %s%n", beir.getFileName(), split, data.queries().size(),
-          wholeDocs ? "whole documents (title + text, " + settings.integer("model.max-tokens") + " tokens)"
-              : "passages of " + settings.integer("chunk.max-tokens") + " tokens, documents scored by their best passage");
-      System.out.print(Evaluation.table(rows));
+      var info = embedder.info();
+      rows.addAll(denseRows("bi-encoder (" + info.backboneId() + ", mean)", embedder, passages, cachePath,
+          info.backboneSha256().substring(0, 16) + "-" + info.maxTokens() + "-mean", data, settings));
     }
+    if (student != null) {
+      ModelBundle bundle = Components.bundle(settings, student);
+      try (Embedder embedder = bundle.embedder(Components.embedder(settings))) {
+        rows.addAll(denseRows("student v" + bundle.version() + " (" + embedder.info().pooling() + ")", embedder,
+            passages, cachePath, "bundle-" + bundle.checksum().substring(0, 16), data, settings));
+      }
+    }
+    System.out.println();
+    System.out.printf("%s, %s split, %d queries, %s%n", beir.getFileName(), split, data.queries().size(),
+        wholeDocs ? "whole documents (title + text, " + settings.integer("model.max-tokens") + " tokens)"
+            : "passages of " + settings.integer("chunk.max-tokens") + " tokens, documents scored by their best passage");
+    System.out.print(Evaluation.table(rows));
     return 0;
   }
 }

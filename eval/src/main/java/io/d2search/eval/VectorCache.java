@@ -49,11 +49,24 @@ public final class VectorCache implements AutoCloseable {
         Files.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND)));
   }
 
-  /** Opens (or creates) the cache of a model under {@code dir}. */
+  /** Opens (or creates) the cache of a plain (parameter-free pooling) model under {@code dir}. */
   public static VectorCache open(Path dir, ModelInfo model) {
-    String name = model.backboneSha256().substring(0, 16) + "-" + model.maxTokens() + "-" + model.pooling() + ".vec";
+    return open(dir, model.backboneSha256().substring(0, 16) + "-" + model.maxTokens() + "-" + model.pooling(),
+        model.dimension());
+  }
+
+  /**
+   * Opens (or creates) a cache under {@code dir}.
+   *
+   * @param fingerprint identifies everything that determines a vector (for a model bundle: its checksum, which
+   *     pins backbone, sequence limit and pooling weights); letters, digits, '-' and '_' only
+   */
+  public static VectorCache open(Path dir, String fingerprint, int dimension) {
+    if (!fingerprint.matches("[A-Za-z0-9_-]+")) {
+      throw new IllegalArgumentException("bad cache fingerprint: " + fingerprint);
+    }
     try {
-      return new VectorCache(dir.resolve(name), model.dimension());
+      return new VectorCache(dir.resolve(fingerprint + ".vec"), dimension);
     } catch (IOException e) {
       throw new UncheckedIOException("Cannot open vector cache in " + dir, e);
     }
