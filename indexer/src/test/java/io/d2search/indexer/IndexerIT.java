@@ -2,7 +2,7 @@ package io.d2search.indexer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.d2search.broker.EmbeddedKafka;
+import io.d2search.broker.TestKafka;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.EmbedderConfig;
 import io.d2search.embed.ExecutionProvider;
@@ -40,19 +40,24 @@ import org.apache.kafka.streams.KafkaStreams;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The whole indexer against a real (embedded KRaft) broker with the real embedder. */
+/**
+ * The whole indexer against a real broker with the real embedder: the embedded KRaft broker, or a Kafka container
+ * with {@code -Dd2search.test.broker=container} (skipped where no Docker engine runs); see {@link TestKafka}.
+ */
+@ExtendWith(TestKafka.DockerCondition.class)
 class IndexerIT {
   private static final Duration TIMEOUT = Duration.ofSeconds(60);
 
   @TempDir static Path dir;
-  private static EmbeddedKafka kafka;
+  private static TestKafka kafka;
   private static Embedder embedder;
 
   @BeforeAll
   static void start() {
-    kafka = EmbeddedKafka.start(dir.resolve("kafka"), 0);
+    kafka = TestKafka.start(dir.resolve("kafka"));
     // Topics up front: creating them while the applications start would trigger extra rebalances.
     assertThat(IndexerTopics.createIfMissing(kafka.bootstrapServers(), 2)).containsExactlyElementsOf(IndexerTopics.NAMES);
     assertThat(IndexerTopics.createIfMissing(kafka.bootstrapServers(), 2)).as("second call creates nothing").isEmpty();

@@ -3,7 +3,7 @@ package io.d2search.index;
 import static io.d2search.index.Randomized.unitVector;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.d2search.broker.EmbeddedKafka;
+import io.d2search.broker.TestKafka;
 import io.d2search.events.PassageEmbedding;
 import io.d2search.schemas.Topics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -34,9 +34,14 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The materialiser against a real (embedded) broker, with random unit vectors instead of a model. */
+/**
+ * The materialiser against a real broker ({@link TestKafka}: embedded, or a container), with random unit vectors
+ * instead of a model.
+ */
+@ExtendWith(TestKafka.DockerCondition.class)
 class EmbeddingsMaterializerIT {
   private static final Duration TIMEOUT = Duration.ofSeconds(60);
   private static final String VERSION = "0";
@@ -44,11 +49,11 @@ class EmbeddingsMaterializerIT {
   private static final int PARTITIONS = 3;
 
   @TempDir static Path dir;
-  private static EmbeddedKafka kafka;
+  private static TestKafka kafka;
 
   @BeforeAll
   static void start() {
-    kafka = EmbeddedKafka.start(dir.resolve("kafka"), 0);
+    kafka = TestKafka.start(dir.resolve("kafka"));
   }
 
   @AfterAll

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.d2search.broker.EmbeddedKafka;
+import io.d2search.broker.TestKafka;
 import io.d2search.embed.EmbedText;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.EmbedderConfig;
@@ -48,14 +48,17 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The query-service against a real (embedded) Kafka broker: materialise transactional embeddings, serve them,
- * emit impressions and clicks, then restart on the same index and resume from the offsets in the Lucene commit.
+ * The query-service against a real Kafka broker ({@link TestKafka}: embedded, or a container): materialise
+ * transactional embeddings, serve them, emit impressions and clicks, then restart on the same index and resume from
+ * the offsets in the Lucene commit.
  */
+@ExtendWith(TestKafka.DockerCondition.class)
 class QueryServiceIT {
   private static final Logger log = LoggerFactory.getLogger(QueryServiceIT.class);
   private static final Duration TIMEOUT = Duration.ofSeconds(60);
@@ -64,13 +67,13 @@ class QueryServiceIT {
   private static final int EMBEDDING_PARTITIONS = 2;
 
   @TempDir static Path dir;
-  private static EmbeddedKafka kafka;
+  private static TestKafka kafka;
   private static Embedder embedder;
 
   @BeforeAll
   static void start() {
     // Step 1: one broker and the model for the whole class; topics up front.
-    kafka = EmbeddedKafka.start(dir.resolve("kafka"), 0);
+    kafka = TestKafka.start(dir.resolve("kafka"));
     kafka.createTopics(
         new NewTopic(Topics.EMBEDDINGS, EMBEDDING_PARTITIONS, (short) 1).configs(Map.of("cleanup.policy", "compact")),
         new NewTopic(Topics.IMPRESSIONS, 1, (short) 1),
