@@ -147,7 +147,7 @@ final class BenchCommand implements Callable<Integer> {
     try (Lifecycle life = new Lifecycle()) {
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       life.add(registry::close);
-      Embedder embedder = life.add(Embedder.create(Components.embedder(s)));
+      Embedder embedder = life.add(Components.serviceEmbedder(s));
       ModelInfo model = embedder.info();
       report.add("model", String.format(Locale.ROOT, "%s (dim %d, max %d tokens), ONNX provider %s, "
           + "model.threads %s, batch %d", model.backboneId(), model.dimension(), model.maxTokens(), model.provider(),

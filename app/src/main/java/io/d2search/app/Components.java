@@ -2,6 +2,7 @@ package io.d2search.app;
 
 import io.d2search.bundle.ModelBundle;
 import io.d2search.embed.BackboneSource;
+import io.d2search.embed.Embedder;
 import io.d2search.embed.EmbedderConfig;
 import io.d2search.embed.ExecutionProvider;
 import io.d2search.index.IndexConfig;
@@ -20,6 +21,15 @@ final class Components {
     return new EmbedderConfig(s.string("model.version"), BackboneSource.MINILM_L6_V2, s.integer("model.max-tokens"),
         s.integer("embed.max-batch"), s.integer("model.threads"),
         ExecutionProvider.valueOf(s.string("model.provider").toUpperCase(Locale.ROOT)));
+  }
+
+  /**
+   * The embedder every service uses: the model bundle of setting model.version (the backbone with its pooling
+   * head), with batch size, threads and provider from the settings. All services of one deployment must name the
+   * same version: a query is embedded with the version of the index it searches.
+   */
+  static Embedder serviceEmbedder(Settings s) {
+    return bundle(s, s.string("model.version")).embedder(embedder(s));
   }
 
   static ChunkerConfig chunker(Settings s) {

@@ -83,7 +83,7 @@ final class DemoCommand implements Callable<Integer> {
 
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       life.add(registry::close);
-      Embedder embedder = life.add(Embedder.create(Components.embedder(s)));
+      Embedder embedder = life.add(Components.serviceEmbedder(s));
       Indexer indexer = life.add(new Indexer(Components.indexer(s), embedder, registry));
       indexer.start();
       QueryService service = life.add(QueryService.start(Components.queryService(s), embedder, registry));

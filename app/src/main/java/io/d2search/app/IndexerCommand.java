@@ -31,7 +31,7 @@ final class IndexerCommand implements Callable<Integer> {
       TopicSetup.forIndexer(s);
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       life.add(registry::close);
-      Embedder embedder = life.add(Embedder.create(Components.embedder(s)));
+      Embedder embedder = life.add(Components.serviceEmbedder(s));
       Indexer indexer = life.add(new Indexer(Components.indexer(s), embedder, registry));
       indexer.start();
       int metricsPort = s.integer("indexer.metrics-port");

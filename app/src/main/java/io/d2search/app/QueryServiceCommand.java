@@ -34,7 +34,7 @@ final class QueryServiceCommand implements Callable<Integer> {
       TopicSetup.forQueryService(s);
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       life.add(registry::close);
-      Embedder embedder = life.add(Embedder.create(Components.embedder(s)));
+      Embedder embedder = life.add(Components.serviceEmbedder(s));
       QueryService service = life.add(QueryService.start(Components.queryService(s), embedder, registry));
       log.info("Query service on http://localhost:{} (model v{}), catching up with the embeddings topic; "
           + "GET /health turns 200 when it has", service.port(), embedder.info().version());
