@@ -160,7 +160,7 @@ final class BenchCommand implements Callable<Integer> {
       }
       Map<String, String> expected = new LinkedHashMap<>();
       passageTexts.forEach((id, text) -> expected.put(id, TextHash.sha256(text)));
-      String corpusName = corpusFile.startsWith(tmp) ? "the bundled sample (/sample/corpus.jsonl)"
+      String corpusName = corpusFile.startsWith(tmp) ? "the bundled sample (/sample/documents.jsonl)"
           : corpusFile.toString();
       report.add("corpus", corpusName + " (first " + documents.size() + " documents)");
       report.add("documents / passages", String.format(Locale.ROOT, "%d / %d (chunks of %s tokens, %s overlap)",
@@ -258,7 +258,7 @@ final class BenchCommand implements Callable<Integer> {
       return DEFAULT_CORPUS.toAbsolutePath().normalize();
     }
     Path target = tmp.resolve("sample-corpus.jsonl");
-    try (InputStream in = BenchCommand.class.getResourceAsStream("/sample/corpus.jsonl")) {
+    try (InputStream in = BenchCommand.class.getResourceAsStream("/sample/documents.jsonl")) {
       if (in == null) {
         throw new IllegalStateException("the sample corpus is missing from the application jar");
       }

@@ -111,9 +111,9 @@ final class DemoCommand implements Callable<Integer> {
 
   /** The bundled sample corpus, copied out of the jar so it can be read like any other file. */
   private static Path extractSample(Path dataDir) throws IOException {
-    Path target = dataDir.resolve("sample-corpus.jsonl");
+    Path target = dataDir.resolve("sample-documents.jsonl");
     Files.createDirectories(dataDir);
-    try (InputStream in = DemoCommand.class.getResourceAsStream("/sample/corpus.jsonl")) {
+    try (InputStream in = DemoCommand.class.getResourceAsStream("/sample/documents.jsonl")) {
       if (in == null) {
         throw new IllegalStateException("the sample corpus is missing from the application jar");
       }
