@@ -1,16 +1,15 @@
 package io.d2search.app;
 
 import io.d2search.indexer.IndexerTopics;
+import io.d2search.schemas.TopicAdmin;
 import io.d2search.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.common.errors.TopicExistsException;
 
 /** Creates the topics a service writes to when they are missing; existing topics are left alone. */
 final class TopicSetup {
@@ -32,19 +31,7 @@ final class TopicSetup {
     topics.add(new NewTopic(Topics.CLICKS, partitions, rf));
     topics.add(new NewTopic(Topics.MODEL_RELEASES, 1, rf).configs(Map.of("cleanup.policy", "compact")));
     try (Admin admin = Admin.create(admin(s))) {
-      var futures = admin.createTopics(topics).values();
-      for (var f : futures.entrySet()) {
-        try {
-          f.getValue().get();
-        } catch (ExecutionException e) {
-          if (!(e.getCause() instanceof TopicExistsException)) {
-            throw new IllegalStateException("Cannot create topic " + f.getKey() + ": " + e.getCause().getMessage(), e);
-          }
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException(e);
+      TopicAdmin.createIfMissing(admin, topics, TIMEOUT);
     }
   }
 

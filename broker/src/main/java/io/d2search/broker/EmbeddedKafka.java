@@ -1,12 +1,12 @@
 package io.d2search.broker;
 
+import io.d2search.schemas.TopicAdmin;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -19,12 +19,10 @@ import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.CreateTopicsResult;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.Node;
-import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.utils.Time;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -150,25 +148,7 @@ public final class EmbeddedKafka implements AutoCloseable {
    */
   public void createTopics(Collection<NewTopic> topics) {
     ensureOpen();
-    CreateTopicsResult result = admin.createTopics(topics);
-    List<String> failures = new ArrayList<>();
-    result.values().forEach((name, future) -> {
-      try {
-        future.get(ADMIN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-      } catch (ExecutionException e) {
-        if (!(e.getCause() instanceof TopicExistsException)) {
-          failures.add(name + ": " + e.getCause());
-        }
-      } catch (TimeoutException e) {
-        failures.add(name + ": not created within " + ADMIN_TIMEOUT.toSeconds() + " s");
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        failures.add(name + ": interrupted");
-      }
-    });
-    if (!failures.isEmpty()) {
-      throw new IllegalStateException("Cannot create topics: " + String.join("; ", failures));
-    }
+    TopicAdmin.createIfMissing(admin, topics, ADMIN_TIMEOUT);
   }
 
   /** Creates topics; see {@link #createTopics(Collection)}. */

@@ -1,22 +1,19 @@
 package io.d2search.broker;
 
+import io.d2search.schemas.TopicAdmin;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.common.errors.TopicExistsException;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.extension.ConditionEvaluationResult;
 import org.junit.jupiter.api.extension.ExecutionCondition;
@@ -179,27 +176,10 @@ public final class TestKafka implements AutoCloseable {
     if (closed.get()) {
       throw new IllegalStateException(description + " is closed");
     }
-    List<String> failures = new ArrayList<>();
     try (Admin admin = Admin.create(Map.of(
         AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
         AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) ADMIN_TIMEOUT.toMillis()))) {
-      admin.createTopics(topics).values().forEach((name, future) -> {
-        try {
-          future.get(ADMIN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (ExecutionException e) {
-          if (!(e.getCause() instanceof TopicExistsException)) {
-            failures.add(name + ": " + e.getCause());
-          }
-        } catch (TimeoutException e) {
-          failures.add(name + ": not created within " + ADMIN_TIMEOUT.toSeconds() + " s");
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          failures.add(name + ": interrupted");
-        }
-      });
-    }
-    if (!failures.isEmpty()) {
-      throw new IllegalStateException("Cannot create topics on " + description + ": " + String.join("; ", failures));
+      TopicAdmin.createIfMissing(admin, topics, ADMIN_TIMEOUT);
     }
   }
 

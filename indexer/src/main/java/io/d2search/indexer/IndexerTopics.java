@@ -1,22 +1,17 @@
 package io.d2search.indexer;
 
+import io.d2search.schemas.TopicAdmin;
 import io.d2search.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.CreateTopicsOptions;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.config.TopicConfig;
-import org.apache.kafka.common.errors.TopicExistsException;
 
 /**
  * Creates the indexer's topics when they are missing: {@code documents}, {@code documents.dlq}, and the compacted
@@ -91,29 +86,6 @@ public final class IndexerTopics {
    * @throws IllegalStateException if a topic cannot be created within the timeout
    */
   public static Set<String> createIfMissing(Admin admin, int partitions, short replicationFactor, Duration timeout) {
-    List<NewTopic> topics = definitions(partitions, replicationFactor);
-    var futures = admin.createTopics(topics, new CreateTopicsOptions().timeoutMs((int) timeout.toMillis())).values();
-    long deadline = System.nanoTime() + timeout.toNanos();
-    Set<String> created = new LinkedHashSet<>();
-    List<String> failures = new ArrayList<>();
-    for (NewTopic topic : topics) {
-      try {
-        futures.get(topic.name()).get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        created.add(topic.name());
-      } catch (ExecutionException e) {
-        if (!(e.getCause() instanceof TopicExistsException)) {
-          failures.add(topic.name() + ": " + e.getCause());
-        }
-      } catch (TimeoutException e) {
-        failures.add(topic.name() + ": not created within " + timeout);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException("Interrupted while creating topics", e);
-      }
-    }
-    if (!failures.isEmpty()) {
-      throw new IllegalStateException("Cannot create topics: " + String.join("; ", failures));
-    }
-    return created;
+    return TopicAdmin.createIfMissing(admin, definitions(partitions, replicationFactor), timeout);
   }
 }
