@@ -4,7 +4,6 @@ import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import java.nio.FloatBuffer;
@@ -63,43 +62,20 @@ public final class OnnxBackbone implements AutoCloseable {
    * @param intraOpThreads 0 lets ONNX Runtime choose
    */
   public static OnnxBackbone create(byte[] onnx, int intraOpThreads, ExecutionProvider requested) {
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
-    ExecutionProvider used = ExecutionProvider.CPU;
+    OnnxSessions.Created created = OnnxSessions.create("ONNX backbone", onnx, intraOpThreads, requested);
     try {
-      OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-      options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-      if (intraOpThreads > 0) {
-        options.setIntraOpNumThreads(intraOpThreads);
-      }
-      if (requested != ExecutionProvider.CPU) {
-        used = tryCuda(options, requested);
-      }
-      OrtSession session = env.createSession(onnx, options);
-      log.info("ONNX backbone runs on {} (ONNX Runtime {}, intra-op threads {})", used, env.getVersion(),
-          intraOpThreads == 0 ? "auto" : intraOpThreads);
-      return new OnnxBackbone(env, session, used);
-    } catch (OrtException e) {
-      throw new IllegalStateException("Cannot create ONNX Runtime session: " + e.getMessage(), e);
-    }
-  }
-
-  private static ExecutionProvider tryCuda(OrtSession.SessionOptions options, ExecutionProvider requested)
-      throws OrtException {
-    boolean available = OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA);
-    String why = "this ONNX Runtime build has no CUDA provider (build with -Pcuda)";
-    if (available) {
+      return new OnnxBackbone(OrtEnvironment.getEnvironment(), created.session(), created.provider());
+    } catch (OrtException | RuntimeException e) {
       try {
-        options.addCUDA(0);
-        return ExecutionProvider.CUDA;
-      } catch (OrtException | RuntimeException e) {
-        why = "the CUDA provider failed to load: " + e.getMessage();
+        created.session().close();
+      } catch (OrtException closing) {
+        e.addSuppressed(closing);
       }
+      if (e instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new IllegalStateException("Cannot inspect ONNX backbone: " + e.getMessage(), e);
     }
-    if (requested == ExecutionProvider.CUDA) {
-      throw new IllegalStateException("CUDA was requested but " + why);
-    }
-    log.info("CUDA not used: {}", why);
-    return ExecutionProvider.CPU;
   }
 
   /** Runs the encoder on a tokenized batch. */

@@ -11,6 +11,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import io.d2search.embed.ExecutionProvider;
+import io.d2search.embed.OnnxSessions;
 import io.d2search.embed.TextHash;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;

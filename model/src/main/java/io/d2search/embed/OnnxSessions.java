@@ -1,23 +1,30 @@
-package io.d2search.teach;
+package io.d2search.embed;
 
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
-import io.d2search.embed.ExecutionProvider;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Creates ONNX Runtime sessions on the CPU or CUDA, as the model module's backbone does. */
-final class OnnxSessions {
+/**
+ * Creates ONNX Runtime sessions on the CPU or CUDA: the one place the CUDA provider is requested and the CPU
+ * fallback decided (the backbone, cross-encoder teachers and any other ONNX model go through it).
+ */
+public final class OnnxSessions {
   private static final Logger log = LoggerFactory.getLogger(OnnxSessions.class);
 
   private OnnxSessions() {}
 
   /** A session and the provider it actually runs on. */
-  record Created(OrtSession session, ExecutionProvider provider) {}
+  public record Created(OrtSession session, ExecutionProvider provider) {}
 
-  static Created create(String what, byte[] onnx, int intraOpThreads, ExecutionProvider requested) {
+  /**
+   * @param what names the model in logs and errors
+   * @param intraOpThreads 0 lets ONNX Runtime choose
+   * @param requested CPU, CUDA (fail if unavailable) or AUTO (CUDA when present, else CPU, logged once)
+   */
+  public static Created create(String what, byte[] onnx, int intraOpThreads, ExecutionProvider requested) {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     ExecutionProvider used = ExecutionProvider.CPU;
     try {
@@ -41,11 +48,12 @@ final class OnnxSessions {
           if (requested == ExecutionProvider.CUDA) {
             throw new IllegalStateException("CUDA was requested for " + what + " but " + why);
           }
-          log.debug("CUDA not used for {}: {}", what, why);
+          log.info("CUDA not used for {}: {}", what, why);
         }
       }
       OrtSession session = env.createSession(onnx, options);
-      log.info("{} runs on {} (ONNX Runtime {})", what, used, env.getVersion());
+      log.info("{} runs on {} (ONNX Runtime {}, intra-op threads {})", what, used, env.getVersion(),
+          intraOpThreads == 0 ? "auto" : intraOpThreads);
       return new Created(session, used);
     } catch (OrtException e) {
       throw new IllegalStateException("Cannot create ONNX Runtime session for " + what + ": " + e.getMessage(), e);
