@@ -44,13 +44,14 @@ final class Components {
 
   /**
    * Loads (and verifies) the bundle of a model version; version 0, the bundled backbone with PMA in its
-   * mean-pooling initialisation, is created first when missing.
+   * mean-pooling initialisation, is created first when missing. A name with a path separator is a bundle
+   * directory.
    */
   static ModelBundle bundle(Settings s, String version) {
     if (ModelBundle.VERSION_ZERO.equals(version)) {
       return ModelBundle.versionZero(bundlesDir(s), BackboneSource.MINILM_L6_V2, s.integer("model.max-tokens"));
     }
-    return ModelBundle.load(bundlesDir(s).resolve(version));
+    return ModelBundle.load(version.contains("/") ? Path.of(version) : bundlesDir(s).resolve(version));
   }
 
   static Path dataDir(Settings s) {

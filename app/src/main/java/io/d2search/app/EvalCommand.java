@@ -1,6 +1,8 @@
 package io.d2search.app;
 
 import io.d2search.bundle.ModelBundle;
+import io.d2search.distill.CorpusVectors;
+import io.d2search.distill.TokenStateCache;
 import io.d2search.embed.Embedder;
 import io.d2search.eval.BeirDataset;
 import io.d2search.eval.Bm25Retriever;
@@ -9,20 +11,37 @@ import io.d2search.eval.EvalRow;
 import io.d2search.eval.Evaluation;
 import io.d2search.eval.ExactDenseRetriever;
 import io.d2search.eval.HnswDenseRetriever;
+import io.d2search.eval.IemRerankRetriever;
+import io.d2search.eval.PairScorer;
 import io.d2search.eval.PassageVectors;
+import io.d2search.eval.RerankRetriever;
+import io.d2search.eval.Retriever;
+import io.d2search.eval.SymmetricData;
+import io.d2search.eval.SymmetricEvaluation;
+import io.d2search.eval.SymmetricRow;
 import io.d2search.eval.VectorCache;
 import io.d2search.ingest.Chunker;
+import io.d2search.teach.EnsembleTeacher;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code eval}: retrieval quality on BEIR-format data, one table. */
+/**
+ * {@code eval}: retrieval quality on BEIR-format data: BM25, the bi-encoder, students (HNSW alone and re-ranked by
+ * their IEM) and the teacher re-ranking the baseline's top 100, in one run; every row over all judged queries and,
+ * when a student was trained on judged data of the same dataset, over the queries unseen in training.
+ */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-    description = "Evaluate BM25 and the bi-encoder (HNSW and exact) on BEIR-format data: nDCG@10, Recall@100, MRR@10.")
+    description = "Evaluate BM25, the bi-encoder, student bundles and the teacher on BEIR-format data: nDCG@10, "
+        + "Recall@100, MRR@10, ms/query, gap closed.")
 final class EvalCommand implements Callable<Integer> {
   @Mixin ConfigOptions config;
 
@@ -42,64 +61,197 @@ final class EvalCommand implements Callable<Integer> {
       description = "Where corpus vectors are cached between runs (default: <data.dir>/cache/vectors).")
   Path cacheDir;
 
+  @Option(names = "--token-cache", paramLabel = "DIR",
+      description = "Backbone token-state cache, shared with distill (default: token-states beside --cache-dir).")
+  Path tokenCache;
+
   @Option(names = "--no-cache", description = "Embed everything again; neither read nor write the vector cache.")
   boolean noCache;
 
   @Option(names = "--student", paramLabel = "VERSION",
-      description = "Also evaluate the student of this model bundle (under setting model.bundles-dir; version 0, "
-          + "PMA in its mean-pooling initialisation, is created when missing).")
-  String student;
+      description = "Also evaluate the student of this model bundle (a version under setting model.bundles-dir, or "
+          + "a bundle directory); repeatable. A bundle with an IEM adds a row re-ranking its HNSW top "
+          + "--rerank-depth. Version 0 (PMA in its mean-pooling initialisation) is created when missing.")
+  List<String> students = new ArrayList<>();
 
-  /** HNSW and exact rows of one embedder over the passages, embedding them (or reading the cache) once. */
-  private List<EvalRow> denseRows(String label, Embedder embedder, List<EvalPassage> passages, Path cachePath,
-      String fingerprint, BeirDataset data, Settings settings) throws Exception {
-    System.out.printf("embedding %d passages with %s on %s%n", passages.size(), label, embedder.info().provider());
-    float[][] vectors;
-    try (VectorCache cache = noCache ? null : VectorCache.open(cachePath, fingerprint, embedder.info().dimension())) {
-      vectors = PassageVectors.embed(embedder, PassageVectors.texts(passages), cache, "embed corpus");
-    }
-    List<EvalRow> rows = new ArrayList<>();
-    try (HnswDenseRetriever hnsw = HnswDenseRetriever.build(label + " HNSW", embedder, passages, vectors,
-        settings.integer("index.hnsw.m"), settings.integer("index.hnsw.beam-width"))) {
-      rows.add(Evaluation.run(hnsw, data.queries(), data.qrels()));
-    }
-    rows.add(Evaluation.run(new ExactDenseRetriever(label + " exact", embedder, passages, vectors),
-        data.queries(), data.qrels()));
-    return rows;
-  }
+  @Option(names = "--teacher",
+      description = "Add the teacher's re-rank of the baseline's HNSW top --rerank-depth (baseline: student v0 when "
+          + "given, else the bi-encoder), and the gap-closed column.")
+  boolean teacher;
+
+  @Option(names = "--rerank-depth", defaultValue = "100",
+      description = "Documents re-ranked per query by the IEM and the teacher (default: ${DEFAULT-VALUE}).")
+  int rerankDepth;
+
+  @Option(names = "--symmetric", paramLabel = "DIR",
+      description = "Also the symmetric tasks from this data directory (stsb/, snli/): STS-B test Spearman and SNLI "
+          + "test entailment accuracy (threshold chosen on SNLI dev), for the bi-encoder's and each student's cosine "
+          + "and each student IEM's symmetric branch.")
+  Path symmetric;
+
+  private final List<AutoCloseable> open = new ArrayList<>();
+  private final List<SymmetricRow> symmetricRows = new ArrayList<>();
+  private SymmetricData symmetricData;
 
   @Override
   public Integer call() throws Exception {
+    try {
+      return run();
+    } finally {
+      for (int i = open.size() - 1; i >= 0; i--) {
+        open.get(i).close();
+      }
+    }
+  }
+
+  private int run() throws Exception {
     Settings settings = config.settings();
     BeirDataset data = BeirDataset.load(beir, split);
     System.out.printf("%s (%s split): %d documents, %d queries, %s%n", beir.getFileName(), split,
         data.corpus().size(), data.queries().size(), wholeDocs ? "whole documents" : "chunked passages");
     Path cachePath = cacheDir != null ? cacheDir : settings.path("data.dir").resolve("cache").resolve("vectors");
-    List<EvalRow> rows = new ArrayList<>();
-    List<EvalPassage> passages;
-    try (Embedder embedder = Embedder.create(Components.embedder(settings))) {
-      passages = wholeDocs ? EvalPassage.wholeDocs(data)
-          : EvalPassage.chunked(data, new Chunker(embedder.tokenizer(), Components.chunker(settings)));
-      System.out.printf("%d passages%n", passages.size());
-      try (Bm25Retriever bm25 = new Bm25Retriever(passages)) {
-        rows.add(Evaluation.run(bm25, data.queries(), data.qrels()));
-      }
-      var info = embedder.info();
-      rows.addAll(denseRows("bi-encoder (" + info.backboneId() + ", mean)", embedder, passages, cachePath,
-          info.backboneSha256().substring(0, 16) + "-" + info.maxTokens() + "-mean", data, settings));
+    List<Evaluation.Run> runs = new ArrayList<>();
+    Embedder base = own(Embedder.create(Components.embedder(settings)));
+    List<EvalPassage> passages = wholeDocs ? EvalPassage.wholeDocs(data)
+        : EvalPassage.chunked(data, new Chunker(base.tokenizer(), Components.chunker(settings)));
+    System.out.printf("%d passages%n", passages.size());
+    try (Bm25Retriever bm25 = new Bm25Retriever(passages)) {
+      runs.add(Evaluation.runPerQuery(bm25, data.queries(), data.qrels()));
     }
-    if (student != null) {
-      ModelBundle bundle = Components.bundle(settings, student);
-      try (Embedder embedder = bundle.embedder(Components.embedder(settings))) {
-        rows.addAll(denseRows("student v" + bundle.version() + " (" + embedder.info().pooling() + ")", embedder,
-            passages, cachePath, "bundle-" + bundle.checksum().substring(0, 16), data, settings));
+    if (symmetric != null) {
+      symmetricData = SymmetricData.load(symmetric);
+      symmetricRows.add(SymmetricEvaluation.run("bi-encoder (" + base.info().backboneId() + ", mean) cosine",
+          PairScorer.cosine(base), symmetricData));
+    }
+    var info = base.info();
+    HnswDenseRetriever baseline = dense("bi-encoder (" + info.backboneId() + ", mean)", base, passages, cachePath,
+        info.backboneSha256().substring(0, 16) + "-" + info.maxTokens() + "-mean", data, settings, runs);
+    String baselineName = runs.get(runs.size() - 2).system();
+
+    Set<String> unseen = null;
+    String unseenFrom = null;
+    for (String version : students) {
+      ModelBundle bundle = Components.bundle(settings, version);
+      Embedder embedder = own(bundle.embedder(Components.embedder(settings)));
+      String label = "student v" + bundle.version();
+      HnswDenseRetriever hnsw = dense(label + " (" + embedder.info().pooling() + ")", embedder, passages, cachePath,
+          "bundle-" + bundle.checksum().substring(0, 16), data, settings, runs);
+      if (ModelBundle.VERSION_ZERO.equals(bundle.version())) {
+        baseline = hnsw;
+        baselineName = runs.get(runs.size() - 2).system();
+      }
+      if (symmetricData != null) {
+        symmetricRows.add(SymmetricEvaluation.run(label + " cosine", PairScorer.cosine(embedder), symmetricData));
+        if (bundle.iem().isPresent()) {
+          symmetricRows.add(SymmetricEvaluation.run(label + " IEM (symmetric branch)",
+              PairScorer.iemSymmetric(embedder, bundle.iem().get()), symmetricData));
+        }
+      }
+      if (bundle.iem().isPresent()) {
+        float[][] vectors = vectors(embedder, passages, cachePath, "bundle-" + bundle.checksum().substring(0, 16));
+        runs.add(Evaluation.runPerQuery(new IemRerankRetriever(label + " + IEM re-rank top-" + rerankDepth, hnsw,
+            bundle.iem().get(), rerankDepth, passages, vectors), data.queries(), data.qrels()));
+      }
+      String trainedOn = trainingSplit(bundle);
+      if (unseen == null && trainedOn != null) {
+        Path qrels = beir.resolve("qrels").resolve(trainedOn + ".tsv");
+        if (Files.exists(qrels)) {
+          unseen = data.unseenBy(BeirDataset.readQrels(qrels)).queries().keySet();
+          unseenFrom = "v" + bundle.version() + "'s training qrels (" + trainedOn + ")";
+        }
       }
     }
+
+    String teacherName = null;
+    if (teacher) {
+      List<String> texts = PassageVectors.texts(passages);
+      EnsembleTeacher ensemble = own(TeacherFactory.ensemble(settings, texts, TeacherFactory.cacheDir(settings)));
+      teacherName = "teacher re-rank top-" + rerankDepth + " of " + baselineName;
+      runs.add(Evaluation.runPerQuery(new RerankRetriever(teacherName, baseline, ensemble::score, rerankDepth,
+          passages), data.queries(), data.qrels()));
+    }
+
     System.out.println();
-    System.out.printf("%s, %s split, %d queries, %s%n", beir.getFileName(), split, data.queries().size(),
-        wholeDocs ? "whole documents (title + text, " + settings.integer("model.max-tokens") + " tokens)"
-            : "passages of " + settings.integer("chunk.max-tokens") + " tokens, documents scored by their best passage");
-    System.out.print(Evaluation.table(rows));
+    String unit = wholeDocs ? "whole documents (title + text, " + settings.integer("model.max-tokens") + " tokens)"
+        : "passages of " + settings.integer("chunk.max-tokens") + " tokens, documents scored by their best passage";
+    System.out.printf("%s, %s split, all %d queries, %s%n", beir.getFileName(), split, data.queries().size(), unit);
+    System.out.print(table(runs, null, baselineName, teacherName));
+    if (unseen != null) {
+      System.out.printf("%n%s, %s split, the %d queries unseen by %s: none of their relevant documents is a "
+          + "training positive%n", beir.getFileName(), split, unseen.size(), unseenFrom);
+      System.out.print(table(runs, unseen, baselineName, teacherName));
+    }
+    if (!symmetricRows.isEmpty()) {
+      System.out.printf("%nsymmetric tasks: STS-B test (%d pairs, Spearman), SNLI test (%d pairs, entailment vs not, "
+          + "threshold fitted on %d dev pairs)%n", symmetricData.stsTest().size(), symmetricData.snliTest().size(),
+          symmetricData.snliDev().size());
+      System.out.print(SymmetricEvaluation.table(symmetricRows));
+    }
+    if (teacher) {
+      System.out.println("\ngap closed = (row − baseline) / (teacher − baseline) in nDCG@10; teacher ms/query with "
+          + "its passage vectors precomputed (its queries embedded by two 12-layer encoders at query time).");
+    }
     return 0;
+  }
+
+  private static String table(List<Evaluation.Run> runs, Set<String> subset, String baselineName,
+      String teacherName) {
+    List<EvalRow> rows = runs.stream().map(r -> subset == null ? r.row() : r.row(subset)).toList();
+    Map<String, Double> gap = new LinkedHashMap<>();
+    if (teacherName != null) {
+      double base = rows.stream().filter(r -> r.system().equals(baselineName)).findFirst().orElseThrow().ndcg10();
+      double top = rows.stream().filter(r -> r.system().equals(teacherName)).findFirst().orElseThrow().ndcg10();
+      rows.stream().filter(r -> r.system().startsWith("student"))
+          .forEach(r -> gap.put(r.system(), Evaluation.gapClosed(r.ndcg10(), base, top)));
+    }
+    return Evaluation.table(rows, gap);
+  }
+
+  /** The split of the dataset a bundle was trained on (manifest training.data), or null. */
+  private String trainingSplit(ModelBundle bundle) {
+    Map<String, Object> training = bundle.manifest().training();
+    if (training == null || !(training.get("data") instanceof Map<?, ?> window)) {
+      return null;
+    }
+    Object dataset = window.get("dataset");
+    Object trainSplit = window.get("split");
+    String here = beir.toAbsolutePath().normalize().getFileName().toString();
+    return "beir".equals(window.get("source")) && here.equals(dataset) && trainSplit != null
+        ? trainSplit.toString() : null;
+  }
+
+  /**
+   * Corpus vectors of an embedder: from the vector cache, else pooled from the backbone's cached token states
+   * (so students that differ only in their heads share one backbone pass), else embedded.
+   */
+  private float[][] vectors(Embedder embedder, List<EvalPassage> passages, Path cachePath, String fingerprint) {
+    List<String> texts = PassageVectors.texts(passages);
+    try (VectorCache cache = noCache ? null : VectorCache.open(cachePath, fingerprint, embedder.info().dimension())) {
+      if (noCache) {
+        return PassageVectors.embed(embedder, texts, null, "embed corpus");
+      }
+      try (TokenStateCache states = TokenStateCache.open(tokenCache != null ? tokenCache
+          : cachePath.resolveSibling("token-states"), embedder.info())) {
+        return CorpusVectors.of(texts, embedder, states, cache, "corpus vectors");
+      }
+    }
+  }
+
+  /** HNSW and exact runs of one embedder over the passages; the HNSW retriever stays open for re-rank rows. */
+  private HnswDenseRetriever dense(String label, Embedder embedder, List<EvalPassage> passages, Path cachePath,
+      String fingerprint, BeirDataset data, Settings settings, List<Evaluation.Run> runs) {
+    System.out.printf("embedding %d passages with %s on %s%n", passages.size(), label, embedder.info().provider());
+    float[][] vectors = vectors(embedder, passages, cachePath, fingerprint);
+    HnswDenseRetriever hnsw = own(HnswDenseRetriever.build(label + " HNSW", embedder, passages, vectors,
+        settings.integer("index.hnsw.m"), settings.integer("index.hnsw.beam-width")));
+    runs.add(Evaluation.runPerQuery(hnsw, data.queries(), data.qrels()));
+    Retriever exact = new ExactDenseRetriever(label + " exact", embedder, passages, vectors);
+    runs.add(Evaluation.runPerQuery(exact, data.queries(), data.qrels()));
+    return hnsw;
+  }
+
+  private <T extends AutoCloseable> T own(T resource) {
+    open.add(resource);
+    return resource;
   }
 }

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "d2search", mixinStandardHelpOptions = true, version = "d2search 0.1.0",
     description = "Streaming semantic search: Kafka Streams indexer, Lucene HNSW query service, D2LLM student.",
     subcommands = {DemoCommand.class, IndexerCommand.class, QueryServiceCommand.class, IngestCommand.class,
-        SearchCommand.class, EvalCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        SearchCommand.class, EvalCommand.class, DistillCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {

@@ -81,7 +81,8 @@ public final class Trainer {
 
     Map<String, NDArray> trainable = new LinkedHashMap<>();
     Predicate<String> isTrainable = name -> name.startsWith("pma.") ? config.trainPma()
-        : !name.startsWith(otherBranch(config.branch()));
+        : name.startsWith("iem.proj") ? !name.startsWith(otherBranch(config.branch()))
+        : config.trainSharedIem();
     heads.requireGradients(isTrainable);
     heads.parameters().forEach((name, p) -> {
       if (isTrainable.test(name)) {

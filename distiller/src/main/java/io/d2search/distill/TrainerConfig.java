@@ -20,10 +20,13 @@ import java.util.Objects;
  * @param branch which IEM branch the examples train (search: ASYMMETRIC); the other branch stays frozen
  * @param trainPma whether the PMA trains (false: only the IEM does)
  * @param progress how progress is shown
+ * @param trainSharedIem whether the IEM layers both branches share (fc1, out) train; false when a second branch is
+ *     added to heads whose first branch must not change
  */
 public record TrainerConfig(
     int epochs, int batchSize, double learningRate, double warmupFraction, double weightDecay, double clipNorm,
-    long seed, int patience, double minImprovement, IemHead.Branch branch, boolean trainPma, Progress progress) {
+    long seed, int patience, double minImprovement, IemHead.Branch branch, boolean trainPma, Progress progress,
+    boolean trainSharedIem) {
 
   /** Where the progress bar (steps, loss, ETA of the whole run) goes. */
   public enum Progress {
@@ -70,46 +73,57 @@ public record TrainerConfig(
    */
   public static TrainerConfig defaults() {
     return new TrainerConfig(10, 32, 1e-3, 0.1, 0.01, 1.0, 0, 2, 1e-4, IemHead.Branch.ASYMMETRIC, true,
-        Progress.CONSOLE);
+        Progress.CONSOLE, true);
   }
 
   public TrainerConfig withEpochs(int n) {
     return new TrainerConfig(n, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, trainPma, progress);
+        minImprovement, branch, trainPma, progress, trainSharedIem);
   }
 
   public TrainerConfig withBatchSize(int n) {
     return new TrainerConfig(epochs, n, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, trainPma, progress);
+        minImprovement, branch, trainPma, progress, trainSharedIem);
   }
 
   public TrainerConfig withLearningRate(double lr) {
     return new TrainerConfig(epochs, batchSize, lr, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, trainPma, progress);
+        minImprovement, branch, trainPma, progress, trainSharedIem);
   }
 
   public TrainerConfig withSeed(long s) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, s, patience,
-        minImprovement, branch, trainPma, progress);
+        minImprovement, branch, trainPma, progress, trainSharedIem);
   }
 
   public TrainerConfig withPatience(int p) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, p,
-        minImprovement, branch, trainPma, progress);
+        minImprovement, branch, trainPma, progress, trainSharedIem);
   }
 
   public TrainerConfig withClipNorm(double c) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, c, seed, patience,
-        minImprovement, branch, trainPma, progress);
+        minImprovement, branch, trainPma, progress, trainSharedIem);
   }
 
   public TrainerConfig withProgress(Progress p) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, trainPma, p);
+        minImprovement, branch, trainPma, p, trainSharedIem);
+  }
+
+  /** The same, with the IEM's shared layers frozen. */
+  public TrainerConfig withFrozenShared() {
+    return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
+        minImprovement, branch, trainPma, progress, false);
+  }
+
+  public TrainerConfig withBranch(IemHead.Branch b) {
+    return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
+        minImprovement, b, trainPma, progress, trainSharedIem);
   }
 
   public TrainerConfig withTrainPma(boolean train) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, train, progress);
+        minImprovement, branch, train, progress, trainSharedIem);
   }
 }

@@ -1,6 +1,9 @@
 package io.d2search.eval;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Set;
 import java.util.Locale;
 import java.util.Map;
 import me.tongfei.progressbar.ProgressBar;
@@ -19,26 +22,66 @@ public final class Evaluation {
 
   /** Mean nDCG@10, Recall@100, MRR@10 and time per query of one retriever over the given queries. */
   public static EvalRow run(Retriever retriever, Map<String, String> queries, Map<String, Map<String, Integer>> qrels) {
+    return runPerQuery(retriever, queries, qrels).row();
+  }
+
+  /** Metrics and time of one query. */
+  public record QueryMetrics(double ndcg10, double recall100, double mrr10, double millis) {}
+
+  /**
+   * One retriever's results query by query, so that rows over subsets of the queries (e.g. the unseen ones) come
+   * from the same run.
+   */
+  public record Run(String system, Map<String, QueryMetrics> perQuery) {
+    public Run {
+      perQuery = Collections.unmodifiableMap(new LinkedHashMap<>(perQuery));
+    }
+
+    /** The row over every query. */
+    public EvalRow row() {
+      return row(perQuery.keySet());
+    }
+
+    /** The row over these queries (ids without results are ignored). */
+    public EvalRow row(Set<String> queryIds) {
+      double ndcg = 0;
+      double recall = 0;
+      double mrr = 0;
+      double ms = 0;
+      int n = 0;
+      for (String id : queryIds) {
+        QueryMetrics m = perQuery.get(id);
+        if (m != null) {
+          ndcg += m.ndcg10();
+          recall += m.recall100();
+          mrr += m.mrr10();
+          ms += m.millis();
+          n++;
+        }
+      }
+      int d = Math.max(1, n);
+      return new EvalRow(system, ndcg / d, recall / d, mrr / d, ms / d, n);
+    }
+  }
+
+  /** Runs the retriever over every query (after a short untimed warm-up) and keeps each query's metrics. */
+  public static Run runPerQuery(Retriever retriever, Map<String, String> queries,
+      Map<String, Map<String, Integer>> qrels) {
     queries.values().stream().limit(WARM_UP).forEach(q -> retriever.search(q, DEPTH));
-    double ndcg = 0;
-    double recall = 0;
-    double mrr = 0;
-    long nanos = 0;
+    Map<String, QueryMetrics> out = new LinkedHashMap<>();
     try (ProgressBar bar = new ProgressBarBuilder().setTaskName(retriever.name()).setInitialMax(queries.size())
         .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).build()) {
       for (Map.Entry<String, String> q : queries.entrySet()) {
         long start = System.nanoTime();
         List<String> ranking = retriever.search(q.getValue(), DEPTH).stream().map(ScoredDoc::docId).toList();
-        nanos += System.nanoTime() - start;
+        double ms = (System.nanoTime() - start) / 1e6;
         Map<String, Integer> judged = qrels.get(q.getKey());
-        ndcg += RankingMetrics.ndcg(ranking, judged, 10);
-        recall += RankingMetrics.recall(ranking, judged, 100);
-        mrr += RankingMetrics.mrr(ranking, judged, 10);
+        out.put(q.getKey(), new QueryMetrics(RankingMetrics.ndcg(ranking, judged, 10),
+            RankingMetrics.recall(ranking, judged, 100), RankingMetrics.mrr(ranking, judged, 10), ms));
         bar.step();
       }
     }
-    int n = Math.max(1, queries.size());
-    return new EvalRow(retriever.name(), ndcg / n, recall / n, mrr / n, nanos / 1e6 / n, queries.size());
+    return new Run(retriever.name(), out);
   }
 
   /**
@@ -52,14 +95,27 @@ public final class Evaluation {
 
   /** A Markdown table of rows, metrics to 4 decimals. */
   public static String table(List<EvalRow> rows) {
+    return table(rows, Map.of());
+  }
+
+  /**
+   * A Markdown table of rows, metrics to 4 decimals, with a "gap closed" column when {@code gapClosed} (by system
+   * name) is not empty.
+   */
+  public static String table(List<EvalRow> rows, Map<String, Double> gapClosed) {
     StringBuilder sb = new StringBuilder();
     int width = Math.max(6, rows.stream().mapToInt(r -> r.system().length()).max().orElse(6));
-    String fmt = "| %-" + width + "s | %7s | %10s | %6s | %8s |%n";
-    sb.append(String.format(Locale.ROOT, fmt, "system", "nDCG@10", "Recall@100", "MRR@10", "ms/query"));
-    sb.append(String.format(Locale.ROOT, "|%s|---------|------------|--------|----------|%n", "-".repeat(width + 2)));
+    boolean gap = !gapClosed.isEmpty();
+    String fmt = "| %-" + width + "s | %7s | %10s | %6s | %8s |" + (gap ? " %10s |" : "%s") + "%n";
+    sb.append(String.format(Locale.ROOT, fmt, "system", "nDCG@10", "Recall@100", "MRR@10", "ms/query",
+        gap ? "gap closed" : ""));
+    sb.append(String.format(Locale.ROOT, "|%s|---------|------------|--------|----------|%s%n", "-".repeat(width + 2),
+        gap ? "------------|" : ""));
     for (EvalRow r : rows) {
+      Double g = gapClosed.get(r.system());
       sb.append(String.format(Locale.ROOT, fmt, r.system(), f4(r.ndcg10()), f4(r.recall100()), f4(r.mrr10()),
-          String.format(Locale.ROOT, "%.2f", r.msPerQuery())));
+          String.format(Locale.ROOT, "%.2f", r.msPerQuery()),
+          !gap ? "" : g == null || g.isNaN() ? "" : String.format(Locale.ROOT, "%.0f%%", 100 * g)));
     }
     return sb.toString();
   }

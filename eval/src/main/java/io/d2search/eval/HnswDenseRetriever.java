@@ -62,6 +62,11 @@ public final class HnswDenseRetriever implements Retriever, AutoCloseable {
     return new HnswDenseRetriever(name, embedder, dir, index, perDoc);
   }
 
+  /** Embeds the query as the index's passages were embedded. */
+  public float[] embed(String query) {
+    return embedder.embed(query);
+  }
+
   @Override
   public String name() {
     return name;
@@ -69,8 +74,13 @@ public final class HnswDenseRetriever implements Retriever, AutoCloseable {
 
   @Override
   public List<ScoredDoc> search(String query, int k) {
+    return search(embedder.embed(query), k);
+  }
+
+  /** The top k documents for an already embedded query (by this retriever's embedder). */
+  public List<ScoredDoc> search(float[] queryVector, int k) {
     // Ask for enough passages that about k distinct documents remain after keeping each one's best.
-    List<Hit> hits = index.search(embedder.embed(query), Math.min(PassageIndex.MAX_K, k * Math.min(passagesPerDoc * 2, 10)));
+    List<Hit> hits = index.search(queryVector, Math.min(PassageIndex.MAX_K, k * Math.min(passagesPerDoc * 2, 10)));
     TopDocs top = new TopDocs();
     for (Hit h : hits) {
       top.offer(h.docId(), h.score());

@@ -60,6 +60,47 @@ class EvaluationTest {
       try (Bm25Retriever r = new Bm25Retriever(passages)) {
         bm25 = Evaluation.run(r, queries, qrels);
       }
+      try (HnswDenseRetriever r = HnswDenseRetriever.build("hnsw", embedder, passages, vectors, 16, 100)) {
+        // Re-ranking the HNSW top 100 by the exact cosine gives the exact ranking's quality back.
+        Map<String, float[]> byText = new java.util.HashMap<>();
+        for (int i = 0; i < passages.size(); i++) {
+          byText.put(passages.get(i).embedText(), vectors[i]);
+        }
+        RerankRetriever cosine = new RerankRetriever("cosine re-rank", r, (q, texts) -> {
+          float[] qv = embedder.embed(q);
+          return texts.stream().mapToDouble(t -> org.apache.lucene.util.VectorUtil.dotProduct(qv, byText.get(t)))
+              .toArray();
+        }, 100, passages);
+        Evaluation.Run run = Evaluation.runPerQuery(cosine, queries, qrels);
+        assertThat(run.row().ndcg10()).isCloseTo(exact.ndcg10(), within(0.005));
+        // A row over a subset is the mean over just those queries.
+        java.util.Set<String> firstTen = new java.util.LinkedHashSet<>(queries.keySet().stream().limit(10).toList());
+        EvalRow sub = run.row(firstTen);
+        assertThat(sub.queries()).isEqualTo(10);
+        assertThat(sub.ndcg10()).isCloseTo(firstTen.stream().mapToDouble(q -> run.perQuery().get(q).ndcg10())
+            .average().orElseThrow(), within(1e-12));
+
+        // The IEM re-ranks the HNSW candidates by its own logit: documents come from the first stage only, and
+        // the best document is the candidate whose best passage has the highest logit.
+        java.util.Random random = new java.util.Random(7);
+        int d = embedder.info().dimension();
+        io.d2search.rank.IemHead iem = new io.d2search.rank.IemHead(io.d2search.rank.IemHead.Input.CONCAT,
+            linear(random, 16, 2 * d), linear(random, 16, 16), linear(random, 16, 16), linear(random, 1, 16));
+        IemRerankRetriever reranked = new IemRerankRetriever("iem", r, iem, 20, passages, vectors);
+        String query = queries.values().iterator().next();
+        java.util.Set<String> candidates = new java.util.HashSet<>(r.search(query, 20).stream().map(ScoredDoc::docId)
+            .toList());
+        List<ScoredDoc> top = reranked.search(query, 10);
+        assertThat(top).hasSize(10).allMatch(doc -> candidates.contains(doc.docId()));
+        float[] qv = embedder.embed(query);
+        double best = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < passages.size(); i++) {
+          if (candidates.contains(passages.get(i).docId())) {
+            best = Math.max(best, iem.logit(qv, vectors[i], io.d2search.rank.IemHead.Branch.ASYMMETRIC));
+          }
+        }
+        assertThat(top.get(0).score()).isCloseTo(best, within(1e-5));
+      }
       System.out.print(Evaluation.table(List.of(bm25, hnsw, exact)));
       assertThat(exact.ndcg10()).isGreaterThan(0.6);
       assertThat(exact.recall100()).isGreaterThan(0.9);
@@ -67,5 +108,17 @@ class EvaluationTest {
       assertThat(bm25.ndcg10()).isGreaterThan(0.5);
       assertThat(exact.queries()).isEqualTo(25);
     }
+  }
+
+  private static io.d2search.nn.Linear linear(java.util.Random random, int out, int in) {
+    float[] w = new float[out * in];
+    float[] b = new float[out];
+    for (int i = 0; i < w.length; i++) {
+      w[i] = (float) (random.nextGaussian() / Math.sqrt(in));
+    }
+    for (int i = 0; i < b.length; i++) {
+      b[i] = (float) (0.1 * random.nextGaussian());
+    }
+    return io.d2search.nn.Linear.of(out, in, w, b);
   }
 }

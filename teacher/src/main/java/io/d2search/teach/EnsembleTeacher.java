@@ -36,8 +36,9 @@ import java.util.stream.Collectors;
  * teacher's features for feature imitation; {@link #scoreDetailed} returns raw and normalised scores, fused
  * scores and probabilities at once.
  *
- * <p>Vectors of texts already seen are memoised per model: on disk (eval's {@link VectorCache}, one file per
- * model) when a cache directory is given, else in a bounded in-memory LRU.
+ * <p>Passage vectors already seen are memoised per model: on disk (eval's {@link VectorCache}, one file per
+ * model) when a cache directory is given, else in a bounded in-memory LRU. Query vectors are computed at every
+ * call, as they would be at query time.
  *
  * <p>Thread-safe. {@link #close()} closes the embedders, analyzer and vector caches it created.
  */
@@ -160,7 +161,7 @@ public final class EnsembleTeacher implements FeatureTeacher {
     double[][] raw = new double[components.size()][];
     for (int c = 0; c < embedders.size(); c++) {
       DenseModel m = config.dense().get(c);
-      float[] q = vectors(c, List.of(m.queryPrefix() + query)).get(0);
+      float[] q = queryVector(c, m.queryPrefix() + query);
       List<float[]> ps = vectors(c, passages.stream().map(p -> m.passagePrefix() + p).toList());
       raw[c] = new double[passages.size()];
       for (int i = 0; i < passages.size(); i++) {
@@ -247,8 +248,18 @@ public final class EnsembleTeacher implements FeatureTeacher {
    */
   List<float[]> denseVectors(int c, List<String> texts, boolean queries) {
     DenseModel m = config.dense().get(c);
-    String prefix = queries ? m.queryPrefix() : m.passagePrefix();
-    return vectors(c, texts.stream().map(t -> prefix + t).toList());
+    if (queries) {
+      return texts.stream().map(t -> queryVector(c, m.queryPrefix() + t)).toList();
+    }
+    return vectors(c, texts.stream().map(t -> m.passagePrefix() + t).toList());
+  }
+
+  /**
+   * A query's vector, always computed: queries are not stored (a query-time cost is a cost, and an unbounded
+   * stream of queries does not belong in a corpus cache).
+   */
+  private float[] queryVector(int c, String prefixedQuery) {
+    return embedders.get(c).embed(List.of(prefixedQuery)).get(0);
   }
 
   /** Vectors of model {@code c} for texts (prefixes included), from the store or embedded and stored. */

@@ -1,0 +1,252 @@
+package io.d2search.app;
+
+import io.d2search.bundle.ModelBundle;
+import io.d2search.distill.CorpusVectors;
+import io.d2search.distill.Distillation;
+import io.d2search.distill.HeadsSpec;
+import io.d2search.distill.JudgedQuery;
+import io.d2search.distill.LossConfig;
+import io.d2search.distill.NegativeMiner;
+import io.d2search.distill.SimilarityExamples;
+import io.d2search.distill.TokenStateCache;
+import io.d2search.distill.TrainerConfig;
+import io.d2search.distill.TrainingSet;
+import io.d2search.distill.TrainingSetBuilder;
+import io.d2search.embed.Embedder;
+import io.d2search.eval.BeirDataset;
+import io.d2search.eval.Bm25Retriever;
+import io.d2search.eval.EvalPassage;
+import io.d2search.eval.HnswDenseRetriever;
+import io.d2search.eval.PassageVectors;
+import io.d2search.eval.StsBenchmark;
+import io.d2search.eval.VectorCache;
+import io.d2search.rank.IemHead;
+import io.d2search.teach.CachedTeacher;
+import io.d2search.teach.EnsembleTeacher;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code distill}: trains a new student bundle from judged BEIR data. Every query with a relevant document becomes
+ * training examples (query, positive, K hard negatives mined from the parent's index and BM25), labelled by the
+ * teacher; the heads train on cached backbone token states; a held-out slice of the queries stops training early
+ * and is measured; the bundle is written with its manifest.
+ */
+@Command(name = "distill", mixinStandardHelpOptions = true,
+    description = "Distil the teacher into a new student bundle (PMA + IEM heads) from judged BEIR data.")
+final class DistillCommand implements Callable<Integer> {
+  /** Random negatives per sentence-pair list of the symmetric stage. */
+  private static final int SIMILARITY_NEGATIVES = 3;
+
+  @Mixin ConfigOptions config;
+
+  @Option(names = "--beir", required = true, paramLabel = "DIR",
+      description = "BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).")
+  Path beir;
+
+  @Option(names = "--split", defaultValue = "train", description = "Qrels split to train on (default: ${DEFAULT-VALUE}).")
+  String split;
+
+  @Option(names = "--out", required = true, paramLabel = "DIR",
+      description = "The new bundle's directory; its name is the version (e.g. .d2search/bundles/1). Must not exist.")
+  Path out;
+
+  @Option(names = "--parent", paramLabel = "VERSION",
+      description = "Bundle to start from and mine negatives with (default: setting model.version).")
+  String parent;
+
+  @Option(names = "--negatives", defaultValue = "7", description = "Hard negatives per query, K (default: ${DEFAULT-VALUE}).")
+  int negatives;
+
+  @Option(names = "--dense-negatives", defaultValue = "4",
+      description = "How many of the K come from the parent's HNSW index; the rest from BM25 (default: ${DEFAULT-VALUE}).")
+  int denseNegatives;
+
+  @Option(names = "--held-out", defaultValue = "0.1",
+      description = "Fraction of the queries held out for early stopping and the bundle's metrics (default: ${DEFAULT-VALUE}).")
+  double heldOutFraction;
+
+  @Option(names = "--pseudo-queries", defaultValue = "0",
+      description = "Also train on this many pseudo-queries: titles of randomly drawn corpus documents, each with its "
+          + "own document as the positive, labelled by the teacher like the judged ones (default: ${DEFAULT-VALUE}). "
+          + "They are not judgements: eval's unseen subset is derived from the judged split only.")
+  int pseudoQueries;
+
+  @Option(names = "--symmetric", paramLabel = "DIR",
+      description = "Then train the IEM's symmetric branch (PMA and shared IEM layers frozen) on STS-B train from this "
+          + "data directory (stsb/stsbenchmark.tsv.gz), human grades as the teacher.")
+  Path symmetric;
+
+  @Option(names = "--symmetric-epochs", defaultValue = "4",
+      description = "Most epochs of the symmetric stage (default: ${DEFAULT-VALUE}).")
+  int symmetricEpochs;
+
+  @Option(names = "--iem-input", defaultValue = "interaction",
+      description = "IEM input: concat ([q, p]) or interaction ([q, p, q*p, |q-p|]) (default: ${DEFAULT-VALUE}).")
+  String iemInput;
+
+  @Option(names = "--loss", defaultValue = "d2llm", description = "d2llm or hybrid (default: ${DEFAULT-VALUE}).")
+  String loss;
+
+  @Option(names = "--train-pma", defaultValue = "true", negatable = true, fallbackValue = "true",
+      description = "Train the PMA too (a FULL release: the corpus must be re-embedded); --no-train-pma trains only "
+          + "the IEM (default: ${DEFAULT-VALUE}).")
+  boolean trainPma;
+
+  @Option(names = "--epochs", defaultValue = "10", description = "Most epochs (default: ${DEFAULT-VALUE}).")
+  int epochs;
+
+  @Option(names = "--batch-size", defaultValue = "32", description = "Queries per step (default: ${DEFAULT-VALUE}).")
+  int batchSize;
+
+  @Option(names = "--learning-rate", defaultValue = "1e-3", description = "Peak AdamW rate (default: ${DEFAULT-VALUE}).")
+  double learningRate;
+
+  @Option(names = "--seed", defaultValue = "0", description = "Seeds the held-out draw, initialisation and shuffling.")
+  long seed;
+
+  @Option(names = "--cache-dir", paramLabel = "DIR",
+      description = "Corpus vector cache shared with eval (default: <data.dir>/cache/vectors).")
+  Path cacheDir;
+
+  @Option(names = "--token-cache", paramLabel = "DIR",
+      description = "Backbone token-state cache, shared with eval (default: token-states beside the vector cache).")
+  Path tokenCache;
+
+  @Override
+  public Integer call() throws Exception {
+    Settings settings = config.settings();
+    ModelBundle parentBundle = Components.bundle(settings, parent != null ? parent : settings.string("model.version"));
+    String version = out.getFileName().toString();
+    BeirDataset data = BeirDataset.load(beir, split);
+    List<EvalPassage> docs = EvalPassage.wholeDocs(data);
+    List<String> texts = PassageVectors.texts(docs);
+    Map<String, String> textOf = new HashMap<>();
+    docs.forEach(d -> textOf.put(d.docId(), d.embedText()));
+    List<JudgedQuery> judged = judgedQueries(data);
+    System.out.printf(Locale.ROOT, "%s (%s split): %d documents, %d queries with a positive; parent bundle %s%n",
+        beir.getFileName(), split, docs.size(), judged.size(), parentBundle.version());
+
+    List<JudgedQuery> shuffled = new ArrayList<>(judged);
+    Collections.shuffle(shuffled, new Random(seed));
+    int heldOutCount = (int) Math.round(heldOutFraction * shuffled.size());
+    List<JudgedQuery> heldOutQueries = shuffled.subList(0, heldOutCount);
+    List<JudgedQuery> trainQueries = new ArrayList<>(shuffled.subList(heldOutCount, shuffled.size()));
+    List<JudgedQuery> pseudo = pseudoQueries(data, pseudoQueries, seed);
+    trainQueries.addAll(pseudo);
+
+    Path vectors = cacheDir != null ? cacheDir : Components.dataDir(settings).resolve("cache").resolve("vectors");
+    Path states = tokenCache != null ? tokenCache : vectors.resolveSibling("token-states");
+    Path teacherCache = TeacherFactory.cacheDir(settings);
+    TrainingSet train;
+    TrainingSet heldOut;
+    TrainingSet simTrain = null;
+    TrainingSet simHeldOut = null;
+    String teacherId;
+    try (Embedder embedder = parentBundle.embedder(Components.embedder(settings));
+        TokenStateCache tokenStates = TokenStateCache.open(states, embedder.info())) {
+      float[][] corpus;
+      try (VectorCache cache = VectorCache.open(vectors, "bundle-" + parentBundle.checksum().substring(0, 16),
+          embedder.info().dimension())) {
+        corpus = CorpusVectors.of(texts, embedder, tokenStates, cache, "corpus (parent " + parentBundle.version() + ")");
+      }
+      try (HnswDenseRetriever index = HnswDenseRetriever.build("parent index", embedder, docs, corpus,
+              settings.integer("index.hnsw.m"), settings.integer("index.hnsw.beam-width"));
+          Bm25Retriever bm25 = new Bm25Retriever(docs);
+          EnsembleTeacher ensemble = TeacherFactory.ensemble(settings, texts, teacherCache);
+          CachedTeacher teacher = CachedTeacher.open(ensemble, teacherCache.resolve("scores"))) {
+        teacherId = teacher.id();
+        TrainingSetBuilder builder = new TrainingSetBuilder(new NegativeMiner(index, bm25, negatives, denseNegatives),
+            teacher, ensemble, tokenStates, embedder, textOf);
+        train = builder.build(trainQueries, "train");
+        heldOut = builder.build(heldOutQueries, "held-out");
+      }
+      if (symmetric != null) {
+        List<StsBenchmark.Pair> pairs = new ArrayList<>(StsBenchmark.load(StsBenchmark.file(symmetric),
+            StsBenchmark.Split.TRAIN));
+        Collections.shuffle(pairs, new Random(seed));
+        int cut = (int) Math.round(heldOutFraction * pairs.size());
+        simTrain = SimilarityExamples.build(pairs.subList(cut, pairs.size()), SIMILARITY_NEGATIVES, seed, tokenStates,
+            embedder);
+        simHeldOut = SimilarityExamples.build(pairs.subList(0, cut), SIMILARITY_NEGATIVES, seed + 1, tokenStates,
+            embedder);
+        System.out.printf(Locale.ROOT, "symmetric stage: %d STS-B train lists, %d held out%n", simTrain.size(),
+            simHeldOut.size());
+      }
+    }
+    double[] means = train.meanTeacherScores();
+    System.out.printf(Locale.ROOT, "%d training examples, %d held out; mean teacher score: positives %.3f, hard "
+        + "negatives %.3f%n", train.size(), heldOut.size(), means[0], means[1]);
+
+    HeadsSpec spec = HeadsSpec.of(parentBundle.manifest().dimension(),
+        parentBundle.manifest().pooling().heads() != null ? parentBundle.manifest().pooling().heads()
+            : ModelBundle.VERSION_ZERO_HEADS, IemHead.Input.fromId(iemInput));
+    TrainerConfig trainer = TrainerConfig.defaults().withEpochs(epochs).withBatchSize(batchSize)
+        .withLearningRate(learningRate).withSeed(seed).withTrainPma(trainPma)
+        .withProgress(System.console() != null ? TrainerConfig.Progress.CONSOLE : TrainerConfig.Progress.LOG);
+    LossConfig lossConfig = switch (loss.toLowerCase(Locale.ROOT)) {
+      case "d2llm" -> LossConfig.d2llm();
+      case "hybrid" -> LossConfig.hybrid();
+      default -> throw new IllegalArgumentException("--loss must be d2llm or hybrid: " + loss);
+    };
+    Map<String, Object> window = new LinkedHashMap<>();
+    window.put("source", "beir");
+    window.put("dataset", beir.toAbsolutePath().normalize().getFileName().toString());
+    window.put("split", split);
+    window.put("queries", judged.size());
+    window.put("heldOutQueries", heldOutCount);
+    window.put("pseudoQueries", Map.of("count", pseudo.size(), "kind", "document title -> its document"));
+    window.put("negatives", Map.of("k", negatives, "fromIndex", denseNegatives, "index", "bundle "
+        + parentBundle.version() + " HNSW", "lexical", "bm25"));
+    Distillation.Similarity similarity = simTrain == null ? null : new Distillation.Similarity(simTrain, simHeldOut,
+        trainer.withEpochs(symmetricEpochs), Map.of("source", "stsb", "split", "train", "minScore",
+        SimilarityExamples.MIN_SCORE, "negatives", SIMILARITY_NEGATIVES));
+    Distillation.Result result = Distillation.run(parentBundle,
+        new Distillation.Plan(version, spec, trainer, lossConfig, teacherId, window, similarity), train, heldOut, out);
+    System.out.printf(Locale.ROOT, "bundle %s written to %s (best epoch %d of %d)%n", result.bundle().version(),
+        out.toAbsolutePath(), result.report().bestEpoch(), result.report().epochs().size());
+    result.metrics().forEach((k, v) -> System.out.printf(Locale.ROOT, "  %-28s %s%n", k, v));
+    return 0;
+  }
+
+  /** Queries of the split with at least one relevant (relevance > 0) document, in the file's order. */
+  static List<JudgedQuery> judgedQueries(BeirDataset data) {
+    List<JudgedQuery> out = new ArrayList<>();
+    data.qrels().forEach((qid, judgements) -> {
+      List<String> positives = judgements.entrySet().stream().filter(e -> e.getValue() > 0).map(Map.Entry::getKey)
+          .toList();
+      String text = data.queries().get(qid);
+      if (text != null && !positives.isEmpty()) {
+        out.add(new JudgedQuery(qid, text, positives));
+      }
+    });
+    return out;
+  }
+
+  /** Titles of n documents drawn at random (seeded), each a query whose positive is its own document. */
+  static List<JudgedQuery> pseudoQueries(BeirDataset data, int n, long seed) {
+    List<BeirDataset.Document> docs = new ArrayList<>(data.corpus().values().stream()
+        .filter(d -> d.title() != null && d.title().strip().length() >= 8 && !d.text().isBlank()).toList());
+    Collections.shuffle(docs, new Random(seed ^ 0x9E3779B97F4A7C15L));
+    return docs.stream().limit(n).map(d -> new JudgedQuery("title:" + d.id(), d.title().strip(), List.of(d.id())))
+        .toList();
+  }
+
+  static Set<String> positivesOf(List<JudgedQuery> queries) {
+    Set<String> out = new java.util.HashSet<>();
+    queries.forEach(q -> out.addAll(q.positives()));
+    return out;
+  }
+}

@@ -1,0 +1,38 @@
+package io.d2search.app;
+
+import io.d2search.embed.ExecutionProvider;
+import io.d2search.teach.Bm25;
+import io.d2search.teach.EnsembleConfig;
+import io.d2search.teach.EnsembleTeacher;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+/** The default offline teacher over a corpus, configured from the settings: one recipe for distill and eval. */
+final class TeacherFactory {
+  private TeacherFactory() {}
+
+  /** Setting teacher.cache-dir, or {@code <data.dir>/cache/teacher} when empty. */
+  static Path cacheDir(Settings s) {
+    String dir = s.string("teacher.cache-dir");
+    return dir.isBlank() ? Components.dataDir(s).resolve("cache").resolve("teacher") : Path.of(dir);
+  }
+
+  /**
+   * The ensemble teacher (bge-small + e5-small + BM25 with the corpus' statistics), its passage vectors cached
+   * under {@code <cacheDir>/vectors} and computed now for the whole corpus (with a progress bar).
+   */
+  static EnsembleTeacher ensemble(Settings s, List<String> corpusTexts, Path cacheDir) {
+    EnsembleConfig config = EnsembleConfig.defaults()
+        .withProvider(ExecutionProvider.valueOf(s.string("model.provider").toUpperCase(Locale.ROOT)))
+        .withIntraOpThreads(s.integer("model.threads"));
+    EnsembleTeacher teacher = EnsembleTeacher.create(config, Bm25.statistics(corpusTexts), cacheDir.resolve("vectors"));
+    try {
+      teacher.precompute(corpusTexts);
+      return teacher;
+    } catch (RuntimeException e) {
+      teacher.close();
+      throw e;
+    }
+  }
+}

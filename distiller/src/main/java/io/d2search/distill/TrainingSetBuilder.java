@@ -1,0 +1,137 @@
+package io.d2search.distill;
+
+import io.d2search.embed.Embedder;
+import io.d2search.teach.FeatureTeacher;
+import io.d2search.teach.Teacher;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/**
+ * Turns judged queries into {@link TrainingExample}s: mines K hard negatives per query, asks the teacher for every
+ * (query, candidate) pair, and attaches the backbone token states of every text (from the {@link TokenStateCache},
+ * computing what it lacks). The slow parts (teacher and backbone) are cached on disk by their owners, so a second
+ * build over the same data only reads.
+ *
+ * <p>Token states of a text are loaded once and shared by every example that uses it.
+ */
+public final class TrainingSetBuilder {
+  /** Texts per backbone call when filling the token-state cache (one progress step). */
+  private static final int CHUNK = 256;
+
+  private final NegativeMiner miner;
+  private final Teacher teacher;
+  private final FeatureTeacher features;
+  private final TokenStateCache tokenStates;
+  private final Embedder backbone;
+  private final Map<String, String> documentText;
+
+  /**
+   * @param miner where the hard negatives come from
+   * @param teacher labels every pair (usually a {@code CachedTeacher})
+   * @param features per-pair teacher features for feature imitation; null for none
+   * @param tokenStates backbone token states on disk
+   * @param backbone computes missing token states (the student's backbone and token limit)
+   * @param documentText document id → the text the student embeds for it (title and text, as indexed)
+   */
+  public TrainingSetBuilder(NegativeMiner miner, Teacher teacher, FeatureTeacher features,
+      TokenStateCache tokenStates, Embedder backbone, Map<String, String> documentText) {
+    this.miner = Objects.requireNonNull(miner, "miner");
+    this.teacher = Objects.requireNonNull(teacher, "teacher");
+    this.features = features;
+    this.tokenStates = Objects.requireNonNull(tokenStates, "tokenStates");
+    this.backbone = Objects.requireNonNull(backbone, "backbone");
+    this.documentText = Map.copyOf(documentText);
+  }
+
+  /** One example per (query, positive); queries whose positives are not in the corpus are skipped. */
+  public TrainingSet build(List<JudgedQuery> queries, String label) {
+    record Labelled(JudgedQuery query, String positive, List<String> negatives, float[] scores, float[][] feats) {}
+    List<Labelled> labelled = new ArrayList<>();
+    try (ProgressBar bar = bar(label + ": negatives + teacher", queries.size())) {
+      for (JudgedQuery q : queries) {
+        List<String> positives = q.positives().stream().filter(documentText::containsKey).toList();
+        bar.step();
+        if (positives.isEmpty()) {
+          continue;
+        }
+        List<String> negatives = miner.mine(q.text(), Set.copyOf(q.positives()));
+        // One teacher call per query: its positives then its negatives.
+        List<String> candidates = new ArrayList<>(positives);
+        candidates.addAll(negatives);
+        List<String> texts = candidates.stream().map(documentText::get).toList();
+        double[] scores = teacher.score(q.text(), texts);
+        double[][] feats = features == null ? null : features.features(q.text(), texts);
+        int p = positives.size();
+        for (int i = 0; i < p; i++) {
+          float[] s = new float[1 + negatives.size()];
+          float[][] f = feats == null ? null : new float[1 + negatives.size()][];
+          s[0] = (float) scores[i];
+          if (f != null) {
+            f[0] = toFloat(feats[i]);
+          }
+          for (int n = 0; n < negatives.size(); n++) {
+            s[1 + n] = (float) scores[p + n];
+            if (f != null) {
+              f[1 + n] = toFloat(feats[p + n]);
+            }
+          }
+          labelled.add(new Labelled(q, positives.get(i), negatives, s, f));
+        }
+      }
+    }
+
+    LinkedHashSet<String> texts = new LinkedHashSet<>();
+    for (Labelled l : labelled) {
+      texts.add(l.query().text());
+      texts.add(documentText.get(l.positive()));
+      l.negatives().forEach(n -> texts.add(documentText.get(n)));
+    }
+    Map<String, TokenSequence> states = states(List.copyOf(texts), label);
+
+    List<TrainingExample> examples = new ArrayList<>(labelled.size());
+    List<String> queryIds = new ArrayList<>(labelled.size());
+    for (Labelled l : labelled) {
+      examples.add(new TrainingExample(states.get(l.query().text()), states.get(documentText.get(l.positive())),
+          l.negatives().stream().map(n -> states.get(documentText.get(n))).toList(), l.scores(), l.feats()));
+      queryIds.add(l.query().id());
+    }
+    return new TrainingSet(examples, queryIds);
+  }
+
+  private Map<String, TokenSequence> states(List<String> texts, String label) {
+    Map<String, TokenSequence> out = new HashMap<>(texts.size() * 2);
+    try (ProgressBar bar = bar(label + ": token states", texts.size())) {
+      for (int from = 0; from < texts.size(); from += CHUNK) {
+        List<String> chunk = texts.subList(from, Math.min(texts.size(), from + CHUNK));
+        List<TokenSequence> seqs = tokenStates.getOrCompute(chunk, backbone);
+        for (int i = 0; i < chunk.size(); i++) {
+          out.put(chunk.get(i), seqs.get(i));
+        }
+        bar.stepBy(chunk.size());
+      }
+    }
+    tokenStates.flush();
+    return out;
+  }
+
+  private static float[] toFloat(double[] x) {
+    float[] out = new float[x.length];
+    for (int i = 0; i < x.length; i++) {
+      out[i] = (float) x[i];
+    }
+    return out;
+  }
+
+  private static ProgressBar bar(String task, int max) {
+    return new ProgressBarBuilder().setTaskName(task).setInitialMax(max).setStyle(ProgressBarStyle.ASCII)
+        .setUpdateIntervalMillis(1000).showSpeed().build();
+  }
+}

@@ -1,0 +1,75 @@
+package io.d2search.distill;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.d2search.eval.Retriever;
+import io.d2search.eval.ScoredDoc;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.RepeatedTest;
+import org.junit.jupiter.api.Test;
+
+class NegativeMinerTest {
+
+  /** A retriever whose ranking is given: the miner only reads ranked ids. */
+  private record Ranked(List<String> ids) implements Retriever {
+    @Override
+    public String name() {
+      return "ranked";
+    }
+
+    @Override
+    public List<ScoredDoc> search(String query, int k) {
+      List<ScoredDoc> out = new ArrayList<>();
+      for (int i = 0; i < Math.min(k, ids.size()); i++) {
+        out.add(new ScoredDoc(ids.get(i), -i));
+      }
+      return out;
+    }
+  }
+
+  @Test
+  void takesIndexNegativesFirstThenBm25SkippingPositivesAndDuplicates() {
+    NegativeMiner miner = new NegativeMiner(new Ranked(List.of("p", "a", "b", "c", "d", "e")),
+        new Ranked(List.of("a", "p", "x", "y", "z")), 5, 2);
+    assertThat(miner.mine("q", Set.of("p"))).containsExactly("a", "b", "x", "y", "z");
+  }
+
+  @Test
+  void topsUpFromTheIndexWhenBm25RunsShort() {
+    NegativeMiner miner = new NegativeMiner(new Ranked(List.of("a", "b", "c", "d")), new Ranked(List.of("b")), 4, 1);
+    assertThat(miner.mine("q", Set.of())).containsExactly("a", "b", "c", "d");
+  }
+
+  @Test
+  void refusesACorpusTooSmallForK() {
+    NegativeMiner miner = new NegativeMiner(new Ranked(List.of("p", "a")), null, 2, 2);
+    assertThatThrownBy(() -> miner.mine("q", Set.of("p"))).isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("only 1 negatives");
+  }
+
+  @RepeatedTest(20)
+  void alwaysKDistinctNonPositivesFromTheTwoLists() {
+    Random r = new Random();
+    List<String> corpus = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      corpus.add("d" + i);
+    }
+    List<String> dense = new ArrayList<>(corpus);
+    List<String> lexical = new ArrayList<>(corpus);
+    Collections.shuffle(dense, r);
+    Collections.shuffle(lexical, r);
+    Set<String> positives = new HashSet<>(dense.subList(0, r.nextInt(4)));
+    int k = 1 + r.nextInt(10);
+    int fromDense = r.nextInt(k + 1);
+    List<String> got = new NegativeMiner(new Ranked(dense), new Ranked(lexical), k, fromDense).mine("q", positives);
+    assertThat(got).hasSize(k).doesNotHaveDuplicates().noneMatch(positives::contains);
+    List<String> denseNonPositive = dense.stream().filter(d -> !positives.contains(d)).toList();
+    assertThat(got.subList(0, fromDense)).isEqualTo(denseNonPositive.subList(0, fromDense));
+  }
+}
