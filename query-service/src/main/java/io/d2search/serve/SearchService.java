@@ -264,7 +264,7 @@ public final class SearchService {
     return Optional.ofNullable(iem);
   }
 
-  /** HNSW candidates the IEM re-scores per search (at least k). */
+  /** HNSW candidates the IEM re-scores per search; a search for more results re-scores k. */
   public int rerankDepth() {
     return rerankDepth;
   }
