@@ -3,6 +3,7 @@ package io.d2search.app;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.d2search.broker.EmbeddedKafka;
+import io.d2search.bundle.ModelBundle;
 import io.d2search.embed.EmbedText;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.ModelInfo;
@@ -147,11 +148,14 @@ final class BenchCommand implements Callable<Integer> {
     try (Lifecycle life = new Lifecycle()) {
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       life.add(registry::close);
-      Embedder embedder = life.add(Components.serviceEmbedder(s));
+      ModelBundle bundle = Components.serviceBundle(s);
+      Embedder embedder = life.add(Components.serviceEmbedder(s, bundle));
       ModelInfo model = embedder.info();
       report.add("model", String.format(Locale.ROOT, "%s (dim %d, max %d tokens), ONNX provider %s, "
-          + "model.threads %s, batch %d", model.backboneId(), model.dimension(), model.maxTokens(), model.provider(),
-          s.integer("model.threads") == 0 ? "0 (all cores)" : s.string("model.threads"), batch));
+          + "model.threads %s, batch %d; bundle v%s, %s", model.backboneId(), model.dimension(), model.maxTokens(),
+          model.provider(), s.integer("model.threads") == 0 ? "0 (all cores)" : s.string("model.threads"), batch,
+          bundle.version(), bundle.iem().isEmpty() ? "no IEM head (HNSW order)"
+              : "IEM re-ranking of the HNSW top " + s.string("search.rerank-depth")));
 
       Chunker chunker = new Chunker(embedder.tokenizer(), Components.chunker(s));
       Map<String, String> passageTexts = passageTexts(documents, chunker);
@@ -183,7 +187,7 @@ final class BenchCommand implements Callable<Integer> {
       TopicSetup.forQueryService(s);
       Indexer indexer = life.add(new Indexer(Components.indexer(s), embedder, registry));
       indexer.start();
-      QueryService service = life.add(QueryService.start(Components.queryService(s), embedder, registry));
+      QueryService service = life.add(Components.startQueryService(s, bundle, embedder, registry));
       if (!indexer.awaitRunning(STARTUP_TIMEOUT)) {
         throw new IllegalStateException("the indexer did not start within " + STARTUP_TIMEOUT.toSeconds()
             + " s: " + indexer.state());
@@ -215,7 +219,7 @@ final class BenchCommand implements Callable<Integer> {
 
       // 4. Search latency: in process (query embedding, HNSW, stored fields, impression) and over HTTP.
       log.info("bench 4/5: search latency over {} queries", queries.texts().size());
-      Percentiles inProcess = searchInProcess(service.search(), queries.texts());
+      Percentiles inProcess = searchInProcess(service.search(), queries.texts(), true);
       Percentiles overHttp;
       try (HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
           .connectTimeout(Duration.ofSeconds(5)).build()) {
@@ -227,6 +231,13 @@ final class BenchCommand implements Callable<Integer> {
       report.add("search over HTTP p50 / p99 (POST /search)", String.format(Locale.ROOT,
           "%.2f / %.2f ms; ratio HTTP/in-process p50 = %.2f", ms(overHttp.p50()), ms(overHttp.p99()),
           overHttp.p50() / (double) inProcess.p50()));
+      if (service.search().iem().isPresent()) {
+        // The same queries in HNSW order: what the re-ranking step costs.
+        Percentiles hnswOnly = searchInProcess(service.search(), queries.texts(), false);
+        report.add("search in-process p50 / p99 without re-ranking (rerank=false)", String.format(Locale.ROOT,
+            "%.2f / %.2f ms; re-ranking adds %.2f ms at p50", ms(hnswOnly.p50()), ms(hnswOnly.p99()),
+            ms(inProcess.p50() - hnswOnly.p50())));
+      }
 
       // 5. HNSW against exact search over the same query vectors.
       log.info("bench 5/5: HNSW vs exact search");
@@ -488,14 +499,14 @@ final class BenchCommand implements Callable<Integer> {
     return text.substring(0, cut > 0 ? cut : 400);
   }
 
-  private static Percentiles searchInProcess(SearchService search, List<String> queries) {
+  private static Percentiles searchInProcess(SearchService search, List<String> queries, boolean rerank) {
     for (String q : queries.subList(0, Math.min(WARMUP_QUERIES, queries.size()))) {
-      search.search(q, K);
+      search.search(q, K, rerank);
     }
     long[] nanos = new long[queries.size()];
     for (int i = 0; i < nanos.length; i++) {
       long start = System.nanoTime();
-      search.search(queries.get(i), K);
+      search.search(queries.get(i), K, rerank);
       nanos[i] = System.nanoTime() - start;
     }
     return Percentiles.of(nanos);

@@ -9,7 +9,9 @@ import io.d2search.index.IndexConfig;
 import io.d2search.index.MaterializerConfig;
 import io.d2search.indexer.IndexerConfig;
 import io.d2search.ingest.ChunkerConfig;
+import io.d2search.serve.QueryService;
 import io.d2search.serve.QueryServiceConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.file.Path;
 import java.util.Locale;
 
@@ -29,7 +31,26 @@ final class Components {
    * same version: a query is embedded with the version of the index it searches.
    */
   static Embedder serviceEmbedder(Settings s) {
-    return bundle(s, s.string("model.version")).embedder(embedder(s));
+    return serviceEmbedder(s, serviceBundle(s));
+  }
+
+  /** {@link #serviceEmbedder(Settings)} of a bundle already loaded, so a caller that also needs its IEM loads it once. */
+  static Embedder serviceEmbedder(Settings s, ModelBundle bundle) {
+    return bundle.embedder(embedder(s));
+  }
+
+  /** The bundle of setting model.version: what every service runs. */
+  static ModelBundle serviceBundle(Settings s) {
+    return bundle(s, s.string("model.version"));
+  }
+
+  /**
+   * Starts the query service on a bundle's embedder, re-ranking with the bundle's IEM head when it has one (version
+   * 0 has none: HNSW order).
+   */
+  static QueryService startQueryService(Settings s, ModelBundle bundle, Embedder embedder,
+      PrometheusMeterRegistry registry) {
+    return QueryService.start(queryService(s), embedder, bundle.iem().orElse(null), registry);
   }
 
   static ChunkerConfig chunker(Settings s) {
@@ -71,6 +92,7 @@ final class Components {
         .withCommitPolicy(s.longValue("index.commit-interval-ms"), MaterializerConfig.DEFAULT_COMMIT_MAX_RECORDS)
         .withIndex(IndexConfig.defaults().withHnsw(s.integer("index.hnsw.m"), s.integer("index.hnsw.beam-width"))
             .withEfSearch(s.integer("index.hnsw.ef-search")))
-        .withImpressions(s.bool("search.impressions"));
+        .withImpressions(s.bool("search.impressions"))
+        .withRerankDepth(s.integer("search.rerank-depth"));
   }
 }

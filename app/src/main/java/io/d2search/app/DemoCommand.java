@@ -1,6 +1,7 @@
 package io.d2search.app;
 
 import io.d2search.broker.EmbeddedKafka;
+import io.d2search.bundle.ModelBundle;
 import io.d2search.embed.EmbedText;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.TextHash;
@@ -83,10 +84,11 @@ final class DemoCommand implements Callable<Integer> {
 
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       life.add(registry::close);
-      Embedder embedder = life.add(Components.serviceEmbedder(s));
+      ModelBundle bundle = Components.serviceBundle(s);
+      Embedder embedder = life.add(Components.serviceEmbedder(s, bundle));
       Indexer indexer = life.add(new Indexer(Components.indexer(s), embedder, registry));
       indexer.start();
-      QueryService service = life.add(QueryService.start(Components.queryService(s), embedder, registry));
+      QueryService service = life.add(Components.startQueryService(s, bundle, embedder, registry));
 
       Map<String, String> expected = expectedPassages(documents, new Chunker(embedder.tokenizer(), Components.chunker(s)));
       try (CorpusIngester ingester = new CorpusIngester(kafka.bootstrapServers())) {

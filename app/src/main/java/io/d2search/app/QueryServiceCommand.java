@@ -1,5 +1,6 @@
 package io.d2search.app;
 
+import io.d2search.bundle.ModelBundle;
 import io.d2search.embed.Embedder;
 import io.d2search.serve.QueryService;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -34,8 +35,9 @@ final class QueryServiceCommand implements Callable<Integer> {
       TopicSetup.forQueryService(s);
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       life.add(registry::close);
-      Embedder embedder = life.add(Components.serviceEmbedder(s));
-      QueryService service = life.add(QueryService.start(Components.queryService(s), embedder, registry));
+      ModelBundle bundle = Components.serviceBundle(s);
+      Embedder embedder = life.add(Components.serviceEmbedder(s, bundle));
+      QueryService service = life.add(Components.startQueryService(s, bundle, embedder, registry));
       log.info("Query service on http://localhost:{} (model v{}), catching up with the embeddings topic; "
           + "GET /health turns 200 when it has", service.port(), embedder.info().version());
       life.awaitShutdown();

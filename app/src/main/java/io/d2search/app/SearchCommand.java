@@ -33,9 +33,12 @@ final class SearchCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the raw JSON response.")
   boolean json;
 
+  @Option(names = "--no-rerank", description = "Ask for the HNSW order, without the model's IEM re-ranking.")
+  boolean noRerank;
+
   @Override
   public Integer call() throws IOException, InterruptedException {
-    String body = JSON.writeValueAsString(Map.of("query", String.join(" ", words), "k", k));
+    String body = JSON.writeValueAsString(Map.of("query", String.join(" ", words), "k", k, "rerank", !noRerank));
     HttpRequest request = HttpRequest.newBuilder(url.resolve("/search")).timeout(Duration.ofSeconds(30))
         .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
     HttpResponse<String> response;
@@ -49,7 +52,8 @@ final class SearchCommand implements Callable<Integer> {
       return response.statusCode() == 200 ? 0 : 1;
     }
     JsonNode root = JSON.readTree(response.body());
-    System.out.printf("model v%s, %s ms%n", root.path("modelVersion").asText(), root.path("tookMs").asText());
+    System.out.printf("model v%s, %s ms, %s%n", root.path("modelVersion").asText(), root.path("tookMs").asText(),
+        root.path("reranked").asBoolean() ? "re-ranked by the IEM head (score = IEM logit)" : "HNSW order");
     int rank = 1;
     for (JsonNode hit : root.path("results")) {
       String text = hit.path("text").asText();

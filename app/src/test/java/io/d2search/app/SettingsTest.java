@@ -32,6 +32,10 @@ class SettingsTest {
     assertThat(Components.chunker(s).maxTokens()).isEqualTo(160);
     assertThat(Components.indexer(s).embedMaxBatch()).isEqualTo(32);
     assertThat(Components.queryService(s).httpPort()).isEqualTo(8080);
+    assertThat(Components.queryService(s).rerankDepth()).isEqualTo(100);
+    assertThat(Components.queryService(s.with("search.rerank-depth", 40)).rerankDepth()).isEqualTo(40);
+    assertThatThrownBy(() -> Components.queryService(s.with("search.rerank-depth", 0)))
+        .hasMessageContaining("rerankDepth");
     assertThat(Settings.envName("index.hnsw.beam-width")).isEqualTo("D2SEARCH_INDEX_HNSW_BEAM_WIDTH");
   }
 

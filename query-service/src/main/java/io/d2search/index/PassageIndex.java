@@ -40,7 +40,6 @@ import org.apache.lucene.index.Term;
 import org.apache.lucene.index.VectorSimilarityFunction;
 import org.apache.lucene.search.DocIdSetIterator;
 import org.apache.lucene.search.IndexSearcher;
-import org.apache.lucene.search.KnnFloatVectorQuery;
 import org.apache.lucene.search.ScoreDoc;
 import org.apache.lucene.search.SearcherManager;
 import org.apache.lucene.search.TermQuery;
@@ -55,7 +54,8 @@ import org.apache.lucene.util.Bits;
  * <p>One document per passage, keyed by passage id, so {@link #upsert} and {@link #delete} are idempotent and a
  * replay of the {@code embeddings} topic is harmless. Similarity is {@link VectorSimilarityFunction#DOT_PRODUCT}
  * over unit vectors: a hit's score is Lucene's {@code (1 + q·p) / 2}, in [0, 1], i.e. cosine similarity mapped
- * from [-1, 1]. Vectors that are not unit length are refused.
+ * from [-1, 1]. Vectors that are not unit length are refused, and those accepted are indexed as given (not
+ * normalised again), so {@link PassageSearcher#vectors} reads back exactly what the embedder produced.
  *
  * <p><b>Offsets travel with the index.</b> {@link #commit(Map)} writes the Kafka positions that the index
  * reflects into the Lucene commit's user data, in the same atomic commit as the documents, and
@@ -71,7 +71,8 @@ import org.apache.lucene.util.Bits;
  * <p>Thread-safe: any number of threads may search while one thread writes. Offsets only mean something if
  * the writes between two commits are exactly the records below those offsets, so in practice a single
  * consumer thread writes and commits. The index owns its {@link IndexWriter}, searchers and directory; each
- * search acquires a searcher and releases it before returning, and {@link #close()} closes them all.
+ * search acquires a searcher and releases it before returning (a {@link PassageSearcher} holds one until it is
+ * closed), and {@link #close()} closes them all.
  */
 public final class PassageIndex implements AutoCloseable {
 
@@ -326,24 +327,17 @@ public final class PassageIndex implements AutoCloseable {
    *     the index's dimension
    */
   public List<Hit> search(float[] query, int k) {
-    checkK(k);
-    float[] target = UnitVectors.copyOf(Objects.requireNonNull(query, "query"), "query vector");
-    int candidates = Math.max(k, config.efSearch());
-    IndexSearcher searcher = acquire();
-    try {
-      TopDocs top = searcher.search(new KnnFloatVectorQuery(VECTOR, target, candidates), candidates);
-      ScoreDoc[] docs = top.scoreDocs;
-      List<Hit> hits = new ArrayList<>(Math.min(k, docs.length));
-      StoredFields stored = searcher.storedFields();
-      for (int i = 0; i < docs.length && i < k; i++) {
-        hits.add(hit(stored.document(docs[i].doc), docs[i].score));
-      }
-      return hits;
-    } catch (IOException e) {
-      throw new UncheckedIOException("Search failed", e);
-    } finally {
-      release(searcher);
+    try (PassageSearcher searcher = searcher()) {
+      return searcher.hits(searcher.search(query, k));
     }
+  }
+
+  /**
+   * A view pinned to the current searcher, for searches in steps (HNSW candidates, then their vectors, then stored
+   * fields of some) that need Lucene doc ids to stay valid in between. The caller closes it, soon.
+   */
+  public PassageSearcher searcher() {
+    return new PassageSearcher(searchers, config.efSearch());
   }
 
   /**
@@ -448,12 +442,12 @@ public final class PassageIndex implements AutoCloseable {
     }
   }
 
-  private static Hit hit(Document d, float score) {
+  static Hit hit(Document d, float score) {
     return new Hit(d.get(ID), d.get(DOC_ID), d.getField(N).numericValue().intValue(), d.get(TITLE), d.get(TEXT),
         d.get(URL), score);
   }
 
-  private static void checkK(int k) {
+  static void checkK(int k) {
     if (k < 1 || k > MAX_K) {
       throw new IllegalArgumentException("k must be in [1, " + MAX_K + "]: " + k);
     }

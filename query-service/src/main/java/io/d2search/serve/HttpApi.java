@@ -25,9 +25,14 @@ import org.slf4j.LoggerFactory;
  * The HTTP API of the query-service (Javalin on Jetty), JSON in and out:
  *
  * <ul>
- *   <li>{@code POST /search} {@code {"query": "...", "k": 10}} (k optional, default 10, in [1, 1000]; query
- *       not blank, at most 2000 characters) → 200 {@code {"queryId", "modelVersion", "tookMs", "results":
- *       [{"passageId", "docId", "title", "text", "url", "score"}]}}
+ *   <li>{@code POST /search} {@code {"query": "...", "k": 10, "rerank": true}} (k optional, default 10, in [1,
+ *       1000]; query not blank, at most 2000 characters; rerank optional, default true, also accepted as the URL
+ *       parameter {@code ?rerank=true|false}) → 200 {@code {"queryId", "modelVersion", "tookMs", "reranked",
+ *       "results": [{"passageId", "docId", "title", "text", "url", "score", "hnswScore", "hnswRank",
+ *       "iemScore"}]}}. Results are ordered by {@code score}, best first: the IEM logit when {@code reranked} (the
+ *       model has an IEM head and the request did not say {@code rerank=false}), else the HNSW score.
+ *       {@code hnswScore} is always the HNSW score ({@code (1 + cos) / 2}, in [0, 1]), {@code hnswRank} the 1-based
+ *       position in the HNSW order, {@code iemScore} the IEM logit or null when not re-ranked.
  *   <li>{@code POST /clicks} {@code {"queryId", "passageId", "rank", "dwellMs"}} (dwellMs optional) → 202
  *       {@code {"status": "accepted", "recorded": true|false}} (false when events are off)
  *   <li>{@code GET /health} → 200 {@code {"status": "ready", ...}} once the index has caught up with the topic;
@@ -132,10 +137,38 @@ public final class HttpApi implements AutoCloseable {
     if (k < 1 || k > SearchService.MAX_K) {
       throw new BadRequestResponse("k must be in [1, " + SearchService.MAX_K + "]: " + k);
     }
-    SearchResult result = search.search(query, k);
+    SearchResult result = search.search(query, k, rerank(ctx, body));
     List<ResultJson> results = result.hits().stream().map(ResultJson::of).toList();
     json(ctx, HttpStatus.OK.getCode(),
-        new SearchResponse(result.queryId(), result.modelVersion(), result.tookMs(), results));
+        new SearchResponse(result.queryId(), result.modelVersion(), result.tookMs(), result.reranked(), results));
+  }
+
+  /** The {@code rerank} flag from the URL or the body (true when neither says); both may say it if they agree. */
+  private static boolean rerank(Context ctx, JsonNode body) {
+    Boolean fromUrl = null;
+    List<String> params = ctx.queryParams("rerank");
+    if (params.size() > 1) {
+      throw new BadRequestResponse("rerank must be given once");
+    }
+    if (params.size() == 1) {
+      fromUrl = switch (params.get(0)) {
+        case "true" -> true;
+        case "false" -> false;
+        default -> throw new BadRequestResponse("rerank must be true or false");
+      };
+    }
+    Boolean fromBody = null;
+    JsonNode node = body.get("rerank");
+    if (node != null && !node.isNull()) {
+      if (!node.isBoolean()) {
+        throw new BadRequestResponse("rerank must be a boolean");
+      }
+      fromBody = node.booleanValue();
+    }
+    if (fromUrl != null && fromBody != null && !fromUrl.equals(fromBody)) {
+      throw new BadRequestResponse("rerank is " + fromUrl + " in the URL but " + fromBody + " in the body");
+    }
+    return fromUrl != null ? fromUrl : fromBody != null ? fromBody : true;
   }
 
   private void click(Context ctx) throws Exception {
@@ -195,7 +228,15 @@ public final class HttpApi implements AutoCloseable {
     indexInfo.put("hnswBeamWidth", index.config().hnswBeamWidth());
     indexInfo.put("efSearch", index.config().efSearch());
     indexInfo.put("similarity", "dot_product");
-    json(ctx, HttpStatus.OK.getCode(), Map.of("model", search.model(), "index", indexInfo));
+    Map<String, Object> rerankInfo = new LinkedHashMap<>();
+    rerankInfo.put("enabled", search.iem().isPresent());
+    search.iem().ifPresent(iem -> {
+      rerankInfo.put("input", iem.input().id());
+      rerankInfo.put("hidden", iem.hidden());
+      rerankInfo.put("branch", "asymmetric");
+      rerankInfo.put("depth", search.rerankDepth());
+    });
+    json(ctx, HttpStatus.OK.getCode(), Map.of("model", search.model(), "index", indexInfo, "rerank", rerankInfo));
   }
 
   private JsonNode jsonObject(Context ctx) {
@@ -274,13 +315,17 @@ public final class HttpApi implements AutoCloseable {
     }
   }
 
-  /** One result of {@code POST /search}. */
-  record ResultJson(String passageId, String docId, String title, String text, String url, float score) {
-    static ResultJson of(Hit hit) {
-      return new ResultJson(hit.passageId(), hit.docId(), hit.title(), hit.text(), hit.url(), hit.score());
+  /** One result of {@code POST /search}; {@code iemScore} is null when the search did not re-rank. */
+  record ResultJson(String passageId, String docId, String title, String text, String url, float score,
+      float hnswScore, int hnswRank, Float iemScore) {
+    static ResultJson of(RankedHit ranked) {
+      Hit hit = ranked.hit();
+      return new ResultJson(hit.passageId(), hit.docId(), hit.title(), hit.text(), hit.url(), ranked.score(),
+          ranked.hnswScore(), ranked.hnswRank(), ranked.iemScore());
     }
   }
 
   /** The body of {@code POST /search}'s answer. */
-  record SearchResponse(String queryId, String modelVersion, long tookMs, List<ResultJson> results) {}
+  record SearchResponse(String queryId, String modelVersion, long tookMs, boolean reranked,
+      List<ResultJson> results) {}
 }

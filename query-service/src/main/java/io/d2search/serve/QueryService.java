@@ -3,6 +3,7 @@ package io.d2search.serve;
 import io.d2search.embed.Embedder;
 import io.d2search.index.EmbeddingsMaterializer;
 import io.d2search.index.PassageIndex;
+import io.d2search.rank.IemHead;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -20,8 +21,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The query-service: a {@link PassageIndex} for the embedder's model version, an {@link EmbeddingsMaterializer}
- * that keeps it equal to the {@code embeddings} topic, a {@link SearchService} with an impressions producer, and
- * the {@link HttpApi}. {@link #start} wires and starts them; {@link #close()} closes them in reverse order.
+ * that keeps it equal to the {@code embeddings} topic, a {@link SearchService} (re-ranking with the model's IEM head
+ * when it has one) with an impressions producer, and the {@link HttpApi}. {@link #start} wires and starts them; {@link #close()} closes them in reverse order.
  *
  * <p>Start returns once HTTP listens, usually before the index has caught up: {@code GET /health} answers 503
  * until it has. Owns what it creates; the embedder and the registry belong to the caller.
@@ -47,13 +48,26 @@ public final class QueryService implements AutoCloseable {
   }
 
   /**
+   * Starts a query service that ranks by the HNSW score alone.
+   *
+   * @see #start(QueryServiceConfig, Embedder, IemHead, PrometheusMeterRegistry)
+   */
+  public static QueryService start(QueryServiceConfig config, Embedder embedder, PrometheusMeterRegistry registry) {
+    return start(config, embedder, null, registry);
+  }
+
+  /**
    * Opens (or creates) the index of {@code embedder}'s model version under {@code config.indexDir()}, starts
    * materialising, and starts HTTP.
    *
-   * @throws IllegalArgumentException if the config is unusable, e.g. the model version cannot name a directory
+   * @param iem the IEM head of the model bundle that {@code embedder} runs, re-ranking the HNSW top
+   *     {@link QueryServiceConfig#rerankDepth()}; null to rank by the HNSW score alone (a bundle without one)
+   * @throws IllegalArgumentException if the config is unusable, e.g. the model version cannot name a directory, or
+   *     the IEM head does not fit the embedder
    * @throws RuntimeException whatever a component threw; what had started is closed again
    */
-  public static QueryService start(QueryServiceConfig config, Embedder embedder, PrometheusMeterRegistry registry) {
+  public static QueryService start(QueryServiceConfig config, Embedder embedder, IemHead iem,
+      PrometheusMeterRegistry registry) {
     Objects.requireNonNull(config, "config");
     Objects.requireNonNull(embedder, "embedder");
     Objects.requireNonNull(registry, "registry");
@@ -70,11 +84,12 @@ public final class QueryService implements AutoCloseable {
       }
       EmbeddingsMaterializer materializer = EmbeddingsMaterializer.start(index, config.materializer(), registry);
       started.push(materializer);
-      SearchService search = new SearchService(index, embedder, registry, events);
+      SearchService search = new SearchService(index, embedder, iem, config.rerankDepth(), registry, events);
       HttpApi http = HttpApi.start(config.httpHost(), config.httpPort(), search, materializer, registry);
       started.push(http);
-      log.info("Query service for model {} on port {}, index {} ({} passages, offsets {})", version, http.port(),
-          index.dir(), index.size(), index.committedOffsets());
+      log.info("Query service for model {} on port {}, index {} ({} passages, offsets {}), {}", version, http.port(),
+          index.dir(), index.size(), index.committedOffsets(), iem == null ? "no re-ranking (no IEM head)"
+              : "re-ranking the HNSW top " + config.rerankDepth() + " with " + iem);
       return new QueryService(index, materializer, search, http, started);
     } catch (RuntimeException | Error e) {
       closeAll(started, e);

@@ -2,6 +2,7 @@ package io.d2search.serve;
 
 import io.d2search.index.IndexConfig;
 import io.d2search.index.MaterializerConfig;
+import io.d2search.index.PassageIndex;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
@@ -20,10 +21,13 @@ import java.util.regex.Pattern;
  * @param index HNSW and search parameters
  * @param impressionsEnabled whether impressions and clicks are written to Kafka
  * @param kafkaProperties extra Kafka client properties (security, timeouts) for the consumer and the producer
+ * @param rerankDepth HNSW candidates the model's IEM head re-scores per search, in [1, {@link PassageIndex#MAX_K}]
+ *     (a search for more results re-scores k); unused without an IEM head
  */
 public record QueryServiceConfig(
     String bootstrapServers, Path indexDir, String httpHost, int httpPort, long commitIntervalMs,
-    int commitMaxRecords, IndexConfig index, boolean impressionsEnabled, Map<String, String> kafkaProperties) {
+    int commitMaxRecords, IndexConfig index, boolean impressionsEnabled, Map<String, String> kafkaProperties,
+    int rerankDepth) {
 
   public static final String DEFAULT_HTTP_HOST = "0.0.0.0";
   public static final int DEFAULT_HTTP_PORT = 8080;
@@ -38,18 +42,21 @@ public record QueryServiceConfig(
       throw new IllegalArgumentException("httpPort must be in [0, 65535]: " + httpPort);
     }
     kafkaProperties = Map.copyOf(kafkaProperties);
+    if (rerankDepth < 1 || rerankDepth > PassageIndex.MAX_K) {
+      throw new IllegalArgumentException("rerankDepth must be in [1, " + PassageIndex.MAX_K + "]: " + rerankDepth);
+    }
     // Validates bootstrap servers and the commit policy in one place.
     new MaterializerConfig(bootstrapServers, "embeddings", commitIntervalMs, commitMaxRecords, kafkaProperties);
   }
 
   /**
    * Port 8080 on all interfaces, a commit every 5 s or 10,000 records, default HNSW parameters (M 16, beam
-   * width 100, 100 search candidates), impressions on.
+   * width 100, 100 search candidates), impressions on, re-ranking depth 100.
    */
   public static QueryServiceConfig defaults(String bootstrapServers, Path indexDir) {
     return new QueryServiceConfig(bootstrapServers, indexDir, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT,
         MaterializerConfig.DEFAULT_COMMIT_INTERVAL_MS, MaterializerConfig.DEFAULT_COMMIT_MAX_RECORDS,
-        IndexConfig.defaults(), true, Map.of());
+        IndexConfig.defaults(), true, Map.of(), SearchService.DEFAULT_RERANK_DEPTH);
   }
 
   /** The directory of the index of one model version. */
@@ -69,30 +76,36 @@ public record QueryServiceConfig(
   /** This config with another HTTP interface and port. */
   public QueryServiceConfig withHttp(String host, int port) {
     return new QueryServiceConfig(bootstrapServers, indexDir, host, port, commitIntervalMs, commitMaxRecords, index,
-        impressionsEnabled, kafkaProperties);
+        impressionsEnabled, kafkaProperties, rerankDepth);
   }
 
   /** This config with another commit interval (ms) and record count. */
   public QueryServiceConfig withCommitPolicy(long intervalMs, int maxRecords) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, intervalMs, maxRecords, index,
-        impressionsEnabled, kafkaProperties);
+        impressionsEnabled, kafkaProperties, rerankDepth);
   }
 
   /** This config with other HNSW and search parameters. */
   public QueryServiceConfig withIndex(IndexConfig config) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        config, impressionsEnabled, kafkaProperties);
+        config, impressionsEnabled, kafkaProperties, rerankDepth);
   }
 
   /** This config with impressions and clicks on or off. */
   public QueryServiceConfig withImpressions(boolean enabled) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, enabled, kafkaProperties);
+        index, enabled, kafkaProperties, rerankDepth);
   }
 
   /** This config with other extra Kafka client properties. */
   public QueryServiceConfig withKafkaProperties(Map<String, String> properties) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, impressionsEnabled, properties);
+        index, impressionsEnabled, properties, rerankDepth);
+  }
+
+  /** This config with another re-ranking depth. */
+  public QueryServiceConfig withRerankDepth(int depth) {
+    return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
+        index, impressionsEnabled, kafkaProperties, depth);
   }
 }

@@ -8,6 +8,9 @@ import io.d2search.events.RankedPassage;
 import io.d2search.index.Hit;
 import io.d2search.index.ModelVersionMismatchException;
 import io.d2search.index.PassageIndex;
+import io.d2search.index.PassageSearcher;
+import io.d2search.index.PassageSearcher.Candidate;
+import io.d2search.rank.IemHead;
 import io.d2search.schemas.AvroSerde;
 import io.d2search.schemas.PassageId;
 import io.d2search.schemas.Topics;
@@ -18,6 +21,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.Producer;
@@ -30,11 +34,21 @@ import org.slf4j.LoggerFactory;
  * passages, takes the HNSW top k, and reports what it showed as an {@code Impression} so clicks can be joined to
  * it later.
  *
- * <p>Events are best effort: a failed send is logged and counted ({@code d2search.events.failed}, tag
- * {@code topic}), never an error of the search. With no producer, impressions and clicks are off.
+ * <p><b>Re-ranking</b> (ARCHITECTURE.md §1, two-stage retrieval). Given the model bundle's {@link IemHead}, a search
+ * takes the HNSW top {@code max(k, rerankDepth)}, reads those passages' vectors from the index, scores each against
+ * the query vector with the IEM's asymmetric (query → passage) branch, and returns the k best by IEM logit; equal
+ * logits keep their HNSW order. The IEM gets exactly the vectors the embedder produced: the query's straight from
+ * {@link Embedder#embed}, the passages' as indexed, which are the indexer's embedder output unchanged (both are
+ * L2-normalised by the pooling, and the index only checks that). Without an IEM (model version 0) or when a request
+ * turns it off, the HNSW order is the answer.
  *
- * <p>Metrics: timer {@code d2search.search.latency} (with a percentile histogram, so Prometheus can compute
- * p50/p99 across replicas).
+ * <p>Events are best effort: a failed send is logged and counted ({@code d2search.events.failed}, tag
+ * {@code topic}), never an error of the search. With no producer, impressions and clicks are off. An impression
+ * carries each result's final score ({@link RankedHit#score()}).
+ *
+ * <p>Metrics: timer {@code d2search.search.latency} for the whole search, and {@code d2search.search.rerank} for the
+ * re-ranking step (reading the candidates' vectors, IEM logits, sorting), both with a percentile histogram, so
+ * Prometheus can compute p50/p99 across replicas.
  *
  * <p>Thread-safe. Owns nothing: the caller closes the index, the embedder and the producer.
  */
@@ -45,35 +59,77 @@ public final class SearchService {
   public static final int MAX_K = 1000;
   /** Longest query, in characters. */
   public static final int MAX_QUERY_CHARS = 2000;
+  /** HNSW candidates the IEM re-scores when not configured (ARCHITECTURE.md §1: K≈100). */
+  public static final int DEFAULT_RERANK_DEPTH = 100;
 
   private final PassageIndex index;
   private final Embedder embedder;
+  private final IemHead iem; // null: no re-ranking
+  private final int rerankDepth;
   private final Producer<String, byte[]> events;
   private final Timer latency;
+  private final Timer rerank;
   private final MeterRegistry registry;
   private final AvroSerde<Impression> impressionSerde = Topics.impressionSerde();
   private final AvroSerde<Click> clickSerde = Topics.clickSerde();
 
   /**
+   * A search service that ranks by the HNSW score alone.
+   *
+   * @see #SearchService(PassageIndex, Embedder, IemHead, int, MeterRegistry, Producer)
+   */
+  public SearchService(PassageIndex index, Embedder embedder, MeterRegistry registry, Producer<String, byte[]> events) {
+    this(index, embedder, null, DEFAULT_RERANK_DEPTH, registry, events);
+  }
+
+  /**
    * @param index the index to search; its model version must be the embedder's
    * @param embedder embeds queries
+   * @param iem the re-ranking head of the embedder's model bundle; null to rank by the HNSW score alone (a bundle
+   *     without one, such as version 0)
+   * @param rerankDepth HNSW candidates the IEM re-scores, in [1, {@link PassageIndex#MAX_K}]; a search for more
+   *     results re-scores k
    * @param registry where the metrics go
    * @param events producer for {@code impressions} and {@code clicks}; null turns both off
    * @throws ModelVersionMismatchException if the embedder's model version is not the index's
+   * @throws IllegalArgumentException if the IEM's dimension is not the embedder's, or the depth is out of range
    */
-  public SearchService(PassageIndex index, Embedder embedder, MeterRegistry registry, Producer<String, byte[]> events) {
+  public SearchService(PassageIndex index, Embedder embedder, IemHead iem, int rerankDepth, MeterRegistry registry,
+      Producer<String, byte[]> events) {
     this.index = Objects.requireNonNull(index, "index");
     this.embedder = Objects.requireNonNull(embedder, "embedder");
     this.registry = Objects.requireNonNull(registry, "registry");
+    this.iem = iem;
+    this.rerankDepth = rerankDepth;
     this.events = events;
     if (!embedder.info().version().equals(index.modelVersion())) {
       // A query must be embedded by the version of the index it searches (ARCHITECTURE.md §5).
       throw new ModelVersionMismatchException(index.modelVersion(), embedder.info().version());
     }
+    if (iem != null && iem.dimension() != embedder.info().dimension()) {
+      throw new IllegalArgumentException("IEM head reads vectors of dimension " + iem.dimension() + ", model "
+          + embedder.info().version() + " embeds " + embedder.info().dimension());
+    }
+    if (rerankDepth < 1 || rerankDepth > PassageIndex.MAX_K) {
+      throw new IllegalArgumentException("rerankDepth must be in [1, " + PassageIndex.MAX_K + "]: " + rerankDepth);
+    }
     this.latency = Timer.builder("d2search.search.latency")
-        .description("Search requests: embed the query, HNSW top k, load stored fields")
+        .description("Search requests: embed the query, HNSW top k, re-rank, load stored fields")
         .publishPercentileHistogram()
         .register(registry);
+    this.rerank = Timer.builder("d2search.search.rerank")
+        .description("Re-ranking of one search: read the HNSW candidates' vectors, IEM logits, sort")
+        .publishPercentileHistogram()
+        .register(registry);
+  }
+
+  /**
+   * Searches, re-ranking with the IEM head when there is one, and emits an impression.
+   *
+   * @see #search(String, int, boolean)
+   */
+  public SearchResult search(String query, int k) {
+    return search(query, k, true);
   }
 
   /**
@@ -81,9 +137,11 @@ public final class SearchService {
    *
    * @param query the query text; not blank, at most {@link #MAX_QUERY_CHARS} characters
    * @param k how many results at most, {@code 1 <= k <=} {@link #MAX_K}
+   * @param rerank whether to re-rank with the IEM head; false gives the HNSW order (A/B tests, benchmarks). Without
+   *     an IEM head the search never re-ranks, whatever this says ({@link SearchResult#reranked()} tells).
    * @throws IllegalArgumentException if the query or k is out of range
    */
-  public SearchResult search(String query, int k) {
+  public SearchResult search(String query, int k, boolean rerank) {
     Objects.requireNonNull(query, "query");
     if (query.isBlank()) {
       throw new IllegalArgumentException("query must not be blank");
@@ -95,20 +153,55 @@ public final class SearchService {
       throw new IllegalArgumentException("k must be in [1, " + MAX_K + "]: " + k);
     }
     long start = System.nanoTime();
-    List<Hit> hits = index.search(embedder.embed(query), k);
+    float[] vector = embedder.embed(query);
+    boolean reranked = rerank && iem != null;
+    List<RankedHit> hits;
+    try (PassageSearcher searcher = index.searcher()) {
+      hits = reranked ? reranked(searcher, vector, k) : hnswOrder(searcher, vector, k);
+    }
     long tookNanos = System.nanoTime() - start;
     latency.record(tookNanos, TimeUnit.NANOSECONDS);
     SearchResult result = new SearchResult(UUID.randomUUID().toString(), index.modelVersion(),
-        TimeUnit.NANOSECONDS.toMillis(tookNanos), hits);
+        TimeUnit.NANOSECONDS.toMillis(tookNanos), reranked, hits);
     if (events != null) {
       send(Topics.IMPRESSIONS, result.queryId(), impressionSerde.encode(impression(query, result)));
     }
     return result;
   }
 
+  private static List<RankedHit> hnswOrder(PassageSearcher searcher, float[] query, int k) {
+    List<Hit> hits = searcher.hits(searcher.search(query, k));
+    List<RankedHit> ranked = new ArrayList<>(hits.size());
+    for (int i = 0; i < hits.size(); i++) {
+      ranked.add(new RankedHit(hits.get(i), i + 1, null));
+    }
+    return ranked;
+  }
+
+  /** HNSW top max(k, depth) → IEM logits of their indexed vectors → the k best; stored fields for those k only. */
+  private List<RankedHit> reranked(PassageSearcher searcher, float[] query, int k) {
+    List<Candidate> candidates = searcher.search(query, Math.max(k, rerankDepth));
+    long start = System.nanoTime();
+    float[] logits = iem.logits(query, searcher.vectors(candidates), IemHead.Branch.ASYMMETRIC);
+    // A stable sort by logit alone: equal logits keep their HNSW order.
+    List<Integer> order = new ArrayList<>(candidates.size());
+    for (int i = 0; i < candidates.size(); i++) {
+      order.add(i);
+    }
+    order.sort((a, b) -> Float.compare(logits[b], logits[a]));
+    List<Integer> best = order.subList(0, Math.min(k, order.size()));
+    rerank.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+    List<Hit> hits = searcher.hits(best.stream().map(candidates::get).toList());
+    List<RankedHit> ranked = new ArrayList<>(hits.size());
+    for (int i = 0; i < hits.size(); i++) {
+      ranked.add(new RankedHit(hits.get(i), best.get(i) + 1, logits[best.get(i)]));
+    }
+    return ranked;
+  }
+
   private static Impression impression(String query, SearchResult result) {
     List<RankedPassage> ranked = new ArrayList<>(result.hits().size());
-    for (Hit hit : result.hits()) {
+    for (RankedHit hit : result.hits()) {
       ranked.add(RankedPassage.newBuilder().setPassageId(hit.passageId()).setScore(hit.score()).build());
     }
     return Impression.newBuilder()
@@ -164,6 +257,16 @@ public final class SearchService {
   /** The index searched. */
   public PassageIndex index() {
     return index;
+  }
+
+  /** The re-ranking head; empty when searches rank by the HNSW score alone. */
+  public Optional<IemHead> iem() {
+    return Optional.ofNullable(iem);
+  }
+
+  /** HNSW candidates the IEM re-scores per search; a search for more results re-scores k. */
+  public int rerankDepth() {
+    return rerankDepth;
   }
 
   private boolean send(String topic, String key, byte[] value) {

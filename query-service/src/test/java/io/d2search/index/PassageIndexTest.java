@@ -4,10 +4,12 @@ import static io.d2search.index.Randomized.atLeast;
 import static io.d2search.index.Randomized.unitVector;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 import io.d2search.events.PassageEmbedding;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -123,6 +125,86 @@ class PassageIndexTest {
         }
         index.refresh();
       }
+    }
+  }
+
+  @Test
+  void vectorsReadBackAreTheUpsertedOnesAcrossSegmentsUpdatesAndDeletes(TestInfo test) {
+    Random random = Randomized.random(test.getDisplayName());
+    Map<String, float[]> upserted = new HashMap<>();
+    try (PassageIndex index = open()) {
+      // Several flushes (one segment each), then updates and deletes, so hits span segments with deleted docs.
+      for (int batch = 0; batch < 4; batch++) {
+        for (int i = 0; i < atLeast(60); i++) {
+          String id = "b" + batch + "-" + i + "#0";
+          float[] v = unitVector(random, DIM);
+          upserted.put(id, v);
+          index.upsert(id, embedding(id.substring(0, id.indexOf('#')), 0, v));
+        }
+        index.refresh();
+      }
+      List<String> ids = new ArrayList<>(upserted.keySet());
+      for (int i = 0; i < ids.size(); i += 5) {
+        String id = ids.get(i);
+        if (random.nextBoolean()) {
+          float[] v = unitVector(random, DIM);
+          upserted.put(id, v);
+          index.upsert(id, embedding(id.substring(0, id.indexOf('#')), 0, v));
+        } else {
+          upserted.remove(id);
+          index.delete(id);
+        }
+      }
+      index.refresh();
+      for (int q = 0; q < atLeast(20); q++) {
+        float[] query = unitVector(random, DIM);
+        int k = 1 + random.nextInt(120);
+        try (PassageSearcher searcher = index.searcher()) {
+          List<PassageSearcher.Candidate> candidates = searcher.search(query, k);
+          assertThat(candidates).hasSize(Math.min(k, upserted.size()));
+          List<Hit> hits = searcher.hits(candidates);
+          assertThat(hits).isEqualTo(index.search(query, k));
+          // Shuffled, so the reader has to find each doc's segment in whatever order the caller asks.
+          List<Integer> order = new ArrayList<>();
+          for (int i = 0; i < candidates.size(); i++) {
+            order.add(i);
+          }
+          Collections.shuffle(order, random);
+          List<float[]> vectors = searcher.vectors(order.stream().map(candidates::get).toList());
+          for (int i = 0; i < order.size(); i++) {
+            Hit hit = hits.get(order.get(i));
+            // Bit for bit: the index keeps the floats it was given (no renormalisation, no quantisation).
+            assertThat(vectors.get(i)).as(hit.passageId()).containsExactly(upserted.get(hit.passageId()));
+            float dot = 0;
+            for (int c = 0; c < DIM; c++) {
+              dot += query[c] * vectors.get(i)[c];
+            }
+            assertThat(hit.score()).isCloseTo((1 + dot) / 2, within(1e-5f));
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void searcherRefusesForeignCandidatesAndUseAfterClose(TestInfo test) {
+    Random random = Randomized.random(test.getDisplayName());
+    try (PassageIndex index = open()) {
+      float[] a = unitVector(random, DIM);
+      index.upsert("a#0", embedding("a", 0, a));
+      index.refresh();
+      PassageSearcher searcher = index.searcher();
+      List<PassageSearcher.Candidate> top = searcher.search(a, 1);
+      assertThat(searcher.vectors(List.of(top.get(0), top.get(0)))).hasSize(2)
+          .allSatisfy(v -> assertThat(v).containsExactly(a));
+      assertThat(searcher.vectors(List.of())).isEmpty();
+      PassageSearcher.Candidate foreign = new PassageSearcher.Candidate(7, 0.5f);
+      assertThatThrownBy(() -> searcher.vectors(List.of(foreign))).isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> searcher.hits(List.of(foreign))).isInstanceOf(IllegalArgumentException.class);
+      searcher.close();
+      searcher.close();
+      assertThatThrownBy(() -> searcher.search(a, 1)).isInstanceOf(IllegalStateException.class);
+      assertThatThrownBy(() -> searcher.vectors(top)).isInstanceOf(IllegalStateException.class);
     }
   }
 

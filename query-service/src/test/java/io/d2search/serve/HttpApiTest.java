@@ -1,6 +1,7 @@
 package io.d2search.serve;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -35,7 +36,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * The HTTP API on an ephemeral port, over a real index filled with real embeddings of the bundled model. The
  * materialiser points at a port where no broker listens, so the service stays "catching-up": readiness against a
- * real broker is {@code QueryServiceIT}'s part.
+ * real broker is {@code QueryServiceIT}'s part. A second server over the same index re-ranks with an IEM head that
+ * reverses the HNSW order ({@link IemHeads#negatedSimilarity}), so whether a search re-ranked shows in the order.
  */
 class HttpApiTest {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -55,6 +57,7 @@ class HttpApiTest {
   private static EmbeddingsMaterializer materializer;
   private static PrometheusMeterRegistry registry;
   private static HttpApi api;
+  private static HttpApi reranking;
 
   @BeforeAll
   static void start() {
@@ -67,10 +70,17 @@ class HttpApiTest {
     registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     materializer = EmbeddingsMaterializer.start(index, MaterializerConfig.defaults("127.0.0.1:1"), registry);
     api = HttpApi.start("127.0.0.1", 0, new SearchService(index, embedder, registry, null), materializer, registry);
+    PrometheusMeterRegistry rerankingRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    reranking = HttpApi.start("127.0.0.1", 0, new SearchService(index, embedder,
+        IemHeads.negatedSimilarity(embedder.info().dimension()), 3, rerankingRegistry, null), materializer,
+        rerankingRegistry);
   }
 
   @AfterAll
   static void stop() {
+    if (reranking != null) {
+      reranking.close();
+    }
     if (api != null) {
       api.close();
     }
@@ -97,7 +107,11 @@ class HttpApiTest {
   }
 
   private static HttpResponse<String> send(String method, String path, String body) throws Exception {
-    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + api.port() + path))
+    return send(api, method, path, body);
+  }
+
+  private static HttpResponse<String> send(HttpApi server, String method, String path, String body) throws Exception {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
         .timeout(Duration.ofSeconds(30))
         .header("Content-Type", "application/json");
     request.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
@@ -130,6 +144,60 @@ class HttpApiTest {
       assertThat(results.get(i).get("score").floatValue()).isLessThanOrEqualTo(results.get(i - 1).get("score")
           .floatValue());
     }
+    // No IEM head: the HNSW order, and the score is the HNSW score.
+    assertThat(body.get("reranked").asBoolean()).isFalse();
+    for (int i = 0; i < results.size(); i++) {
+      JsonNode result = results.get(i);
+      assertThat(result.get("hnswRank").asInt()).isEqualTo(i + 1);
+      assertThat(result.get("hnswScore").floatValue()).isEqualTo(result.get("score").floatValue());
+      assertThat(result.has("iemScore")).isTrue();
+      assertThat(result.get("iemScore").isNull()).isTrue();
+    }
+  }
+
+  private static List<String> passageIds(JsonNode body) {
+    List<String> ids = new ArrayList<>();
+    body.get("results").forEach(r -> ids.add(r.get("passageId").asText()));
+    return ids;
+  }
+
+  @Test
+  void searchReranksWithTheIemUnlessTheRequestSaysRerankFalse() throws Exception {
+    String request = "{\"query\": \"a pet kitten\", \"k\": 5}";
+    JsonNode hnsw = json(send("POST", "/search", request));
+    assertThat(passageIds(hnsw).get(0)).isEqualTo("cats#0");
+
+    // Depth 3, reversed by the head: HNSW ranks 3, 2, 1 (k = 2 re-scores 3 candidates, k = 5 re-scores 5).
+    HttpResponse<String> response = send(reranking, "POST", "/search", request.replace("5}", "2}"));
+    assertThat(response.statusCode()).isEqualTo(200);
+    JsonNode reranked = json(response);
+    assertThat(reranked.get("reranked").asBoolean()).isTrue();
+    assertThat(passageIds(reranked)).containsExactly(passageIds(hnsw).get(2), passageIds(hnsw).get(1));
+    JsonNode first = reranked.get("results").get(0);
+    assertThat(first.get("hnswRank").asInt()).isEqualTo(3);
+    assertThat(first.get("hnswScore").floatValue()).isEqualTo(hnsw.get("results").get(2).get("score").floatValue());
+    // The head scores −(1 + q·p), and the HNSW score is (1 + q·p) / 2.
+    assertThat(first.get("iemScore").floatValue()).isEqualTo(first.get("score").floatValue())
+        .isCloseTo(-2 * first.get("hnswScore").floatValue(), within(1e-4f));
+    assertThat(passageIds(json(send(reranking, "POST", "/search", request)))).containsExactlyElementsOf(
+        passageIds(hnsw).reversed());
+
+    for (String[] off : new String[][] {{"/search?rerank=false", request},
+        {"/search", request.replace("}", ", \"rerank\": false}")},
+        {"/search?rerank=false", request.replace("}", ", \"rerank\": false}")}}) {
+      HttpResponse<String> plain = send(reranking, "POST", off[0], off[1]);
+      assertThat(plain.statusCode()).as(off[0] + " " + off[1]).isEqualTo(200);
+      JsonNode body = json(plain);
+      assertThat(body.get("reranked").asBoolean()).isFalse();
+      assertThat(passageIds(body)).containsExactlyElementsOf(passageIds(hnsw));
+      assertThat(body.get("results").get(0).get("iemScore").isNull()).isTrue();
+    }
+    assertThat(json(send(reranking, "POST", "/search?rerank=true", request)).get("reranked").asBoolean()).isTrue();
+    // Without an IEM head, rerank=true is no error: the answer says it did not re-rank.
+    assertThat(json(send("POST", "/search?rerank=true", request)).get("reranked").asBoolean()).isFalse();
+
+    String metrics = send(reranking, "GET", "/metrics", null).body();
+    assertThat(metrics).contains("d2search_search_rerank_seconds_bucket").contains("d2search_search_latency_seconds_bucket");
   }
 
   @Test
@@ -187,6 +255,13 @@ class HttpApiTest {
     assertThat(body.at("/model/backboneId").asText()).isEqualTo(embedder.info().backboneId());
     assertThat(body.at("/index/passages").asInt()).isEqualTo(CORPUS.size());
     assertThat(body.at("/index/hnswM").asInt()).isEqualTo(16);
+    assertThat(body.at("/rerank/enabled").asBoolean()).isFalse();
+
+    JsonNode withIem = json(send(reranking, "GET", "/models", null));
+    assertThat(withIem.at("/rerank/enabled").asBoolean()).isTrue();
+    assertThat(withIem.at("/rerank/input").asText()).isEqualTo("interaction");
+    assertThat(withIem.at("/rerank/branch").asText()).isEqualTo("asymmetric");
+    assertThat(withIem.at("/rerank/depth").asInt()).isEqualTo(3);
   }
 
   @ParameterizedTest(name = "{0} {1} {2} -> {3}")
@@ -207,6 +282,13 @@ class HttpApiTest {
       POST | /search | `{"query": "cats", "k": "10"}`        | 400
       POST | /search | `{"query": "cats", "k": true}`        | 400
       POST | /search | `{"query": "cats", "k": 99999999999}` | 400
+      POST | /search?rerank=no | `{"query": "cats"}`          | 400
+      POST | /search?rerank=FALSE | `{"query": "cats"}`       | 400
+      POST | /search?rerank= | `{"query": "cats"}`            | 400
+      POST | /search?rerank=true&rerank=false | `{"query": "cats"}` | 400
+      POST | /search | `{"query": "cats", "rerank": "false"}` | 400
+      POST | /search | `{"query": "cats", "rerank": 0}`      | 400
+      POST | /search?rerank=true | `{"query": "cats", "rerank": false}` | 400
       POST | /clicks | `{}`                                  | 400
       POST | /clicks | `not json`                            | 400
       POST | /clicks | `{"passageId": "a#0", "rank": 1}`     | 400

@@ -2,21 +2,37 @@ package io.d2search.serve;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 import io.d2search.embed.Embedder;
 import io.d2search.embed.EmbedderConfig;
 import io.d2search.embed.ExecutionProvider;
+import io.d2search.index.Embeddings;
+import io.d2search.index.Hit;
 import io.d2search.index.IndexConfig;
 import io.d2search.index.ModelVersionMismatchException;
 import io.d2search.index.PassageIndex;
+import io.d2search.index.Randomized;
+import io.d2search.rank.IemHead;
+import io.d2search.rank.IemHead.Branch;
+import io.d2search.rank.IemHead.Input;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.io.TempDir;
 
 class SearchServiceTest {
+  private static final List<String> WORDS = List.of("cat", "market", "bread", "volcano", "chess", "river", "engine",
+      "vaccine", "protein", "election", "guitar", "winter", "orbit", "bicycle", "tax", "forest", "cell", "ocean");
+
   private static Embedder embedder;
 
   @BeforeAll
@@ -60,6 +76,173 @@ class SearchServiceTest {
       assertThatThrownBy(() -> search.recordClick("q", "no-hash", 1, 0)).isInstanceOf(IllegalArgumentException.class);
       assertThatThrownBy(() -> search.recordClick("q", "a#0", 0, 0)).isInstanceOf(IllegalArgumentException.class);
       assertThatThrownBy(() -> search.recordClick("q", "a#0", 1, -1)).isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
+  /** An index of random unit vectors of the embedder's dimension, in three segments with some deletes. */
+  private static Map<String, float[]> fill(PassageIndex index, Random random, int passages) {
+    Map<String, float[]> vectors = new HashMap<>();
+    int d = embedder.info().dimension();
+    for (int i = 0; i < passages; i++) {
+      float[] v = Randomized.unitVector(random, d);
+      vectors.put("p" + i + "#0", v);
+      index.upsert("p" + i + "#0", Embeddings.of("p" + i, 0, index.modelVersion(), v, "passage " + i));
+      if (i % (passages / 3) == 0) {
+        index.refresh(); // a new segment
+      }
+    }
+    for (int i = 0; i < passages; i += 7) {
+      vectors.remove("p" + i + "#0");
+      index.delete("p" + i + "#0");
+    }
+    index.refresh();
+    return vectors;
+  }
+
+  private static String randomQuery(Random random) {
+    StringBuilder query = new StringBuilder();
+    for (int i = 0; i < 2 + random.nextInt(5); i++) {
+      query.append(WORDS.get(random.nextInt(WORDS.size()))).append(' ');
+    }
+    return query.toString().strip();
+  }
+
+  @Test
+  void rerankedOrderIsTheHnswTopDepthSortedByIemLogit(@TempDir Path dir, TestInfo test) {
+    Random random = Randomized.random(test.getDisplayName());
+    int d = embedder.info().dimension();
+    try (PassageIndex index = PassageIndex.open(dir, embedder.info().version(), IndexConfig.defaults())) {
+      Map<String, float[]> vectors = fill(index, random, 300);
+      for (int round = 0; round < Randomized.atLeast(6); round++) {
+        long seed = random.nextLong(); // each round its own head, depth, k and query
+        Random r = new Random(seed);
+        IemHead iem = IemHeads.random(r, Input.values()[round % 2], d, round == 0 ? 512 : 16 + r.nextInt(64));
+        int depth = 1 + r.nextInt(150);
+        int k = 1 + r.nextInt(30);
+        String query = randomQuery(r);
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        SearchService search = new SearchService(index, embedder, iem, depth, registry, null);
+        SearchResult result = search.search(query, k);
+
+        // The oracle: HNSW top max(k, depth), each scored by IemHead.logit on the vector that was upserted.
+        float[] q = embedder.embed(query);
+        List<Hit> hnsw = index.search(q, Math.max(k, depth));
+        Map<String, Integer> hnswRank = new HashMap<>();
+        Map<String, Float> logit = new HashMap<>();
+        for (int i = 0; i < hnsw.size(); i++) {
+          hnswRank.put(hnsw.get(i).passageId(), i + 1);
+          logit.put(hnsw.get(i).passageId(), iem.logit(q, vectors.get(hnsw.get(i).passageId()), Branch.ASYMMETRIC));
+        }
+        List<Hit> expected = new ArrayList<>(hnsw);
+        expected.sort((a, b) -> Float.compare(logit.get(b.passageId()), logit.get(a.passageId()))); // stable
+
+        String what = "round " + round + " (seed " + seed + "), depth " + depth + ", k " + k + ", query '" + query + "'";
+        assertThat(result.reranked()).as(what).isTrue();
+        assertThat(result.hits()).as(what).hasSize(Math.min(k, hnsw.size()));
+        assertThat(result.hits().stream().map(RankedHit::passageId).distinct()).as(what).hasSize(result.hits().size());
+        for (int i = 0; i < result.hits().size(); i++) {
+          RankedHit got = result.hits().get(i);
+          String id = got.passageId();
+          assertThat(hnswRank).as(what).containsKey(id);
+          float z = logit.get(id);
+          float tolerance = 1e-4f * Math.max(1, Math.abs(z));
+          // The same passage as the oracle's, or one whose logit ties with it up to float rounding (logits and
+          // logit sum in SIMD order, so their last bits may differ).
+          if (!id.equals(expected.get(i).passageId())) {
+            assertThat(z).as(what + ", position " + i).isCloseTo(logit.get(expected.get(i).passageId()),
+                within(tolerance));
+          }
+          assertThat(got.iemScore()).as(what).isCloseTo(z, within(tolerance));
+          assertThat(got.score()).isEqualTo(got.iemScore());
+          assertThat(got.hnswRank()).as(what).isEqualTo(hnswRank.get(id));
+          assertThat(got.hit()).as(what).isEqualTo(hnsw.get(got.hnswRank() - 1));
+          if (i > 0) {
+            RankedHit before = result.hits().get(i - 1);
+            assertThat(got.iemScore()).as(what).isLessThanOrEqualTo(before.iemScore());
+            if (got.iemScore().equals(before.iemScore())) {
+              assertThat(got.hnswRank()).as(what + ": ties keep the HNSW order").isGreaterThan(before.hnswRank());
+            }
+          }
+        }
+        assertThat(registry.get("d2search.search.rerank").timer().count()).isEqualTo(1);
+      }
+    }
+  }
+
+  @Test
+  void withoutAnIemOrWithRerankOffTheResultIsTheHnswTopK(@TempDir Path dir, TestInfo test) {
+    Random random = Randomized.random(test.getDisplayName());
+    int d = embedder.info().dimension();
+    try (PassageIndex index = PassageIndex.open(dir, embedder.info().version(), IndexConfig.defaults())) {
+      fill(index, random, 200);
+      SimpleMeterRegistry registry = new SimpleMeterRegistry();
+      SearchService plain = new SearchService(index, embedder, registry, null);
+      SearchService withIem = new SearchService(index, embedder, IemHeads.random(random, Input.CONCAT, d, 32), 50,
+          registry, null);
+      assertThat(plain.iem()).isEmpty();
+      assertThat(withIem.iem()).isPresent();
+      for (int round = 0; round < Randomized.atLeast(5); round++) {
+        String query = randomQuery(random);
+        int k = 1 + random.nextInt(40);
+        List<Hit> hnsw = index.search(embedder.embed(query), k);
+        for (SearchResult result : List.of(plain.search(query, k), plain.search(query, k, true),
+            withIem.search(query, k, false))) {
+          assertThat(result.reranked()).isFalse();
+          assertThat(result.hits()).extracting(RankedHit::hit).containsExactlyElementsOf(hnsw);
+          for (int i = 0; i < result.hits().size(); i++) {
+            RankedHit hit = result.hits().get(i);
+            assertThat(hit.hnswRank()).isEqualTo(i + 1);
+            assertThat(hit.iemScore()).isNull();
+            assertThat(hit.score()).isEqualTo(hit.hnswScore()).isEqualTo(hnsw.get(i).score());
+          }
+        }
+      }
+      assertThat(registry.get("d2search.search.rerank").timer().count()).isZero();
+      assertThat(withIem.search(randomQuery(random), 5).reranked()).isTrue();
+      assertThat(registry.get("d2search.search.rerank").timer().count()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void rerankingReadsTheTopDepthAndNeverFewerThanK(@TempDir Path dir, TestInfo test) {
+    Random random = Randomized.random(test.getDisplayName());
+    int d = embedder.info().dimension();
+    try (PassageIndex index = PassageIndex.open(dir, embedder.info().version(), IndexConfig.defaults())) {
+      fill(index, random, 200);
+      String query = randomQuery(random);
+      List<Hit> hnsw = index.search(embedder.embed(query), 20);
+      // −(1 + q·p) puts the least similar of the top 20 first: HNSW ranks 20, 19, …
+      SearchService reversing = new SearchService(index, embedder, IemHeads.negatedSimilarity(d), 20,
+          new SimpleMeterRegistry(), null);
+      assertThat(reversing.search(query, 5).hits()).extracting(RankedHit::hnswRank).containsExactly(20, 19, 18, 17, 16);
+      // A depth below k re-scores k candidates.
+      SearchService shallow = new SearchService(index, embedder, IemHeads.negatedSimilarity(d), 3,
+          new SimpleMeterRegistry(), null);
+      SearchResult result = shallow.search(query, 10);
+      assertThat(result.hits()).extracting(RankedHit::hnswRank).containsExactly(10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
+      assertThat(result.hits()).extracting(RankedHit::hit).containsExactlyElementsOf(hnsw.subList(0, 10).reversed());
+      // Every logit equal: the HNSW order stands.
+      SearchService constant = new SearchService(index, embedder, IemHeads.constant(d), 20, new SimpleMeterRegistry(),
+          null);
+      SearchResult tied = constant.search(query, 8);
+      assertThat(tied.reranked()).isTrue();
+      assertThat(tied.hits()).extracting(RankedHit::hit).containsExactlyElementsOf(hnsw.subList(0, 8));
+      assertThat(tied.hits()).extracting(RankedHit::iemScore).containsOnly(0.25f);
+    }
+  }
+
+  @Test
+  void refusesAnIemOfAnotherDimensionAndADepthOutOfRange(@TempDir Path dir) {
+    Random random = new Random(1);
+    int d = embedder.info().dimension();
+    try (PassageIndex index = PassageIndex.open(dir, embedder.info().version(), IndexConfig.defaults())) {
+      SimpleMeterRegistry registry = new SimpleMeterRegistry();
+      assertThatThrownBy(() -> new SearchService(index, embedder, IemHeads.random(random, Input.CONCAT, d + 1, 8), 100,
+          registry, null)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dimension");
+      assertThatThrownBy(() -> new SearchService(index, embedder, IemHeads.constant(d), 0, registry, null))
+          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("rerankDepth");
+      assertThatThrownBy(() -> new SearchService(index, embedder, null, PassageIndex.MAX_K + 1, registry, null))
+          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("rerankDepth");
     }
   }
 }

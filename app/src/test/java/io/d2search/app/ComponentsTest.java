@@ -1,0 +1,72 @@
+package io.d2search.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.d2search.bundle.HeadTensors;
+import io.d2search.bundle.Manifest;
+import io.d2search.bundle.ModelBundle;
+import io.d2search.bundle.Tensor;
+import io.d2search.embed.Embedder;
+import io.d2search.embed.PmaHead;
+import io.d2search.nn.Linear;
+import io.d2search.rank.IemHead;
+import io.d2search.serve.QueryService;
+import io.d2search.serve.SearchResult;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The query service gets the IEM head of the bundle that setting model.version names, and the re-ranking depth. */
+class ComponentsTest {
+  @TempDir Path dir;
+
+  private Settings settings(String version) {
+    // No broker: the materialiser keeps retrying, which is all a wiring test needs.
+    return Settings.load(null, Map.of()).with("data.dir", dir).with("model.version", version)
+        .with("model.provider", "CPU").with("kafka.bootstrap.servers", "127.0.0.1:1")
+        .with("http.host", "127.0.0.1").with("http.port", 0).with("search.impressions", false)
+        .with("search.rerank-depth", 40);
+  }
+
+  /** Version 1: version 0's backbone and PMA head plus a (constant) IEM head. */
+  private static void writeVersionOne(ModelBundle zero) {
+    int d = zero.manifest().dimension();
+    IemHead iem = new IemHead(IemHead.Input.CONCAT, Linear.zeros(8, 2 * d), Linear.zeros(8, 8), Linear.zeros(8, 8),
+        Linear.of(1, 8, new float[8], new float[] {0.5f}));
+    Manifest m = zero.manifest();
+    Manifest one = new Manifest(Manifest.FORMAT_VERSION, "1", zero.version(), m.backbone(), d, m.pooling(),
+        Manifest.IemSpec.of(iem.input(), iem.hidden()), null, null, Map.of(), "2026-01-01T00:00:00Z");
+    Map<String, Tensor> tensors = new TreeMap<>(HeadTensors.of((PmaHead) zero.pooling()));
+    tensors.putAll(HeadTensors.of(iem));
+    ModelBundle.write(zero.directory().resolveSibling("1"), one, tensors);
+  }
+
+  @Test
+  void queryServiceReranksWithTheIemOfTheConfiguredBundleAndNotWithVersionZero() {
+    Settings zeroSettings = settings(ModelBundle.VERSION_ZERO);
+    ModelBundle zero = Components.serviceBundle(zeroSettings);
+    assertThat(zero.iem()).isEmpty();
+    writeVersionOne(zero);
+
+    for (Settings s : new Settings[] {zeroSettings, settings("1")}) {
+      ModelBundle bundle = Components.serviceBundle(s);
+      PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+      try (Embedder embedder = Components.serviceEmbedder(s, bundle);
+          QueryService service = Components.startQueryService(s, bundle, embedder, registry)) {
+        boolean hasIem = bundle.iem().isPresent();
+        assertThat(hasIem).isEqualTo(bundle.version().equals("1"));
+        assertThat(service.search().iem()).isEqualTo(bundle.iem());
+        assertThat(service.search().rerankDepth()).isEqualTo(40);
+        SearchResult result = service.search().search("a question", 5);
+        assertThat(result.modelVersion()).isEqualTo(bundle.version());
+        assertThat(result.reranked()).isEqualTo(hasIem);
+      } finally {
+        registry.close();
+      }
+    }
+  }
+}
