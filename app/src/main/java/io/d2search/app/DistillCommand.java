@@ -100,6 +100,12 @@ final class DistillCommand implements Callable<Integer> {
   @Option(names = "--loss", defaultValue = "d2llm", description = "d2llm or hybrid (default: ${DEFAULT-VALUE}).")
   String loss;
 
+  @Option(names = "--loss-weights", paramLabel = "IN_BATCH,ALPHA,BETA,GAMMA,ETA",
+      description = "Override the d2llm loss weights: in-batch InfoNCE, contrastive imitation, rank imitation, BPR, "
+          + "feature imitation (default: D2LLM's 1,1,1,0.01,0.001). 0,0,1,0.01,0.001 learns from the teacher's "
+          + "scores alone, never from which document was judged relevant.")
+  String lossWeights;
+
   @Option(names = "--train-pma", defaultValue = "true", negatable = true, fallbackValue = "true",
       description = "Train the PMA too (a FULL release: the corpus must be re-embedded); --no-train-pma trains only "
           + "the IEM (default: ${DEFAULT-VALUE}).")
@@ -201,6 +207,15 @@ final class DistillCommand implements Callable<Integer> {
       case "hybrid" -> LossConfig.hybrid();
       default -> throw new IllegalArgumentException("--loss must be d2llm or hybrid: " + loss);
     };
+    if (lossWeights != null) {
+      String[] w = lossWeights.split(",");
+      if (w.length != 5) {
+        throw new IllegalArgumentException("--loss-weights needs 5 numbers: " + lossWeights);
+      }
+      lossConfig = lossConfig.withInBatchWeight(Double.parseDouble(w[0].strip())).withWeights(
+          Double.parseDouble(w[1].strip()), Double.parseDouble(w[2].strip()), Double.parseDouble(w[3].strip()),
+          Double.parseDouble(w[4].strip()));
+    }
     Map<String, Object> window = new LinkedHashMap<>();
     window.put("source", "beir");
     window.put("dataset", beir.toAbsolutePath().normalize().getFileName().toString());

@@ -49,6 +49,9 @@ public final class SimilarityExamples {
       texts.add(i.positive());
       texts.addAll(i.negatives());
     });
+    // Shuffled, so that a pair's two directions rarely share a batch: there, each query would meet itself as
+    // another list's positive among the in-batch negatives.
+    java.util.Collections.shuffle(items, random);
     List<String> all = List.copyOf(texts);
     java.util.Map<String, TokenSequence> states = new java.util.HashMap<>();
     List<TokenSequence> computed = tokenStates.getOrCompute(all, backbone);
