@@ -136,6 +136,11 @@ final class DistillCommand implements Callable<Integer> {
     Settings settings = config.settings();
     ModelBundle parentBundle = Components.bundle(settings, parent != null ? parent : settings.string("model.version"));
     String version = out.getFileName().toString();
+    if (java.nio.file.Files.exists(out.resolve(ModelBundle.MANIFEST_FILE))) {
+      // Bundles are immutable: refuse before the hour of work, not after.
+      throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+          "--out " + out + " already holds a bundle; bundles are immutable, choose a new version");
+    }
     BeirDataset data = BeirDataset.load(beir, split);
     List<EvalPassage> docs = EvalPassage.wholeDocs(data);
     List<String> texts = PassageVectors.texts(docs);

@@ -27,6 +27,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -83,6 +84,11 @@ final class EvalCommand implements Callable<Integer> {
       description = "Documents re-ranked per query by the IEM and the teacher (default: ${DEFAULT-VALUE}).")
   int rerankDepth;
 
+  @Option(names = "--teacher-cold-queries", defaultValue = "3",
+      description = "With --teacher, also time this many queries of a teacher that encodes its candidates at query "
+          + "time, as a cross-encoder teacher must (0: skip; default: ${DEFAULT-VALUE}).")
+  int teacherColdQueries;
+
   @Option(names = "--symmetric", paramLabel = "DIR",
       description = "Also the symmetric tasks from this data directory (stsb/, snli/): STS-B test Spearman and SNLI "
           + "test entailment accuracy (threshold chosen on SNLI dev), for the bi-encoder's and each student's cosine "
@@ -91,6 +97,7 @@ final class EvalCommand implements Callable<Integer> {
 
   private final List<AutoCloseable> open = new ArrayList<>();
   private final List<SymmetricRow> symmetricRows = new ArrayList<>();
+  private double coldTeacherMs = Double.NaN;
   private SymmetricData symmetricData;
 
   @Override
@@ -169,6 +176,9 @@ final class EvalCommand implements Callable<Integer> {
       teacherName = "teacher re-rank top-" + rerankDepth + " of " + baselineName;
       runs.add(Evaluation.runPerQuery(new RerankRetriever(teacherName, baseline, ensemble::score, rerankDepth,
           passages), data.queries(), data.qrels()));
+      if (teacherColdQueries > 0) {
+        coldTeacherMs = coldTeacherMillis(settings, texts, baseline, passages, data);
+      }
     }
 
     System.out.println();
@@ -187,11 +197,41 @@ final class EvalCommand implements Callable<Integer> {
           symmetricData.snliDev().size());
       System.out.print(SymmetricEvaluation.table(symmetricRows));
     }
+    if (!Double.isNaN(coldTeacherMs)) {
+      System.out.printf(Locale.ROOT, "%nteacher re-ranking %d candidates with nothing precomputed (each query encodes "
+          + "its candidates with both encoders, as a cross-encoder teacher must): %.0f ms/query over %d queries%n",
+          rerankDepth, coldTeacherMs, teacherColdQueries);
+      for (Evaluation.Run r : runs) {
+        if (r.system().contains("IEM re-rank")) {
+          System.out.printf(Locale.ROOT, "  %s: %.2f%% of it%n", r.system(), 100 * r.row().msPerQuery() / coldTeacherMs);
+        }
+      }
+    }
     if (teacher) {
       System.out.println("\ngap closed = (row − baseline) / (teacher − baseline) in nDCG@10; teacher ms/query with "
           + "its passage vectors precomputed (its queries embedded by two 12-layer encoders at query time).");
     }
     return 0;
+  }
+
+  /** Mean time of the uncached teacher scoring the first stage's candidates of the first queries. */
+  private double coldTeacherMillis(Settings settings, List<String> texts, Retriever firstStage,
+      List<EvalPassage> passages, BeirDataset data) {
+    Map<String, String> textOf = new java.util.HashMap<>();
+    passages.forEach(p -> textOf.put(p.docId(), p.embedText()));
+    try (EnsembleTeacher cold = TeacherFactory.uncached(settings, texts)) {
+      List<String> queries = data.queries().values().stream().limit(teacherColdQueries).toList();
+      cold.score("warm-up", List.of(texts.get(0)));
+      long nanos = 0;
+      for (String q : queries) {
+        List<String> candidates = firstStage.search(q, rerankDepth).stream().map(d -> textOf.get(d.docId())).toList();
+        long start = System.nanoTime();
+        cold.score(q, candidates);
+        nanos += System.nanoTime() - start;
+        System.out.printf(Locale.ROOT, "cold teacher: query %d/%d%n", queries.indexOf(q) + 1, queries.size());
+      }
+      return nanos / 1e6 / Math.max(1, queries.size());
+    }
   }
 
   private static String table(List<Evaluation.Run> runs, Set<String> subset, String baselineName,

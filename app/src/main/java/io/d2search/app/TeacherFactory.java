@@ -12,6 +12,20 @@ import java.util.Locale;
 final class TeacherFactory {
   private TeacherFactory() {}
 
+  private static EnsembleConfig config(Settings s) {
+    return EnsembleConfig.defaults()
+        .withProvider(ExecutionProvider.valueOf(s.string("model.provider").toUpperCase(Locale.ROOT)))
+        .withIntraOpThreads(s.integer("model.threads"));
+  }
+
+  /**
+   * The same teacher with nothing precomputed or memoised: every call encodes its passages, as a cross-encoder
+   * teacher must. For measuring what re-ranking with the teacher itself costs per query.
+   */
+  static EnsembleTeacher uncached(Settings s, List<String> corpusTexts) {
+    return EnsembleTeacher.create(config(s).withMemoEntries(0), Bm25.statistics(corpusTexts), null);
+  }
+
   /** Setting teacher.cache-dir, or {@code <data.dir>/cache/teacher} when empty. */
   static Path cacheDir(Settings s) {
     String dir = s.string("teacher.cache-dir");
@@ -23,10 +37,8 @@ final class TeacherFactory {
    * under {@code <cacheDir>/vectors} and computed now for the whole corpus (with a progress bar).
    */
   static EnsembleTeacher ensemble(Settings s, List<String> corpusTexts, Path cacheDir) {
-    EnsembleConfig config = EnsembleConfig.defaults()
-        .withProvider(ExecutionProvider.valueOf(s.string("model.provider").toUpperCase(Locale.ROOT)))
-        .withIntraOpThreads(s.integer("model.threads"));
-    EnsembleTeacher teacher = EnsembleTeacher.create(config, Bm25.statistics(corpusTexts), cacheDir.resolve("vectors"));
+    EnsembleTeacher teacher = EnsembleTeacher.create(config(s), Bm25.statistics(corpusTexts),
+        cacheDir.resolve("vectors"));
     try {
       teacher.precompute(corpusTexts);
       return teacher;

@@ -52,9 +52,10 @@ class DistillCommandIT {
     assertThat(bundle.manifest().metrics()).containsKeys("heldOut.mrr.iem", "heldOut.mrr.teacher");
 
     String eval = run("eval", "--config", config.toString(), "--beir", slice.toString(), "--whole-docs",
-        "--student", "0", "--student", "1", "--teacher");
+        "--student", "0", "--student", "1", "--teacher", "--teacher-cold-queries", "1");
     assertThat(eval).contains("student v1 (pma) HNSW", "student v1 + IEM re-rank top-100",
-        "teacher re-rank top-100 of student v0 (pma) HNSW", "gap closed", "queries unseen by v1");
+        "teacher re-rank top-100 of student v0 (pma) HNSW", "gap closed", "queries unseen by v1",
+        "with nothing precomputed", "% of it");
   }
 
   /**

@@ -114,8 +114,8 @@ public final class Distillation {
       if (plan.similarity() != null) {
         Similarity sim = plan.similarity();
         // Only the symmetric projection trains: the search branch, the shared layers and the PMA stay as trained.
-        symmetricReport = new Trainer(sim.trainer().withBranch(IemHead.Branch.SYMMETRIC).withTrainPma(false)
-            .withFrozenShared(), plan.loss()).fit(heads, sim.train().examples(), sim.heldOut().examples());
+        symmetricReport = new Trainer(symmetricTrainer(sim), plan.loss()).fit(heads, sim.train().examples(),
+            sim.heldOut().examples());
       }
       trained = heads.toTensors();
     }
@@ -144,7 +144,7 @@ public final class Distillation {
     training.put("examples", Map.of("train", train.size(), "heldOut", heldOut.size()));
     if (plan.similarity() != null) {
       training.put("symmetric", Map.of("data", plan.similarity().data(), "trainer",
-          trainerMap(plan.similarity().trainer()), "examples", Map.of("train", plan.similarity().train().size(),
+          trainerMap(symmetricTrainer(plan.similarity())), "examples", Map.of("train", plan.similarity().train().size(),
           "heldOut", plan.similarity().heldOut().size())));
     }
     Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, plan.version(), parent.version(), pm.backbone(),
@@ -155,6 +155,11 @@ public final class Distillation {
     ModelBundle bundle = ModelBundle.load(outDir);
     log.info("wrote bundle {} ({}): held-out {}", bundle.version(), outDir, metrics);
     return new Result(bundle, report, metrics);
+  }
+
+  /** The symmetric stage's effective settings: its branch only, PMA and shared IEM layers frozen. */
+  static TrainerConfig symmetricTrainer(Similarity sim) {
+    return sim.trainer().withBranch(IemHead.Branch.SYMMETRIC).withTrainPma(false).withFrozenShared();
   }
 
   /** The parent's tensors where it has a tensor of that name and shape; the fresh ones elsewhere. */
@@ -267,6 +272,7 @@ public final class Distillation {
     m.put("patience", c.patience());
     m.put("branch", c.branch().name().toLowerCase(Locale.ROOT));
     m.put("trainPma", c.trainPma());
+    m.put("trainSharedIem", c.trainSharedIem());
     return m;
   }
 

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** A whole run from a parent bundle to a new one, on the trainer's synthetic problem (16-d, so it is quick). */
+@SuppressWarnings("unchecked")
 class DistillationTest {
   private static final int D = 16;
 
@@ -78,6 +79,39 @@ class DistillationTest {
     Map<String, Tensor> before = Safetensors.read(parent.directory().resolve(ModelBundle.WEIGHTS_FILE)).tensors();
     Map<String, Tensor> after = Safetensors.read(bundle.directory().resolve(ModelBundle.WEIGHTS_FILE)).tensors();
     before.forEach((name, t) -> assertThat(after.get(name).data()).as(name).containsExactly(t.data()));
+  }
+
+  @Test
+  void theSymmetricStageTrainsItsBranchAloneAndLeavesSearchUnchanged() throws IOException {
+    ModelBundle parent = parent();
+    Random r = new Random(77);
+    TrainingSet train = set(TrainerTest.examples(r, 32));
+    TrainingSet heldOut = set(TrainerTest.examples(r, 8));
+    TrainingSet simTrain = set(TrainerTest.examples(r, 32));
+    TrainingSet simHeldOut = set(TrainerTest.examples(r, 8));
+    HeadsSpec spec = new HeadsSpec(D, 2, IemHead.Input.INTERACTION, 32);
+    TrainerConfig trainer = TrainerConfig.defaults().withEpochs(2).withBatchSize(8).withLearningRate(3e-3)
+        .withProgress(TrainerConfig.Progress.NONE).withSeed(5);
+    Distillation.run(parent, new Distillation.Plan("1", spec, trainer, LossConfig.d2llm(), "t", Map.of()), train,
+        heldOut, tmp.resolve("bundles/1"));
+    Distillation.run(parent, new Distillation.Plan("2", spec, trainer, LossConfig.d2llm(), "t", Map.of(),
+        new Distillation.Similarity(simTrain, simHeldOut, trainer.withPatience(5), Map.of("source", "synthetic"))),
+        train, heldOut, tmp.resolve("bundles/2"));
+
+    Map<String, Tensor> searchOnly = Safetensors.read(tmp.resolve("bundles/1").resolve(ModelBundle.WEIGHTS_FILE))
+        .tensors();
+    Map<String, Tensor> both = Safetensors.read(tmp.resolve("bundles/2").resolve(ModelBundle.WEIGHTS_FILE)).tensors();
+    searchOnly.forEach((name, t) -> {
+      if (name.startsWith("iem.proj0.")) { // the symmetric branch (IemHead.Branch.SYMMETRIC.index() == 0)
+        assertThat(both.get(name).data()).as(name).isNotEqualTo(t.data());
+      } else {
+        assertThat(both.get(name).data()).as(name).containsExactly(t.data());
+      }
+    });
+    Map<String, Object> symmetric = (Map<String, Object>) ModelBundle.load(tmp.resolve("bundles/2")).manifest()
+        .training().get("symmetric");
+    assertThat((Map<String, Object>) symmetric.get("trainer")).containsEntry("branch", "symmetric")
+        .containsEntry("trainPma", false).containsEntry("trainSharedIem", false);
   }
 
   @Test

@@ -121,6 +121,10 @@ public record EnsembleConfig(
     return new EnsembleConfig(dense, weights, normalization, calibration, batchSize, threads, provider, memoEntries);
   }
 
+  public EnsembleConfig withMemoEntries(int entries) {
+    return new EnsembleConfig(dense, weights, normalization, calibration, batchSize, intraOpThreads, provider, entries);
+  }
+
   public EnsembleConfig withDense(List<DenseModel> models, List<Double> w) {
     return new EnsembleConfig(models, w, normalization, calibration, batchSize, intraOpThreads, provider, memoEntries);
   }
