@@ -32,7 +32,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -264,9 +263,4 @@ final class DistillCommand implements Callable<Integer> {
         .toList();
   }
 
-  static Set<String> positivesOf(List<JudgedQuery> queries) {
-    Set<String> out = new java.util.HashSet<>();
-    queries.forEach(q -> out.addAll(q.positives()));
-    return out;
-  }
 }

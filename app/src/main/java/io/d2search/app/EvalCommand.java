@@ -132,7 +132,7 @@ final class EvalCommand implements Callable<Integer> {
     }
     var info = base.info();
     HnswDenseRetriever baseline = dense("bi-encoder (" + info.backboneId() + ", mean)", base, passages, cachePath,
-        info.backboneSha256().substring(0, 16) + "-" + info.maxTokens() + "-mean", data, settings, runs);
+        info.backboneSha256().substring(0, 16) + "-" + info.maxTokens() + "-mean", data, settings, runs).hnsw();
     String baselineName = runs.get(runs.size() - 2).system();
 
     Set<String> unseen = null;
@@ -141,10 +141,10 @@ final class EvalCommand implements Callable<Integer> {
       ModelBundle bundle = Components.bundle(settings, version);
       Embedder embedder = own(bundle.embedder(Components.embedder(settings)));
       String label = "student v" + bundle.version();
-      HnswDenseRetriever hnsw = dense(label + " (" + embedder.info().pooling() + ")", embedder, passages, cachePath,
+      Dense student = dense(label + " (" + embedder.info().pooling() + ")", embedder, passages, cachePath,
           "bundle-" + bundle.checksum().substring(0, 16), data, settings, runs);
       if (ModelBundle.VERSION_ZERO.equals(bundle.version())) {
-        baseline = hnsw;
+        baseline = student.hnsw();
         baselineName = runs.get(runs.size() - 2).system();
       }
       if (symmetricData != null) {
@@ -155,9 +155,8 @@ final class EvalCommand implements Callable<Integer> {
         }
       }
       if (bundle.iem().isPresent()) {
-        float[][] vectors = vectors(embedder, passages, cachePath, "bundle-" + bundle.checksum().substring(0, 16));
-        runs.add(Evaluation.runPerQuery(new IemRerankRetriever(label + " + IEM re-rank top-" + rerankDepth, hnsw,
-            bundle.iem().get(), rerankDepth, passages, vectors), data.queries(), data.qrels()));
+        runs.add(Evaluation.runPerQuery(new IemRerankRetriever(label + " + IEM re-rank top-" + rerankDepth,
+            student.hnsw(), bundle.iem().get(), rerankDepth, passages, student.vectors()), data.queries(), data.qrels()));
       }
       String trainedOn = trainingSplit(bundle);
       if (unseen == null && trainedOn != null) {
@@ -277,8 +276,11 @@ final class EvalCommand implements Callable<Integer> {
     }
   }
 
+  /** An embedder's HNSW retriever (open until the end of the run) and the corpus vectors it indexes. */
+  private record Dense(HnswDenseRetriever hnsw, float[][] vectors) {}
+
   /** HNSW and exact runs of one embedder over the passages; the HNSW retriever stays open for re-rank rows. */
-  private HnswDenseRetriever dense(String label, Embedder embedder, List<EvalPassage> passages, Path cachePath,
+  private Dense dense(String label, Embedder embedder, List<EvalPassage> passages, Path cachePath,
       String fingerprint, BeirDataset data, Settings settings, List<Evaluation.Run> runs) {
     System.out.printf("embedding %d passages with %s on %s%n", passages.size(), label, embedder.info().provider());
     float[][] vectors = vectors(embedder, passages, cachePath, fingerprint);
@@ -287,7 +289,7 @@ final class EvalCommand implements Callable<Integer> {
     runs.add(Evaluation.runPerQuery(hnsw, data.queries(), data.qrels()));
     Retriever exact = new ExactDenseRetriever(label + " exact", embedder, passages, vectors);
     runs.add(Evaluation.runPerQuery(exact, data.queries(), data.qrels()));
-    return hnsw;
+    return new Dense(hnsw, vectors);
   }
 
   private <T extends AutoCloseable> T own(T resource) {

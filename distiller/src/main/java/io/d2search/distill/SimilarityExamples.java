@@ -52,13 +52,8 @@ public final class SimilarityExamples {
     // Shuffled, so that a pair's two directions rarely share a batch: there, each query would meet itself as
     // another list's positive among the in-batch negatives.
     java.util.Collections.shuffle(items, random);
-    List<String> all = List.copyOf(texts);
-    java.util.Map<String, TokenSequence> states = new java.util.HashMap<>();
-    List<TokenSequence> computed = tokenStates.getOrCompute(all, backbone);
-    for (int i = 0; i < all.size(); i++) {
-      states.put(all.get(i), computed.get(i));
-    }
-    tokenStates.flush();
+    java.util.Map<String, TokenSequence> states = tokenStates.getAll(List.copyOf(texts), backbone,
+        "similarity: token states");
     List<TrainingExample> examples = new ArrayList<>();
     List<String> ids = new ArrayList<>();
     for (Item i : items) {

@@ -55,6 +55,8 @@ public final class TokenStateCache implements AutoCloseable {
   private static final int HASH_BYTES = 32;
   static final int HEADER_BYTES = MAGIC.length + 4 + HASH_BYTES + 4 + 4;
   private static final int RECORD_HEADER_BYTES = HASH_BYTES + 4;
+  /** Texts per backbone round of {@link #getAll} (one progress step). */
+  private static final int PROGRESS_CHUNK = 256;
 
   private final Path file;
   private final String backboneSha256;
@@ -264,6 +266,29 @@ public final class TokenStateCache implements AutoCloseable {
     for (String t : texts) {
       out.add(get(t).orElseThrow());
     }
+    return out;
+  }
+
+  /**
+   * The token states of distinct texts by text, computing the missing ones in chunks with a progress bar, then
+   * flushing: what a training set needs, each text's states loaded once and shared by every example using it.
+   */
+  public Map<String, TokenSequence> getAll(List<String> texts, Embedder embedder, String label) {
+    List<String> distinct = List.copyOf(new LinkedHashSet<>(texts));
+    Map<String, TokenSequence> out = new HashMap<>(distinct.size() * 2);
+    try (me.tongfei.progressbar.ProgressBar bar = new me.tongfei.progressbar.ProgressBarBuilder().setTaskName(label)
+        .setInitialMax(distinct.size()).setStyle(me.tongfei.progressbar.ProgressBarStyle.ASCII)
+        .setUpdateIntervalMillis(1000).showSpeed().build()) {
+      for (int from = 0; from < distinct.size(); from += PROGRESS_CHUNK) {
+        List<String> chunk = distinct.subList(from, Math.min(distinct.size(), from + PROGRESS_CHUNK));
+        List<TokenSequence> states = getOrCompute(chunk, embedder);
+        for (int i = 0; i < chunk.size(); i++) {
+          out.put(chunk.get(i), states.get(i));
+        }
+        bar.stepBy(chunk.size());
+      }
+    }
+    flush();
     return out;
   }
 

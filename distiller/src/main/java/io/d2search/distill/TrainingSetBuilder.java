@@ -4,7 +4,6 @@ import io.d2search.embed.Embedder;
 import io.d2search.teach.FeatureTeacher;
 import io.d2search.teach.Teacher;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -23,9 +22,6 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * <p>Token states of a text are loaded once and shared by every example that uses it.
  */
 public final class TrainingSetBuilder {
-  /** Texts per backbone call when filling the token-state cache (one progress step). */
-  private static final int CHUNK = 256;
-
   private final NegativeMiner miner;
   private final Teacher teacher;
   private final FeatureTeacher features;
@@ -94,7 +90,7 @@ public final class TrainingSetBuilder {
       texts.add(documentText.get(l.positive()));
       l.negatives().forEach(n -> texts.add(documentText.get(n)));
     }
-    Map<String, TokenSequence> states = states(List.copyOf(texts), label);
+    Map<String, TokenSequence> states = tokenStates.getAll(List.copyOf(texts), backbone, label + ": token states");
 
     List<TrainingExample> examples = new ArrayList<>(labelled.size());
     List<String> queryIds = new ArrayList<>(labelled.size());
@@ -106,21 +102,6 @@ public final class TrainingSetBuilder {
     return new TrainingSet(examples, queryIds);
   }
 
-  private Map<String, TokenSequence> states(List<String> texts, String label) {
-    Map<String, TokenSequence> out = new HashMap<>(texts.size() * 2);
-    try (ProgressBar bar = bar(label + ": token states", texts.size())) {
-      for (int from = 0; from < texts.size(); from += CHUNK) {
-        List<String> chunk = texts.subList(from, Math.min(texts.size(), from + CHUNK));
-        List<TokenSequence> seqs = tokenStates.getOrCompute(chunk, backbone);
-        for (int i = 0; i < chunk.size(); i++) {
-          out.put(chunk.get(i), seqs.get(i));
-        }
-        bar.stepBy(chunk.size());
-      }
-    }
-    tokenStates.flush();
-    return out;
-  }
 
   private static float[] toFloat(double[] x) {
     float[] out = new float[x.length];
