@@ -12,6 +12,7 @@ import io.d2search.embed.ExecutionProvider;
 import io.d2search.embed.TextHash;
 import io.d2search.events.PassageEmbedding;
 import io.d2search.index.EmbeddingsMaterializer;
+import io.d2search.index.HitAssertions;
 import io.d2search.index.IndexConfig;
 import io.d2search.index.MaterializerConfig;
 import io.d2search.index.PassageIndex;
@@ -175,7 +176,8 @@ class HttpApiTest {
     assertThat(passageIds(reranked)).containsExactly(passageIds(hnsw).get(2), passageIds(hnsw).get(1));
     JsonNode first = reranked.get("results").get(0);
     assertThat(first.get("hnswRank").asInt()).isEqualTo(3);
-    assertThat(first.get("hnswScore").floatValue()).isEqualTo(hnsw.get("results").get(2).get("score").floatValue());
+    assertThat(first.get("hnswScore").floatValue()).isCloseTo(hnsw.get("results").get(2).get("score").floatValue(),
+        within(HitAssertions.SCORE_TOLERANCE));
     // The head scores −(1 + q·p), and the HNSW score is (1 + q·p) / 2.
     assertThat(first.get("iemScore").floatValue()).isEqualTo(first.get("score").floatValue())
         .isCloseTo(-2 * first.get("hnswScore").floatValue(), within(1e-4f));
