@@ -4,6 +4,7 @@ import io.d2search.bundle.ModelBundle;
 import io.d2search.distill.CorpusVectors;
 import io.d2search.distill.Distillation;
 import io.d2search.distill.HeadsSpec;
+import io.d2search.distill.IemInit;
 import io.d2search.distill.JudgedQuery;
 import io.d2search.distill.LossConfig;
 import io.d2search.distill.NegativeMiner;
@@ -96,6 +97,12 @@ final class DistillCommand implements Callable<Integer> {
       description = "IEM input: concat ([q, p]) or interaction ([q, p, q*p, |q-p|]) (default: ${DEFAULT-VALUE}).")
   String iemInput;
 
+  @Option(names = "--iem-init", paramLabel = "cosine|random",
+      description = "How a fresh IEM starts: cosine (its logit is 20·q·p until training adds to it, so an untrained "
+          + "re-rank is the HNSW order; interaction input only) or random (PyTorch's default). Default: cosine for the "
+          + "interaction input, random for concat. Ignored when the parent bundle has an IEM of the same shape.")
+  String iemInit;
+
   @Option(names = "--loss", defaultValue = "d2llm", description = "d2llm or hybrid (default: ${DEFAULT-VALUE}).")
   String loss;
 
@@ -139,6 +146,12 @@ final class DistillCommand implements Callable<Integer> {
       // Bundles are immutable: refuse before the hour of work, not after.
       throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
           "--out " + out + " already holds a bundle; bundles are immutable, choose a new version");
+    }
+    IemHead.Input input = IemHead.Input.fromId(iemInput);
+    IemInit init = iemInit == null ? IemInit.defaultFor(input) : IemInit.fromId(iemInit);
+    if (init == IemInit.COSINE && input != IemHead.Input.INTERACTION) {
+      throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+          "--iem-init cosine needs --iem-input interaction (concat cannot form q·p in one layer)");
     }
     BeirDataset data = BeirDataset.load(beir, split);
     List<EvalPassage> docs = EvalPassage.wholeDocs(data);
@@ -202,7 +215,7 @@ final class DistillCommand implements Callable<Integer> {
 
     HeadsSpec spec = HeadsSpec.of(parentBundle.manifest().dimension(),
         parentBundle.manifest().pooling().heads() != null ? parentBundle.manifest().pooling().heads()
-            : ModelBundle.VERSION_ZERO_HEADS, IemHead.Input.fromId(iemInput));
+            : ModelBundle.VERSION_ZERO_HEADS, input);
     TrainerConfig trainer = TrainerConfig.defaults().withEpochs(epochs).withBatchSize(batchSize)
         .withLearningRate(learningRate).withSeed(seed).withTrainPma(trainPma)
         .withProgress(System.console() != null ? TrainerConfig.Progress.CONSOLE : TrainerConfig.Progress.LOG);
@@ -233,7 +246,8 @@ final class DistillCommand implements Callable<Integer> {
         trainer.withEpochs(symmetricEpochs), Map.of("source", "stsb", "split", "train", "minScore",
         SimilarityExamples.MIN_SCORE, "negatives", SIMILARITY_NEGATIVES));
     Distillation.Result result = Distillation.run(parentBundle,
-        new Distillation.Plan(version, spec, trainer, lossConfig, teacherId, window, similarity), train, heldOut, out);
+        new Distillation.Plan(version, spec, trainer, lossConfig, teacherId, window, similarity, init), train, heldOut,
+        out);
     System.out.printf(Locale.ROOT, "bundle %s written to %s (best epoch %d of %d)%n", result.bundle().version(),
         out.toAbsolutePath(), result.report().bestEpoch(), result.report().epochs().size());
     result.metrics().forEach((k, v) -> System.out.printf(Locale.ROOT, "  %-28s %s%n", k, v));

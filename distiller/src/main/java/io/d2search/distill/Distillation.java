@@ -49,9 +49,16 @@ public final class Distillation {
    * @param teacherId the teacher whose scores the examples carry
    * @param data where the examples came from (dataset, split, counts): recorded in the manifest
    * @param similarity a second stage training the IEM's symmetric branch (PMA frozen); null for none
+   * @param iemInit how the IEM starts when the parent has none of the spec's shape
    */
   public record Plan(String version, HeadsSpec spec, TrainerConfig trainer, LossConfig loss, String teacherId,
-      Map<String, Object> data, Similarity similarity) {
+      Map<String, Object> data, Similarity similarity, IemInit iemInit) {
+
+    /** A plan whose fresh IEM starts as {@link IemInit#defaultFor} its input. */
+    public Plan(String version, HeadsSpec spec, TrainerConfig trainer, LossConfig loss, String teacherId,
+        Map<String, Object> data, Similarity similarity) {
+      this(version, spec, trainer, loss, teacherId, data, similarity, IemInit.defaultFor(spec.iemInput()));
+    }
 
     /** A plan without symmetric-branch training. */
     public Plan(String version, HeadsSpec spec, TrainerConfig trainer, LossConfig loss, String teacherId,
@@ -65,6 +72,7 @@ public final class Distillation {
       Objects.requireNonNull(trainer, "trainer");
       Objects.requireNonNull(loss, "loss");
       Objects.requireNonNull(teacherId, "teacherId");
+      Objects.requireNonNull(iemInit, "iemInit");
       data = Map.copyOf(data);
       if (!spec.hasIem()) {
         throw new IllegalArgumentException("distillation trains an IEM: the spec needs one");
@@ -103,7 +111,7 @@ public final class Distillation {
       throw new IllegalArgumentException("heads of dimension " + plan.spec().dimension() + " over a parent of "
           + pm.dimension());
     }
-    Map<String, Tensor> initial = StudentHeads.initialTensors(plan.spec(), plan.trainer().seed());
+    Map<String, Tensor> initial = StudentHeads.initialTensors(plan.spec(), plan.trainer().seed(), plan.iemInit());
     Map<String, Tensor> inherited = inherit(parent, initial);
     Map<String, Tensor> trained;
     TrainingReport report;
@@ -141,6 +149,7 @@ public final class Distillation {
     training.put("data", plan.data());
     training.put("loss", lossMap(plan.loss()));
     training.put("trainer", trainerMap(plan.trainer()));
+    training.put("iemInit", plan.iemInit().id());
     training.put("examples", Map.of("train", train.size(), "heldOut", heldOut.size()));
     if (plan.similarity() != null) {
       training.put("symmetric", Map.of("data", plan.similarity().data(), "trainer",

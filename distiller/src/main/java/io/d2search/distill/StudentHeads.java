@@ -8,8 +8,10 @@ import ai.djl.ndarray.types.Shape;
 import io.d2search.bundle.Tensor;
 import io.d2search.rank.IemHead;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -62,6 +64,64 @@ public final class StudentHeads implements AutoCloseable {
    * biases uniform in {@code ±1/sqrt(in)}, drawn in {@link IemBlock#NAMES} order from a second stream.
    */
   public static Map<String, Tensor> initialTensors(HeadsSpec spec, long seed) {
+    return initialTensors(spec, seed, IemInit.RANDOM);
+  }
+
+  /**
+   * As {@link #initialTensors(HeadsSpec, long)}, then the IEM as {@code iemInit} says (the same random draws, so
+   * the two differ only in the units {@link IemInit#COSINE} sets).
+   *
+   * @throws IllegalArgumentException if {@code iemInit} is COSINE and the spec's IEM input is not INTERACTION
+   */
+  public static Map<String, Tensor> initialTensors(HeadsSpec spec, long seed, IemInit iemInit) {
+    Map<String, Tensor> out = randomTensors(spec, seed);
+    if (iemInit == IemInit.COSINE && spec.hasIem()) {
+      cosineIem(out, spec);
+    }
+    return out;
+  }
+
+  /** Replaces the IEM tensors that {@link IemInit#COSINE} changes. */
+  private static void cosineIem(Map<String, Tensor> tensors, HeadsSpec spec) {
+    if (spec.iemInput() != IemHead.Input.INTERACTION) {
+      throw new IllegalArgumentException("a cosine IEM start needs the interaction input, not " + spec.iemInput().id());
+    }
+    int d = spec.dimension();
+    int h = spec.iemHidden();
+    int in = spec.iemInput().blocks() * d;
+    float[] fc1 = tensors.get(IemBlock.FC1_WEIGHT).data();
+    float[] fc1Bias = tensors.get(IemBlock.FC1_BIAS).data();
+    for (int unit = 0; unit < 2; unit++) {
+      Arrays.fill(fc1, unit * in, (unit + 1) * in, 0f);
+      // Σ over the q ⊙ p block (the third d-wide block of the input) is q·p; unit 1 sees its negation.
+      Arrays.fill(fc1, unit * in + 2 * d, unit * in + 3 * d, unit == 0 ? 1f : -1f);
+      fc1Bias[unit] = 0f;
+    }
+    replace(tensors, IemBlock.FC1_WEIGHT, fc1);
+    replace(tensors, IemBlock.FC1_BIAS, fc1Bias);
+    for (String proj : List.of("iem.proj0", "iem.proj1")) {
+      float[] w = tensors.get(proj + ".weight").data();
+      float[] b = tensors.get(proj + ".bias").data();
+      for (int unit = 0; unit < 2; unit++) {
+        Arrays.fill(w, unit * h, (unit + 1) * h, 0f);
+        w[unit * h + unit] = 1f;
+        b[unit] = 0f;
+      }
+      replace(tensors, proj + ".weight", w);
+      replace(tensors, proj + ".bias", b);
+    }
+    float[] out = new float[h];
+    out[0] = IemInit.COSINE_SCALE;
+    out[1] = -IemInit.COSINE_SCALE;
+    replace(tensors, IemBlock.OUT_WEIGHT, out);
+    replace(tensors, IemBlock.OUT_BIAS, new float[1]);
+  }
+
+  private static void replace(Map<String, Tensor> tensors, String name, float[] data) {
+    tensors.put(name, new Tensor(tensors.get(name).shape(), data));
+  }
+
+  private static Map<String, Tensor> randomTensors(HeadsSpec spec, long seed) {
     int d = spec.dimension();
     Map<String, Tensor> out = new LinkedHashMap<>();
     Random random = new Random(seed);
@@ -74,9 +134,9 @@ public final class StudentHeads implements AutoCloseable {
       identity[i * d + i] = 1f;
     }
     float[] ones = new float[d];
-    java.util.Arrays.fill(ones, 1f);
+    Arrays.fill(ones, 1f);
     float[] foBias = new float[d];
-    java.util.Arrays.fill(foBias, FC_O_BIAS_INIT);
+    Arrays.fill(foBias, FC_O_BIAS_INIT);
     int[] square = {d, d};
     int[] vector = {d};
     out.put(PmaBlock.SEED, new Tensor(new int[] {1, d}, s));
