@@ -22,8 +22,8 @@ import io.d2search.eval.PassageVectors;
 import io.d2search.eval.StsBenchmark;
 import io.d2search.eval.VectorCache;
 import io.d2search.rank.IemHead;
-import io.d2search.teach.CachedTeacher;
-import io.d2search.teach.EnsembleTeacher;
+import io.d2search.teach.FeatureTeacher;
+import io.d2search.teach.Teacher;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -129,13 +129,7 @@ final class DistillCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0", description = "Seeds the held-out draw, initialisation and shuffling.")
   long seed;
 
-  @Option(names = "--cache-dir", paramLabel = "DIR",
-      description = "Corpus vector cache shared with eval (default: <data.dir>/cache/vectors).")
-  Path cacheDir;
-
-  @Option(names = "--token-cache", paramLabel = "DIR",
-      description = "Backbone token-state cache, shared with eval (default: token-states beside the vector cache).")
-  Path tokenCache;
+  @Mixin CacheOptions caches;
 
   @Override
   public Integer call() throws Exception {
@@ -170,8 +164,9 @@ final class DistillCommand implements Callable<Integer> {
     List<JudgedQuery> pseudo = pseudoQueries(data, pseudoQueries, seed);
     trainQueries.addAll(pseudo);
 
-    Path vectors = cacheDir != null ? cacheDir : Components.dataDir(settings).resolve("cache").resolve("vectors");
-    Path states = tokenCache != null ? tokenCache : vectors.resolveSibling("token-states");
+    CacheOptions.Dirs cacheDirs = caches.dirs(settings);
+    Path vectors = cacheDirs.vectors();
+    Path states = cacheDirs.tokenStates();
     Path teacherCache = TeacherFactory.cacheDir(settings);
     TrainingSet train;
     TrainingSet heldOut;
@@ -188,11 +183,10 @@ final class DistillCommand implements Callable<Integer> {
       try (HnswDenseRetriever index = HnswDenseRetriever.build("parent index", embedder, docs, corpus,
               settings.integer("index.hnsw.m"), settings.integer("index.hnsw.beam-width"));
           Bm25Retriever bm25 = new Bm25Retriever(docs);
-          EnsembleTeacher ensemble = TeacherFactory.ensemble(settings, texts, teacherCache);
-          CachedTeacher teacher = CachedTeacher.open(ensemble, teacherCache.resolve("scores"))) {
+          Teacher teacher = TeacherFactory.forDistill(settings, texts, teacherCache)) {
         teacherId = teacher.id();
         TrainingSetBuilder builder = new TrainingSetBuilder(new NegativeMiner(index, bm25, negatives, denseNegatives),
-            teacher, ensemble, tokenStates, embedder, textOf);
+            teacher, teacher instanceof FeatureTeacher f ? f : null, tokenStates, embedder, textOf);
         train = builder.build(trainQueries, "train");
         heldOut = builder.build(heldOutQueries, "held-out");
       }

@@ -58,13 +58,7 @@ final class EvalCommand implements Callable<Integer> {
           + "instead of chunking it into passages like the indexer.")
   boolean wholeDocs;
 
-  @Option(names = "--cache-dir", paramLabel = "DIR",
-      description = "Where corpus vectors are cached between runs (default: <data.dir>/cache/vectors).")
-  Path cacheDir;
-
-  @Option(names = "--token-cache", paramLabel = "DIR",
-      description = "Backbone token-state cache, shared with distill (default: token-states beside --cache-dir).")
-  Path tokenCache;
+  @Mixin CacheOptions caches;
 
   @Option(names = "--no-cache", description = "Embed everything again; neither read nor write the vector cache.")
   boolean noCache;
@@ -116,7 +110,7 @@ final class EvalCommand implements Callable<Integer> {
     BeirDataset data = BeirDataset.load(beir, split);
     System.out.printf("%s (%s split): %d documents, %d queries, %s%n", beir.getFileName(), split,
         data.corpus().size(), data.queries().size(), wholeDocs ? "whole documents" : "chunked passages");
-    Path cachePath = cacheDir != null ? cacheDir : settings.path("data.dir").resolve("cache").resolve("vectors");
+    CacheOptions.Dirs cacheDirs = caches.dirs(settings);
     List<Evaluation.Run> runs = new ArrayList<>();
     Embedder base = own(Embedder.create(Components.embedder(settings)));
     List<EvalPassage> passages = wholeDocs ? EvalPassage.wholeDocs(data)
@@ -131,7 +125,7 @@ final class EvalCommand implements Callable<Integer> {
           PairScorer.cosine(base), symmetricData));
     }
     var info = base.info();
-    HnswDenseRetriever baseline = dense("bi-encoder (" + info.backboneId() + ", mean)", base, passages, cachePath,
+    HnswDenseRetriever baseline = dense("bi-encoder (" + info.backboneId() + ", mean)", base, passages, cacheDirs,
         info.backboneSha256().substring(0, 16) + "-" + info.maxTokens() + "-mean", data, settings, runs).hnsw();
     String baselineName = runs.get(runs.size() - 2).system();
 
@@ -141,7 +135,7 @@ final class EvalCommand implements Callable<Integer> {
       ModelBundle bundle = Components.bundle(settings, version);
       Embedder embedder = own(bundle.embedder(Components.embedder(settings)));
       String label = "student v" + bundle.version();
-      Dense student = dense(label + " (" + embedder.info().pooling() + ")", embedder, passages, cachePath,
+      Dense student = dense(label + " (" + embedder.info().pooling() + ")", embedder, passages, cacheDirs,
           "bundle-" + bundle.checksum().substring(0, 16), data, settings, runs);
       if (ModelBundle.VERSION_ZERO.equals(bundle.version())) {
         baseline = student.hnsw();
@@ -263,14 +257,15 @@ final class EvalCommand implements Callable<Integer> {
    * Corpus vectors of an embedder: from the vector cache, else pooled from the backbone's cached token states
    * (so students that differ only in their heads share one backbone pass), else embedded.
    */
-  private float[][] vectors(Embedder embedder, List<EvalPassage> passages, Path cachePath, String fingerprint) {
+  private float[][] vectors(Embedder embedder, List<EvalPassage> passages, CacheOptions.Dirs cacheDirs,
+      String fingerprint) {
     List<String> texts = PassageVectors.texts(passages);
-    try (VectorCache cache = noCache ? null : VectorCache.open(cachePath, fingerprint, embedder.info().dimension())) {
+    try (VectorCache cache = noCache ? null
+        : VectorCache.open(cacheDirs.vectors(), fingerprint, embedder.info().dimension())) {
       if (noCache) {
         return PassageVectors.embed(embedder, texts, null, "embed corpus");
       }
-      try (TokenStateCache states = TokenStateCache.open(tokenCache != null ? tokenCache
-          : cachePath.resolveSibling("token-states"), embedder.info())) {
+      try (TokenStateCache states = TokenStateCache.open(cacheDirs.tokenStates(), embedder.info())) {
         return CorpusVectors.of(texts, embedder, states, cache, "corpus vectors");
       }
     }
@@ -280,10 +275,10 @@ final class EvalCommand implements Callable<Integer> {
   private record Dense(HnswDenseRetriever hnsw, float[][] vectors) {}
 
   /** HNSW and exact runs of one embedder over the passages; the HNSW retriever stays open for re-rank rows. */
-  private Dense dense(String label, Embedder embedder, List<EvalPassage> passages, Path cachePath,
+  private Dense dense(String label, Embedder embedder, List<EvalPassage> passages, CacheOptions.Dirs cacheDirs,
       String fingerprint, BeirDataset data, Settings settings, List<Evaluation.Run> runs) {
     System.out.printf("embedding %d passages with %s on %s%n", passages.size(), label, embedder.info().provider());
-    float[][] vectors = vectors(embedder, passages, cachePath, fingerprint);
+    float[][] vectors = vectors(embedder, passages, cacheDirs, fingerprint);
     HnswDenseRetriever hnsw = own(HnswDenseRetriever.build(label + " HNSW", embedder, passages, vectors,
         settings.integer("index.hnsw.m"), settings.integer("index.hnsw.beam-width")));
     runs.add(Evaluation.runPerQuery(hnsw, data.queries(), data.qrels()));

@@ -2,8 +2,15 @@ package io.d2search.app;
 
 import io.d2search.embed.ExecutionProvider;
 import io.d2search.teach.Bm25;
+import io.d2search.teach.CachedTeacher;
+import io.d2search.teach.CrossEncoderConfig;
 import io.d2search.teach.EnsembleConfig;
 import io.d2search.teach.EnsembleTeacher;
+import io.d2search.teach.LlmHttpConfig;
+import io.d2search.teach.LlmHttpTeacher;
+import io.d2search.teach.OnnxCrossEncoderTeacher;
+import io.d2search.teach.Teacher;
+import java.net.URI;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -30,6 +37,93 @@ final class TeacherFactory {
   static Path cacheDir(Settings s) {
     String dir = s.string("teacher.cache-dir");
     return dir.isBlank() ? Components.dataDir(s).resolve("cache").resolve("teacher") : Path.of(dir);
+  }
+
+  /** The teachers setting {@code teacher.kind} can name. */
+  enum Kind {
+    ENSEMBLE("ensemble"), LLM_HTTP("llm-http"), ONNX_CROSS_ENCODER("onnx-cross-encoder");
+
+    final String id;
+
+    Kind(String id) {
+      this.id = id;
+    }
+
+    static Kind of(Settings s) {
+      String v = s.string("teacher.kind").strip();
+      for (Kind k : values()) {
+        if (k.id.equals(v)) {
+          return k;
+        }
+      }
+      throw new IllegalArgumentException("Setting teacher.kind must be ensemble, llm-http or onnx-cross-encoder, got '"
+          + v + "'");
+    }
+  }
+
+  /**
+   * The teacher {@code distill} labels pairs with, as setting {@code teacher.kind} says. The ensemble comes as
+   * itself (a {@link io.d2search.teach.FeatureTeacher}: one pass per query gives scores and features, so its pair
+   * scores are not worth a cache); the LLM and cross-encoder teachers behind a {@link CachedTeacher} in
+   * {@code <cacheDir>/scores}, since each of their pairs costs a model call. Closing the result closes everything it
+   * opened.
+   *
+   * @throws IllegalArgumentException naming the setting that is missing or wrong
+   */
+  static Teacher forDistill(Settings s, List<String> corpusTexts, Path cacheDir) {
+    Kind kind = Kind.of(s);
+    if (kind == Kind.ENSEMBLE) {
+      return ensemble(s, corpusTexts, cacheDir);
+    }
+    Teacher inner = kind == Kind.LLM_HTTP ? new LlmHttpTeacher(llmConfig(s))
+        : OnnxCrossEncoderTeacher.create(CrossEncoderConfig.of(
+            required(s, "teacher.cross-encoder.onnx").getFileName().toString(), required(s, "teacher.cross-encoder.onnx"),
+            required(s, "teacher.cross-encoder.tokenizer"))
+            .withProvider(ExecutionProvider.valueOf(s.string("model.provider").toUpperCase(Locale.ROOT))));
+    CachedTeacher cached;
+    try {
+      cached = CachedTeacher.open(inner, cacheDir.resolve("scores"));
+    } catch (RuntimeException e) {
+      inner.close();
+      throw e;
+    }
+    return new Teacher() {
+      @Override
+      public String id() {
+        return cached.id();
+      }
+
+      @Override
+      public double[] score(String query, List<String> passages) {
+        return cached.score(query, passages);
+      }
+
+      @Override
+      public void close() {
+        try (inner) {
+          cached.close();
+        }
+      }
+    };
+  }
+
+  static LlmHttpConfig llmConfig(Settings s) {
+    String url = s.string("teacher.llm.url").strip();
+    String model = s.string("teacher.llm.model").strip();
+    if (url.isEmpty() || model.isEmpty()) {
+      throw new IllegalArgumentException("teacher.kind llm-http needs settings teacher.llm.url and teacher.llm.model");
+    }
+    String key = s.string("teacher.llm.api-key").strip();
+    return LlmHttpConfig.of(URI.create(url), model).withMaxConcurrency(s.integer("teacher.llm.max-concurrency"))
+        .withApiKey(key.isEmpty() ? null : key);
+  }
+
+  private static Path required(Settings s, String key) {
+    String v = s.string(key).strip();
+    if (v.isEmpty()) {
+      throw new IllegalArgumentException("teacher.kind " + s.string("teacher.kind") + " needs setting " + key);
+    }
+    return Path.of(v);
   }
 
   /**

@@ -31,8 +31,9 @@ public final class TrainingSetBuilder {
 
   /**
    * @param miner where the hard negatives come from
-   * @param teacher labels every pair (usually a {@code CachedTeacher})
-   * @param features per-pair teacher features for feature imitation; null for none
+   * @param teacher labels every pair (usually a {@code CachedTeacher}) when {@code features} is null
+   * @param features the same teacher with per-pair features for feature imitation, asked for scores and features
+   *     in one call (its query encoders run once; the score cache is not consulted); null for none
    * @param tokenStates backbone token states on disk
    * @param backbone computes missing token states (the student's backbone and token limit)
    * @param documentText document id → the text the student embeds for it (title and text, as indexed)
@@ -63,8 +64,16 @@ public final class TrainingSetBuilder {
         List<String> candidates = new ArrayList<>(positives);
         candidates.addAll(negatives);
         List<String> texts = candidates.stream().map(documentText::get).toList();
-        double[] scores = teacher.score(q.text(), texts);
-        double[][] feats = features == null ? null : features.features(q.text(), texts);
+        double[] scores;
+        double[][] feats;
+        if (features == null) {
+          scores = teacher.score(q.text(), texts);
+          feats = null;
+        } else {
+          FeatureTeacher.Labels labels = features.label(q.text(), texts);
+          scores = labels.scores();
+          feats = labels.features();
+        }
         int p = positives.size();
         for (int i = 0; i < p; i++) {
           float[] s = new float[1 + negatives.size()];

@@ -134,10 +134,20 @@ public final class EnsembleTeacher implements FeatureTeacher {
   /** The per-component normalised scores of each pair, {@code [passage][component]}. */
   @Override
   public double[][] features(String query, List<String> passages) {
-    double[][] z = scoreDetailed(query, passages).z();
-    double[][] out = new double[passages.size()][components.size()];
+    return features(scoreDetailed(query, passages).z(), passages.size());
+  }
+
+  /** One pass of each query encoder for both (the query is never cached, see {@link #rawScores}). */
+  @Override
+  public Labels label(String query, List<String> passages) {
+    Scores s = scoreDetailed(query, passages);
+    return new Labels(s.probabilities(), features(s.z(), passages.size()));
+  }
+
+  private double[][] features(double[][] z, int passages) {
+    double[][] out = new double[passages][components.size()];
     for (int c = 0; c < z.length; c++) {
-      for (int p = 0; p < passages.size(); p++) {
+      for (int p = 0; p < passages; p++) {
         out[p][c] = z[c][p];
       }
     }

@@ -18,4 +18,20 @@ public interface FeatureTeacher extends Teacher {
    * @return {@code [passages.size()][featureNames().size()]}, in input order; new arrays
    */
   double[][] features(String query, List<String> passages);
+
+  /**
+   * A score and a feature vector per pair.
+   *
+   * @param scores as {@link #score}
+   * @param features as {@link #features}
+   */
+  record Labels(double[] scores, double[][] features) {}
+
+  /**
+   * {@link #score} and {@link #features} of the same pairs. Teachers that compute both from one pass over the query
+   * override it; this default asks twice.
+   */
+  default Labels label(String query, List<String> passages) {
+    return new Labels(score(query, passages), features(query, passages));
+  }
 }
