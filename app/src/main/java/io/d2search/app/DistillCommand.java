@@ -6,6 +6,7 @@ import io.d2search.distill.Distillation;
 import io.d2search.distill.HeadsSpec;
 import io.d2search.distill.IemInit;
 import io.d2search.distill.JudgedQuery;
+import io.d2search.distill.LabelStore;
 import io.d2search.distill.LossConfig;
 import io.d2search.distill.NegativeMiner;
 import io.d2search.distill.SimilarityExamples;
@@ -24,10 +25,14 @@ import io.d2search.eval.VectorCache;
 import io.d2search.rank.IemHead;
 import io.d2search.teach.FeatureTeacher;
 import io.d2search.teach.Teacher;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -183,10 +188,12 @@ final class DistillCommand implements Callable<Integer> {
       try (HnswDenseRetriever index = HnswDenseRetriever.build("parent index", embedder, docs, corpus,
               settings.integer("index.hnsw.m"), settings.integer("index.hnsw.beam-width"));
           Bm25Retriever bm25 = new Bm25Retriever(docs);
-          Teacher teacher = TeacherFactory.forDistill(settings, texts, teacherCache)) {
+          Teacher teacher = TeacherFactory.forDistill(settings, texts, teacherCache);
+          LabelStore labels = LabelStore.open(vectors.resolveSibling("labels").resolve(
+              labelSetup(parentBundle, teacher.id(), texts, settings) + ".jsonl"))) {
         teacherId = teacher.id();
         TrainingSetBuilder builder = new TrainingSetBuilder(new NegativeMiner(index, bm25, negatives, denseNegatives),
-            teacher, teacher instanceof FeatureTeacher f ? f : null, tokenStates, embedder, textOf);
+            teacher, teacher instanceof FeatureTeacher f ? f : null, tokenStates, embedder, textOf, labels);
         train = builder.build(trainQueries, "train");
         heldOut = builder.build(heldOutQueries, "held-out");
       }
@@ -246,6 +253,28 @@ final class DistillCommand implements Callable<Integer> {
         out.toAbsolutePath(), result.report().bestEpoch(), result.report().epochs().size());
     result.metrics().forEach((k, v) -> System.out.printf(Locale.ROOT, "  %-28s %s%n", k, v));
     return 0;
+  }
+
+  /**
+   * Names a labelling set-up: what a labelled list depends on (the parent's index, the HNSW parameters, K and its
+   * split, the teacher, the corpus texts). A list stored under one name is valid for every run with that name.
+   */
+  String labelSetup(ModelBundle parentBundle, String teacherId, List<String> corpusTexts, Settings settings) {
+    try {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      for (String part : List.of(parentBundle.checksum(), teacherId, Integer.toString(negatives),
+          Integer.toString(denseNegatives), settings.string("index.hnsw.m"), settings.string("index.hnsw.beam-width"))) {
+        sha.update(part.getBytes(StandardCharsets.UTF_8));
+        sha.update((byte) 0);
+      }
+      for (String t : corpusTexts) {
+        sha.update(t.getBytes(StandardCharsets.UTF_8));
+        sha.update((byte) 0);
+      }
+      return "parent-" + parentBundle.version() + "-" + HexFormat.of().formatHex(sha.digest(), 0, 8);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is required by every JVM", e);
+    }
   }
 
   /** Queries of the split with at least one relevant (relevance > 0) document, in the file's order. */

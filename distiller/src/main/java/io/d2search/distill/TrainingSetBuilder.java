@@ -12,6 +12,8 @@ import java.util.Set;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Turns judged queries into {@link TrainingExample}s: mines K hard negatives per query, asks the teacher for every
@@ -22,12 +24,14 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * <p>Token states of a text are loaded once and shared by every example that uses it.
  */
 public final class TrainingSetBuilder {
+  private static final Logger log = LoggerFactory.getLogger(TrainingSetBuilder.class);
   private final NegativeMiner miner;
   private final Teacher teacher;
   private final FeatureTeacher features;
   private final TokenStateCache tokenStates;
   private final Embedder backbone;
   private final Map<String, String> documentText;
+  private final LabelStore labels;
 
   /**
    * @param miner where the hard negatives come from
@@ -40,6 +44,16 @@ public final class TrainingSetBuilder {
    */
   public TrainingSetBuilder(NegativeMiner miner, Teacher teacher, FeatureTeacher features,
       TokenStateCache tokenStates, Embedder backbone, Map<String, String> documentText) {
+    this(miner, teacher, features, tokenStates, backbone, documentText, null);
+  }
+
+  /**
+   * As the other constructor, with labelled lists read from and written to {@code labels} (null: none), which must
+   * belong to this miner's index and this teacher (see {@link LabelStore}).
+   */
+  public TrainingSetBuilder(NegativeMiner miner, Teacher teacher, FeatureTeacher features,
+      TokenStateCache tokenStates, Embedder backbone, Map<String, String> documentText, LabelStore labels) {
+    this.labels = labels;
     this.miner = Objects.requireNonNull(miner, "miner");
     this.teacher = Objects.requireNonNull(teacher, "teacher");
     this.features = features;
@@ -52,6 +66,7 @@ public final class TrainingSetBuilder {
   public TrainingSet build(List<JudgedQuery> queries, String label) {
     record Labelled(JudgedQuery query, String positive, List<String> negatives, float[] scores, float[][] feats) {}
     List<Labelled> labelled = new ArrayList<>();
+    int reused = 0;
     try (ProgressBar bar = bar(label + ": negatives + teacher", queries.size())) {
       for (JudgedQuery q : queries) {
         List<String> positives = q.positives().stream().filter(documentText::containsKey).toList();
@@ -59,21 +74,18 @@ public final class TrainingSetBuilder {
         if (positives.isEmpty()) {
           continue;
         }
-        List<String> negatives = miner.mine(q.text(), Set.copyOf(q.positives()));
-        // One teacher call per query: its positives then its negatives.
-        List<String> candidates = new ArrayList<>(positives);
-        candidates.addAll(negatives);
-        List<String> texts = candidates.stream().map(documentText::get).toList();
-        double[] scores;
-        double[][] feats;
-        if (features == null) {
-          scores = teacher.score(q.text(), texts);
-          feats = null;
+        LabelStore.Entry entry = labels == null ? null : labels.get(q.text(), positives);
+        if (entry == null) {
+          entry = label(q, positives);
+          if (labels != null) {
+            labels.put(entry);
+          }
         } else {
-          FeatureTeacher.Labels labels = features.label(q.text(), texts);
-          scores = labels.scores();
-          feats = labels.features();
+          reused++;
         }
+        List<String> negatives = entry.negatives();
+        double[] scores = entry.scores();
+        double[][] feats = entry.features();
         int p = positives.size();
         for (int i = 0; i < p; i++) {
           float[] s = new float[1 + negatives.size()];
@@ -91,6 +103,9 @@ public final class TrainingSetBuilder {
           labelled.add(new Labelled(q, positives.get(i), negatives, s, f));
         }
       }
+    }
+    if (labels != null) {
+      log.info("{}: {} of {} queries' labelled lists reused from the label store", label, reused, queries.size());
     }
 
     LinkedHashSet<String> texts = new LinkedHashSet<>();
@@ -111,6 +126,19 @@ public final class TrainingSetBuilder {
     return new TrainingSet(examples, queryIds);
   }
 
+
+  /** Mines the query's negatives and asks the teacher about its positives and negatives in one call. */
+  private LabelStore.Entry label(JudgedQuery q, List<String> positives) {
+    List<String> negatives = miner.mine(q.text(), Set.copyOf(q.positives()));
+    List<String> candidates = new ArrayList<>(positives);
+    candidates.addAll(negatives);
+    List<String> texts = candidates.stream().map(documentText::get).toList();
+    if (features == null) {
+      return new LabelStore.Entry(q.text(), positives, negatives, teacher.score(q.text(), texts), null);
+    }
+    FeatureTeacher.Labels l = features.label(q.text(), texts);
+    return new LabelStore.Entry(q.text(), positives, negatives, l.scores(), l.features());
+  }
 
   private static float[] toFloat(double[] x) {
     float[] out = new float[x.length];
