@@ -9,6 +9,7 @@ import io.d2search.distill.JudgedQuery;
 import io.d2search.distill.LabelStore;
 import io.d2search.distill.LossConfig;
 import io.d2search.distill.NegativeMiner;
+import io.d2search.distill.QuerySplit;
 import io.d2search.distill.SimilarityExamples;
 import io.d2search.distill.TokenStateCache;
 import io.d2search.distill.TrainerConfig;
@@ -38,6 +39,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -82,6 +84,20 @@ final class DistillCommand implements Callable<Integer> {
   @Option(names = "--held-out", defaultValue = "0.1",
       description = "Fraction of the queries held out for early stopping and the bundle's metrics (default: ${DEFAULT-VALUE}).")
   double heldOutFraction;
+
+  @Option(names = "--held-out-kind", defaultValue = "UNSEEN", paramLabel = "unseen|random",
+      converter = HeldOutKindConverter.class,
+      description = "unseen: hold out only queries whose positives no other query has, so early stopping measures "
+          + "ranking documents never seen as answers (what eval's unseen subset measures); random: any queries "
+          + "(default: unseen).")
+  QuerySplit.Kind heldOutKind;
+
+  static final class HeldOutKindConverter implements picocli.CommandLine.ITypeConverter<QuerySplit.Kind> {
+    @Override
+    public QuerySplit.Kind convert(String value) {
+      return QuerySplit.Kind.valueOf(value.strip().toUpperCase(Locale.ROOT));
+    }
+  }
 
   @Option(names = "--pseudo-queries", defaultValue = "0",
       description = "Also train on this many pseudo-queries: titles of randomly drawn corpus documents, each with its "
@@ -161,13 +177,15 @@ final class DistillCommand implements Callable<Integer> {
     System.out.printf(Locale.ROOT, "%s (%s split): %d documents, %d queries with a positive; parent bundle %s%n",
         beir.getFileName(), split, docs.size(), judged.size(), parentBundle.version());
 
-    List<JudgedQuery> shuffled = new ArrayList<>(judged);
-    Collections.shuffle(shuffled, new Random(seed));
-    int heldOutCount = (int) Math.round(heldOutFraction * shuffled.size());
-    List<JudgedQuery> heldOutQueries = shuffled.subList(0, heldOutCount);
-    List<JudgedQuery> trainQueries = new ArrayList<>(shuffled.subList(heldOutCount, shuffled.size()));
-    List<JudgedQuery> pseudo = pseudoQueries(data, pseudoQueries, seed);
+    QuerySplit split = QuerySplit.of(judged, heldOutFraction, seed, heldOutKind);
+    int heldOutCount = split.heldOut().size();
+    List<JudgedQuery> heldOutQueries = split.heldOut();
+    List<JudgedQuery> trainQueries = new ArrayList<>(split.train());
+    // A title must not present a held-out positive as an answer either.
+    List<JudgedQuery> pseudo = pseudoQueries(data, pseudoQueries, seed, split.heldOutPositives());
     trainQueries.addAll(pseudo);
+    System.out.printf(Locale.ROOT, "%d training queries, %d held out (%s), %d pseudo-queries%n", split.train().size(),
+        heldOutCount, heldOutKind.name().toLowerCase(Locale.ROOT), pseudo.size());
 
     CacheOptions.Dirs cacheDirs = caches.dirs(settings);
     Path vectors = cacheDirs.vectors();
@@ -240,6 +258,7 @@ final class DistillCommand implements Callable<Integer> {
     window.put("split", split);
     window.put("queries", judged.size());
     window.put("heldOutQueries", heldOutCount);
+    window.put("heldOutKind", heldOutKind.name().toLowerCase(Locale.ROOT));
     window.put("pseudoQueries", Map.of("count", pseudo.size(), "kind", "document title -> its document"));
     window.put("negatives", Map.of("k", negatives, "fromIndex", denseNegatives, "index", "bundle "
         + parentBundle.version() + " HNSW", "lexical", "bm25"));
@@ -292,9 +311,10 @@ final class DistillCommand implements Callable<Integer> {
   }
 
   /** Titles of n documents drawn at random (seeded), each a query whose positive is its own document. */
-  static List<JudgedQuery> pseudoQueries(BeirDataset data, int n, long seed) {
+  static List<JudgedQuery> pseudoQueries(BeirDataset data, int n, long seed, Set<String> excluded) {
     List<BeirDataset.Document> docs = new ArrayList<>(data.corpus().values().stream()
-        .filter(d -> d.title() != null && d.title().strip().length() >= 8 && !d.text().isBlank()).toList());
+        .filter(d -> d.title() != null && d.title().strip().length() >= 8 && !d.text().isBlank())
+        .filter(d -> !excluded.contains(d.id())).toList());
     Collections.shuffle(docs, new Random(seed ^ 0x9E3779B97F4A7C15L));
     return docs.stream().limit(n).map(d -> new JudgedQuery("title:" + d.id(), d.title().strip(), List.of(d.id())))
         .toList();
