@@ -177,14 +177,14 @@ final class DistillCommand implements Callable<Integer> {
     System.out.printf(Locale.ROOT, "%s (%s split): %d documents, %d queries with a positive; parent bundle %s%n",
         beir.getFileName(), split, docs.size(), judged.size(), parentBundle.version());
 
-    QuerySplit split = QuerySplit.of(judged, heldOutFraction, seed, heldOutKind);
-    int heldOutCount = split.heldOut().size();
-    List<JudgedQuery> heldOutQueries = split.heldOut();
-    List<JudgedQuery> trainQueries = new ArrayList<>(split.train());
+    QuerySplit querySplit = QuerySplit.of(judged, heldOutFraction, seed, heldOutKind);
+    int heldOutCount = querySplit.heldOut().size();
+    List<JudgedQuery> heldOutQueries = querySplit.heldOut();
+    List<JudgedQuery> trainQueries = new ArrayList<>(querySplit.train());
     // A title must not present a held-out positive as an answer either.
-    List<JudgedQuery> pseudo = pseudoQueries(data, pseudoQueries, seed, split.heldOutPositives());
+    List<JudgedQuery> pseudo = pseudoQueries(data, pseudoQueries, seed, querySplit.heldOutPositives());
     trainQueries.addAll(pseudo);
-    System.out.printf(Locale.ROOT, "%d training queries, %d held out (%s), %d pseudo-queries%n", split.train().size(),
+    System.out.printf(Locale.ROOT, "%d training queries, %d held out (%s), %d pseudo-queries%n", querySplit.train().size(),
         heldOutCount, heldOutKind.name().toLowerCase(Locale.ROOT), pseudo.size());
 
     CacheOptions.Dirs cacheDirs = caches.dirs(settings);

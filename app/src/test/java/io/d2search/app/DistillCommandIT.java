@@ -48,7 +48,10 @@ class DistillCommandIT {
     ModelBundle bundle = ModelBundle.load(dir.resolve("data/bundles/1"));
     assertThat(bundle.manifest().parent()).isEqualTo("0");
     assertThat(bundle.iem()).isPresent();
-    assertThat(bundle.manifest().training()).containsKeys("teacher", "loss", "trainer", "data");
+    assertThat(bundle.manifest().training()).containsKeys("teacher", "loss", "trainer", "data")
+        .containsEntry("iemInit", "cosine");
+    assertThat((Map<?, ?>) bundle.manifest().training().get("data")).containsEntry("split", "train")
+        .containsEntry("heldOutKind", "unseen");
     assertThat(bundle.manifest().metrics()).containsKeys("heldOut.mrr.iem", "heldOut.mrr.teacher");
 
     String eval = run("eval", "--config", config.toString(), "--beir", slice.toString(), "--whole-docs",
