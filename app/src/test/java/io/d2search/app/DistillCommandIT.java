@@ -50,8 +50,9 @@ class DistillCommandIT {
     assertThat(bundle.iem()).isPresent();
     assertThat(bundle.manifest().training()).containsKeys("teacher", "loss", "trainer", "data")
         .containsEntry("iemInit", "cosine");
-    assertThat((Map<?, ?>) bundle.manifest().training().get("data")).containsEntry("split", "train")
-        .containsEntry("heldOutKind", "unseen");
+    @SuppressWarnings("unchecked")
+    Map<String, Object> data = (Map<String, Object>) bundle.manifest().training().get("data");
+    assertThat(data).containsEntry("split", "train").containsEntry("heldOutKind", "unseen");
     assertThat(bundle.manifest().metrics()).containsKeys("heldOut.mrr.iem", "heldOut.mrr.teacher");
 
     String eval = run("eval", "--config", config.toString(), "--beir", slice.toString(), "--whole-docs",
