@@ -10,6 +10,7 @@ import io.d2search.distill.LabelStore;
 import io.d2search.distill.LossConfig;
 import io.d2search.distill.NegativeMiner;
 import io.d2search.distill.QuerySplit;
+import io.d2search.distill.RerankSelection;
 import io.d2search.distill.SimilarityExamples;
 import io.d2search.distill.TokenStateCache;
 import io.d2search.distill.TrainerConfig;
@@ -56,6 +57,8 @@ import picocli.CommandLine.Option;
 final class DistillCommand implements Callable<Integer> {
   /** Random negatives per sentence-pair list of the symmetric stage. */
   private static final int SIMILARITY_NEGATIVES = 3;
+  /** Candidates the held-out re-rank selection re-ranks per query: the query service's and eval's default depth. */
+  private static final int RERANK_DEPTH = 100;
 
   @Mixin ConfigOptions config;
 
@@ -196,6 +199,7 @@ final class DistillCommand implements Callable<Integer> {
     TrainingSet simTrain = null;
     TrainingSet simHeldOut = null;
     String teacherId;
+    RerankSelection rerank = null;
     try (Embedder embedder = parentBundle.embedder(Components.embedder(settings));
         TokenStateCache tokenStates = TokenStateCache.open(states, embedder.info())) {
       float[][] corpus;
@@ -213,6 +217,16 @@ final class DistillCommand implements Callable<Integer> {
         TrainingSetBuilder builder = new TrainingSetBuilder(new NegativeMiner(index, bm25, negatives, denseNegatives),
             teacher, teacher instanceof FeatureTeacher f ? f : null, tokenStates, embedder, textOf, labels);
         train = builder.build(trainQueries, "train");
+        if (!trainPma && !heldOutQueries.isEmpty()) {
+          // The PMA stays the parent's, so the held-out queries' top 100 can be re-ranked as eval will re-rank them.
+          Map<String, float[]> vectorOf = new HashMap<>();
+          for (int i = 0; i < docs.size(); i++) {
+            vectorOf.put(docs.get(i).docId(), corpus[i]);
+          }
+          rerank = RerankSelection.of(heldOutQueries, index, vectorOf, RERANK_DEPTH, input);
+          System.out.printf(Locale.ROOT, "epochs compared by the held-out re-rank of the parent's top %d (nDCG@%d "
+              + "in HNSW order: %.4f)%n", RERANK_DEPTH, RerankSelection.K, rerank.hnswNdcg());
+        }
         heldOut = builder.build(heldOutQueries, "held-out");
       }
       if (symmetric != null) {
@@ -267,7 +281,7 @@ final class DistillCommand implements Callable<Integer> {
         SimilarityExamples.MIN_SCORE, "negatives", SIMILARITY_NEGATIVES));
     Distillation.Result result = Distillation.run(parentBundle,
         new Distillation.Plan(version, spec, trainer, lossConfig, teacherId, window, similarity, init), train, heldOut,
-        out);
+        out, rerank);
     System.out.printf(Locale.ROOT, "bundle %s written to %s (best epoch %d of %d)%n", result.bundle().version(),
         out.toAbsolutePath(), result.report().bestEpoch(), result.report().epochs().size());
     result.metrics().forEach((k, v) -> System.out.printf(Locale.ROOT, "  %-28s %s%n", k, v));

@@ -106,6 +106,20 @@ public final class Distillation {
    * @throws IllegalArgumentException if the spec does not fit the parent
    */
   public static Result run(ModelBundle parent, Plan plan, TrainingSet train, TrainingSet heldOut, Path outDir) {
+    return run(parent, plan, train, heldOut, outDir, null);
+  }
+
+  /**
+   * As {@link #run(ModelBundle, Plan, TrainingSet, TrainingSet, Path)}, comparing epochs by the held-out re-rank
+   * ({@code rerank}, for a frozen PMA) instead of the held-out loss; null: the loss.
+   *
+   * @throws IllegalArgumentException if {@code rerank} is given and the PMA trains (its vectors would go stale)
+   */
+  public static Result run(ModelBundle parent, Plan plan, TrainingSet train, TrainingSet heldOut, Path outDir,
+      RerankSelection rerank) {
+    if (rerank != null && plan.trainer().trainPma()) {
+      throw new IllegalArgumentException("re-rank selection needs a frozen PMA: it re-ranks the parent's vectors");
+    }
     Manifest pm = parent.manifest();
     if (plan.spec().dimension() != pm.dimension()) {
       throw new IllegalArgumentException("heads of dimension " + plan.spec().dimension() + " over a parent of "
@@ -118,7 +132,7 @@ public final class Distillation {
     TrainingReport symmetricReport = null;
     try (NDManager root = DjlRuntime.engine().newBaseManager();
         StudentHeads heads = StudentHeads.fromTensors(root, inherited, plan.spec().heads())) {
-      report = new Trainer(plan.trainer(), plan.loss()).fit(heads, train.examples(), heldOut.examples());
+      report = new Trainer(plan.trainer(), plan.loss()).fit(heads, train.examples(), heldOut.examples(), rerank);
       if (plan.similarity() != null) {
         Similarity sim = plan.similarity();
         // Only the symmetric projection trains: the search branch, the shared layers and the PMA stay as trained.
@@ -137,6 +151,10 @@ public final class Distillation {
     metrics.put("train.steps", report.steps());
     if (heldOut.size() > 0) {
       metrics.putAll(rankMetrics(parent, trained, plan.spec(), heldOut));
+      if (rerank != null) {
+        metrics.put("heldOut.rerank.ndcg10.hnsw", round(rerank.hnswNdcg()));
+        metrics.put("heldOut.rerank.ndcg10.iem", round(rerank.ndcg(HeadTensors.iem(trained, plan.spec().iemInput()))));
+      }
     }
     if (symmetricReport != null) {
       metrics.put("symmetric.heldOut.loss.before", round(symmetricReport.initialHeldOutLoss()));
@@ -150,6 +168,7 @@ public final class Distillation {
     training.put("loss", lossMap(plan.loss()));
     training.put("trainer", trainerMap(plan.trainer()));
     training.put("iemInit", plan.iemInit().id());
+    training.put("selection", rerank == null ? "held-out loss" : "held-out re-rank nDCG@" + RerankSelection.K);
     training.put("examples", Map.of("train", train.size(), "heldOut", heldOut.size()));
     if (plan.similarity() != null) {
       training.put("symmetric", Map.of("data", plan.similarity().data(), "trainer",

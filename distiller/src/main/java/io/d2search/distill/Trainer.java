@@ -70,6 +70,29 @@ public final class Trainer {
    * @throws IllegalStateException if the loss becomes NaN or infinite
    */
   public TrainingReport fit(StudentHeads heads, List<TrainingExample> train, List<TrainingExample> heldOut) {
+    return fit(heads, train, heldOut, null);
+  }
+
+  /**
+   * How epochs are compared for early stopping and for which parameters are kept: a cost, lower is better.
+   * Without one, the cost is the held-out loss.
+   */
+  @FunctionalInterface
+  public interface Selection {
+    /**
+     * @param heads the heads as they are after an epoch (or before training); read them, do not change them
+     * @param heldOutLoss their held-out loss
+     */
+    double cost(StudentHeads heads, double heldOutLoss);
+  }
+
+  /**
+   * As {@link #fit(StudentHeads, List, List)}, comparing epochs by {@code selection} (null: the held-out loss).
+   * The selection runs only when there are held-out examples.
+   */
+  public TrainingReport fit(StudentHeads heads, List<TrainingExample> train, List<TrainingExample> heldOut,
+      Selection selection) {
+    Selection select = selection != null ? selection : (h, loss) -> loss;
     IemBlock iem = heads.requireIem();
     if (train.isEmpty()) {
       throw new IllegalArgumentException("no training examples");
@@ -98,10 +121,11 @@ public final class Trainer {
     Optimizer withoutDecay = Optimizer.adamW().optLearningRateTracker(schedule).optWeightDecays(0f).build();
 
     Evaluation initial = heldOut.isEmpty() ? null : evaluate(heads, heldOut);
-    double best = initial == null ? Double.NaN : initial.loss();
+    double best = initial == null ? Double.NaN : select.cost(heads, initial.loss());
     log.info("Training {} parameters ({} tensors) on {} examples ({} held out), {} steps of {}, K = {}; held-out "
-        + "loss before training {}", count(trainable), trainable.size(), train.size(), heldOut.size(), totalSteps,
-        config.batchSize(), k, fmt(best));
+        + "loss before training {}{}", count(trainable), trainable.size(), train.size(), heldOut.size(), totalSteps,
+        config.batchSize(), k, fmt(initial == null ? Double.NaN : initial.loss()),
+        selection == null ? "" : ", selection cost " + fmt(best));
     Map<String, Tensor> bestTensors = initial == null ? null : heads.toTensors();
     int bestEpoch = 0;
     int sinceBest = 0;
@@ -142,10 +166,14 @@ public final class Trainer {
         log.info("epoch {}/{}: train loss {}, held-out loss {}, lr {}, grad norm {}, {} ms", epoch, config.epochs(),
             fmt(report.trainLoss()), fmt(heldOutLoss), fmt(report.learningRate()), fmt(report.gradientNorm()),
             report.millis());
+        double cost = eval == null ? Double.NaN : selection == null ? heldOutLoss : select.cost(heads, heldOutLoss);
+        if (selection != null && eval != null) {
+          log.info("epoch {}/{}: selection cost {} (best so far {})", epoch, config.epochs(), fmt(cost), fmt(best));
+        }
         if (eval == null) {
           bestEpoch = epoch;
-        } else if (heldOutLoss < best - config.minImprovement()) {
-          best = heldOutLoss;
+        } else if (cost < best - config.minImprovement()) {
+          best = cost;
           bestEpoch = epoch;
           bestTensors = heads.toTensors();
           sinceBest = 0;

@@ -157,6 +157,30 @@ class TrainerTest {
   }
 
   @Test
+  void aSelectionDecidesWhichEpochIsKept() {
+    Random r = new Random(17);
+    List<TrainingExample> train = examples(r, 32);
+    List<TrainingExample> heldOut = examples(r, 16);
+    try (NDManager m = manager.newSubManager(); StudentHeads heads = StudentHeads.create(m, SPEC, 8)) {
+      Map<String, Tensor> before = heads.toTensors();
+      // A selection that prefers the untouched heads: the loss falls, yet they are what comes back.
+      List<Double> losses = new java.util.ArrayList<>();
+      Trainer.Selection untouched = (h, loss) -> {
+        losses.add(loss);
+        return h.toTensors().equals(before) ? 0 : 1;
+      };
+      TrainingReport report = new Trainer(config().withEpochs(4).withPatience(2)
+          .withProgress(TrainerConfig.Progress.NONE), LossConfig.d2llm()).fit(heads, train, heldOut, untouched);
+      assertThat(report.bestEpoch()).isZero();
+      assertThat(report.epochs()).hasSize(2);
+      assertThat(report.stoppedEarly()).isTrue();
+      assertThat(losses).hasSize(3).first().isEqualTo(report.initialHeldOutLoss());
+      assertThat(losses.get(2)).isLessThan(losses.get(0));
+      assertThat(heads.toTensors()).isEqualTo(before);
+    }
+  }
+
+  @Test
   void stopsEarlyAndRestoresTheBestEpochAndIsReproducible() {
     Random r = new Random(7);
     List<TrainingExample> train = examples(r, 24);
