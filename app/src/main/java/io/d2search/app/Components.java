@@ -21,8 +21,12 @@ final class Components {
 
   static EmbedderConfig embedder(Settings s) {
     return new EmbedderConfig(s.string("model.version"), BackboneSource.MINILM_L6_V2, s.integer("model.max-tokens"),
-        s.integer("embed.max-batch"), s.integer("model.threads"),
-        ExecutionProvider.valueOf(s.string("model.provider").toUpperCase(Locale.ROOT)));
+        s.integer("embed.max-batch"), s.integer("model.threads"), provider(s));
+  }
+
+  /** Setting model.provider: where every ONNX model of this process runs. */
+  static ExecutionProvider provider(Settings s) {
+    return ExecutionProvider.valueOf(s.string("model.provider").toUpperCase(Locale.ROOT));
   }
 
   /**

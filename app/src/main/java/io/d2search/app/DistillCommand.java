@@ -17,6 +17,7 @@ import io.d2search.distill.TrainerConfig;
 import io.d2search.distill.TrainingSet;
 import io.d2search.distill.TrainingSetBuilder;
 import io.d2search.embed.Embedder;
+import io.d2search.embed.TextHash;
 import io.d2search.eval.BeirDataset;
 import io.d2search.eval.Bm25Retriever;
 import io.d2search.eval.EvalPassage;
@@ -27,14 +28,10 @@ import io.d2search.eval.VectorCache;
 import io.d2search.rank.IemHead;
 import io.d2search.teach.FeatureTeacher;
 import io.d2search.teach.Teacher;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -181,14 +178,13 @@ final class DistillCommand implements Callable<Integer> {
         beir.getFileName(), split, docs.size(), judged.size(), parentBundle.version());
 
     QuerySplit querySplit = QuerySplit.of(judged, heldOutFraction, seed, heldOutKind);
-    int heldOutCount = querySplit.heldOut().size();
     List<JudgedQuery> heldOutQueries = querySplit.heldOut();
     List<JudgedQuery> trainQueries = new ArrayList<>(querySplit.train());
     // A title must not present a held-out positive as an answer either.
     List<JudgedQuery> pseudo = pseudoQueries(data, pseudoQueries, seed, querySplit.heldOutPositives());
     trainQueries.addAll(pseudo);
-    System.out.printf(Locale.ROOT, "%d training queries, %d held out (%s), %d pseudo-queries%n", querySplit.train().size(),
-        heldOutCount, heldOutKind.name().toLowerCase(Locale.ROOT), pseudo.size());
+    System.out.printf(Locale.ROOT, "%d training queries, %d held out (%s), %d pseudo-queries%n",
+        querySplit.train().size(), heldOutQueries.size(), heldOutKind.name().toLowerCase(Locale.ROOT), pseudo.size());
 
     CacheOptions.Dirs cacheDirs = caches.dirs(settings);
     Path vectors = cacheDirs.vectors();
@@ -271,7 +267,7 @@ final class DistillCommand implements Callable<Integer> {
     window.put("dataset", beir.toAbsolutePath().normalize().getFileName().toString());
     window.put("split", split);
     window.put("queries", judged.size());
-    window.put("heldOutQueries", heldOutCount);
+    window.put("heldOutQueries", heldOutQueries.size());
     window.put("heldOutKind", heldOutKind.name().toLowerCase(Locale.ROOT));
     window.put("pseudoQueries", Map.of("count", pseudo.size(), "kind", "document title -> its document"));
     window.put("negatives", Map.of("k", negatives, "fromIndex", denseNegatives, "index", "bundle "
@@ -293,21 +289,10 @@ final class DistillCommand implements Callable<Integer> {
    * split, the teacher, the corpus texts). A list stored under one name is valid for every run with that name.
    */
   String labelSetup(ModelBundle parentBundle, String teacherId, List<String> corpusTexts, Settings settings) {
-    try {
-      MessageDigest sha = MessageDigest.getInstance("SHA-256");
-      for (String part : List.of(parentBundle.checksum(), teacherId, Integer.toString(negatives),
-          Integer.toString(denseNegatives), settings.string("index.hnsw.m"), settings.string("index.hnsw.beam-width"))) {
-        sha.update(part.getBytes(StandardCharsets.UTF_8));
-        sha.update((byte) 0);
-      }
-      for (String t : corpusTexts) {
-        sha.update(t.getBytes(StandardCharsets.UTF_8));
-        sha.update((byte) 0);
-      }
-      return "parent-" + parentBundle.version() + "-" + HexFormat.of().formatHex(sha.digest(), 0, 8);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is required by every JVM", e);
-    }
+    String setup = String.join("\0", parentBundle.checksum(), teacherId, Integer.toString(negatives),
+        Integer.toString(denseNegatives), settings.string("index.hnsw.m"), settings.string("index.hnsw.beam-width"),
+        String.join("\0", corpusTexts));
+    return "parent-" + parentBundle.version() + "-" + TextHash.sha256(setup).substring(0, 16);
   }
 
   /** Queries of the split with at least one relevant (relevance > 0) document, in the file's order. */

@@ -216,12 +216,13 @@ final class EvalCommand implements Callable<Integer> {
       List<String> queries = data.queries().values().stream().limit(teacherColdQueries).toList();
       cold.score("warm-up", List.of(texts.get(0)));
       long nanos = 0;
-      for (String q : queries) {
+      for (int i = 0; i < queries.size(); i++) {
+        String q = queries.get(i);
         List<String> candidates = firstStage.search(q, rerankDepth).stream().map(d -> textOf.get(d.docId())).toList();
         long start = System.nanoTime();
         cold.score(q, candidates);
         nanos += System.nanoTime() - start;
-        System.out.printf(Locale.ROOT, "cold teacher: query %d/%d%n", queries.indexOf(q) + 1, queries.size());
+        System.out.printf(Locale.ROOT, "cold teacher: query %d/%d%n", i + 1, queries.size());
       }
       return nanos / 1e6 / Math.max(1, queries.size());
     }

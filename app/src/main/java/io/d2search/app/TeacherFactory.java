@@ -1,6 +1,5 @@
 package io.d2search.app;
 
-import io.d2search.embed.ExecutionProvider;
 import io.d2search.teach.Bm25;
 import io.d2search.teach.CachedTeacher;
 import io.d2search.teach.CrossEncoderConfig;
@@ -13,7 +12,6 @@ import io.d2search.teach.Teacher;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 
 /** The default offline teacher over a corpus, configured from the settings: one recipe for distill and eval. */
 final class TeacherFactory {
@@ -21,7 +19,7 @@ final class TeacherFactory {
 
   private static EnsembleConfig config(Settings s) {
     return EnsembleConfig.defaults()
-        .withProvider(ExecutionProvider.valueOf(s.string("model.provider").toUpperCase(Locale.ROOT)))
+        .withProvider(Components.provider(s))
         .withIntraOpThreads(s.integer("model.threads"));
   }
 
@@ -79,7 +77,7 @@ final class TeacherFactory {
         : OnnxCrossEncoderTeacher.create(CrossEncoderConfig.of(
             required(s, "teacher.cross-encoder.onnx").getFileName().toString(), required(s, "teacher.cross-encoder.onnx"),
             required(s, "teacher.cross-encoder.tokenizer"))
-            .withProvider(ExecutionProvider.valueOf(s.string("model.provider").toUpperCase(Locale.ROOT))));
+            .withProvider(Components.provider(s)));
     CachedTeacher cached;
     try {
       cached = CachedTeacher.open(inner, cacheDir.resolve("scores"));

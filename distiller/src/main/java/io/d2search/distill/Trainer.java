@@ -166,7 +166,7 @@ public final class Trainer {
         log.info("epoch {}/{}: train loss {}, held-out loss {}, lr {}, grad norm {}, {} ms", epoch, config.epochs(),
             fmt(report.trainLoss()), fmt(heldOutLoss), fmt(report.learningRate()), fmt(report.gradientNorm()),
             report.millis());
-        double cost = eval == null ? Double.NaN : selection == null ? heldOutLoss : select.cost(heads, heldOutLoss);
+        double cost = eval == null ? Double.NaN : select.cost(heads, heldOutLoss);
         if (selection != null && eval != null) {
           log.info("epoch {}/{}: selection cost {} (best so far {})", epoch, config.epochs(), fmt(cost), fmt(best));
         }
