@@ -24,8 +24,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A JSON-lines file, one query per line, appended and flushed as each query is labelled, so a run stopped half
  * way keeps what it labelled. A torn last line (a crash mid-write) is cut off on open, with a warning. The caller
- * names the file after the set-up (see {@link TrainingSetBuilder}): a list is only valid for the parent index it was
- * mined from and the teacher that scored it.
+ * names the file after the set-up (the app's {@code distill} hashes parent, HNSW parameters, K, teacher and corpus):
+ * a list is only valid for the parent index it was mined from and the teacher that scored it.
  *
  * <p>Not thread-safe.
  */
