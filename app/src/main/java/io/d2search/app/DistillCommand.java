@@ -81,6 +81,12 @@ final class DistillCommand implements Callable<Integer> {
       description = "How many of the K come from the parent's HNSW index; the rest from BM25 (default: ${DEFAULT-VALUE}).")
   int denseNegatives;
 
+  @Option(names = "--negative-depth", paramLabel = "N",
+      description = "Draw the index negatives across the parent's top N (one per equal stratum of ranks, seeded by "
+          + "the query) instead of taking the top ones: 100 shows the IEM the ranks it re-ranks (default: the number "
+          + "of index negatives, i.e. the top ones).")
+  Integer negativeDepth;
+
   @Option(names = "--held-out", defaultValue = "0.1",
       description = "Fraction of the queries held out for early stopping and the bundle's metrics (default: ${DEFAULT-VALUE}).")
   double heldOutFraction;
@@ -137,6 +143,11 @@ final class DistillCommand implements Callable<Integer> {
       description = "Train the PMA too (a FULL release: the corpus must be re-embedded); --no-train-pma trains only "
           + "the IEM (default: ${DEFAULT-VALUE}).")
   boolean trainPma;
+
+  @Option(names = "--train-iem", defaultValue = "true", negatable = true, fallbackValue = "true",
+      description = "Train the IEM too; --no-train-iem trains only the PMA, scored through the IEM as it starts (with "
+          + "--iem-init cosine: 20·cosine, so the losses shape the vectors HNSW searches) (default: ${DEFAULT-VALUE}).")
+  boolean trainIem;
 
   @Option(names = "--epochs", defaultValue = "10", description = "Most epochs (default: ${DEFAULT-VALUE}).")
   int epochs;
@@ -210,7 +221,8 @@ final class DistillCommand implements Callable<Integer> {
           LabelStore labels = LabelStore.open(vectors.resolveSibling("labels").resolve(
               labelSetup(parentBundle, teacher.id(), texts, settings) + ".jsonl"))) {
         teacherId = teacher.id();
-        TrainingSetBuilder builder = new TrainingSetBuilder(new NegativeMiner(index, bm25, negatives, denseNegatives),
+        TrainingSetBuilder builder = new TrainingSetBuilder(new NegativeMiner(index, bm25, negatives, denseNegatives,
+            depth()),
             teacher, teacher instanceof FeatureTeacher f ? f : null, tokenStates, embedder, textOf, labels);
         train = builder.build(trainQueries, "train");
         if (!trainPma && !heldOutQueries.isEmpty()) {
@@ -246,7 +258,7 @@ final class DistillCommand implements Callable<Integer> {
         parentBundle.manifest().pooling().heads() != null ? parentBundle.manifest().pooling().heads()
             : ModelBundle.VERSION_ZERO_HEADS, input);
     TrainerConfig trainer = TrainerConfig.defaults().withEpochs(epochs).withBatchSize(batchSize)
-        .withLearningRate(learningRate).withSeed(seed).withTrainPma(trainPma)
+        .withLearningRate(learningRate).withSeed(seed).withTrainPma(trainPma).withTrainIem(trainIem)
         .withProgress(System.console() != null ? TrainerConfig.Progress.CONSOLE : TrainerConfig.Progress.LOG);
     LossConfig lossConfig = switch (loss.toLowerCase(Locale.ROOT)) {
       case "d2llm" -> LossConfig.d2llm();
@@ -270,8 +282,8 @@ final class DistillCommand implements Callable<Integer> {
     window.put("heldOutQueries", heldOutQueries.size());
     window.put("heldOutKind", heldOutKind.name().toLowerCase(Locale.ROOT));
     window.put("pseudoQueries", Map.of("count", pseudo.size(), "kind", "document title -> its document"));
-    window.put("negatives", Map.of("k", negatives, "fromIndex", denseNegatives, "index", "bundle "
-        + parentBundle.version() + " HNSW", "lexical", "bm25"));
+    window.put("negatives", Map.of("k", negatives, "fromIndex", denseNegatives, "indexDepth", depth(), "index",
+        "bundle " + parentBundle.version() + " HNSW", "lexical", "bm25"));
     Distillation.Similarity similarity = simTrain == null ? null : new Distillation.Similarity(simTrain, simHeldOut,
         trainer.withEpochs(symmetricEpochs), Map.of("source", "stsb", "split", "train", "minScore",
         SimilarityExamples.MIN_SCORE, "negatives", SIMILARITY_NEGATIVES));
@@ -289,10 +301,16 @@ final class DistillCommand implements Callable<Integer> {
    * split, the teacher, the corpus texts). A list stored under one name is valid for every run with that name.
    */
   String labelSetup(ModelBundle parentBundle, String teacherId, List<String> corpusTexts, Settings settings) {
-    String setup = String.join("\0", parentBundle.checksum(), teacherId, Integer.toString(negatives),
-        Integer.toString(denseNegatives), settings.string("index.hnsw.m"), settings.string("index.hnsw.beam-width"),
-        String.join("\0", corpusTexts));
+    // The depth joins the name only when it is not the top: lists labelled before it existed stay valid.
+    String k = depth() == denseNegatives ? Integer.toString(denseNegatives) : denseNegatives + "@" + depth();
+    String setup = String.join("\0", parentBundle.checksum(), teacherId, Integer.toString(negatives), k,
+        settings.string("index.hnsw.m"), settings.string("index.hnsw.beam-width"), String.join("\0", corpusTexts));
     return "parent-" + parentBundle.version() + "-" + TextHash.sha256(setup).substring(0, 16);
+  }
+
+  /** The index ranks the index negatives are drawn across. */
+  int depth() {
+    return negativeDepth != null ? negativeDepth : denseNegatives;
   }
 
   /** Queries of the split with at least one relevant (relevance > 0) document, in the file's order. */

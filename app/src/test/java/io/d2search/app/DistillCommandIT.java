@@ -43,7 +43,7 @@ class DistillCommandIT {
 
     String distill = run("distill", "--config", config.toString(), "--beir", slice.toString(), "--out",
         dir.resolve("data/bundles/1").toString(), "--epochs", "3", "--batch-size", "8", "--negatives", "3",
-        "--dense-negatives", "2");
+        "--dense-negatives", "2", "--negative-depth", "20");
     assertThat(distill).contains("bundle 1 written");
     ModelBundle bundle = ModelBundle.load(dir.resolve("data/bundles/1"));
     assertThat(bundle.manifest().parent()).isEqualTo("0");
@@ -53,6 +53,8 @@ class DistillCommandIT {
     @SuppressWarnings("unchecked")
     Map<String, Object> data = (Map<String, Object>) bundle.manifest().training().get("data");
     assertThat(data).containsEntry("split", "train").containsEntry("heldOutKind", "unseen");
+    assertThat(data.get("negatives")).asInstanceOf(org.assertj.core.api.InstanceOfAssertFactories.MAP)
+        .containsEntry("fromIndex", 2).containsEntry("indexDepth", 20);
     assertThat(bundle.manifest().metrics()).containsKeys("heldOut.mrr.iem", "heldOut.mrr.teacher");
 
     String eval = run("eval", "--config", config.toString(), "--beir", slice.toString(), "--whole-docs",

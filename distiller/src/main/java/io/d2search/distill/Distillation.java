@@ -187,7 +187,8 @@ public final class Distillation {
 
   /** The symmetric stage's effective settings: its branch only, PMA and shared IEM layers frozen. */
   static TrainerConfig symmetricTrainer(Similarity sim) {
-    return sim.trainer().withBranch(IemHead.Branch.SYMMETRIC).withTrainPma(false).withFrozenShared();
+    return sim.trainer().withBranch(IemHead.Branch.SYMMETRIC).withTrainPma(false).withTrainIem(true)
+        .withFrozenShared();
   }
 
   /** The parent's tensors where it has a tensor of that name and shape; the fresh ones elsewhere. */
@@ -301,6 +302,7 @@ public final class Distillation {
     m.put("branch", c.branch().name().toLowerCase(Locale.ROOT));
     m.put("trainPma", c.trainPma());
     m.put("trainSharedIem", c.trainSharedIem());
+    m.put("trainIem", c.trainIem());
     return m;
   }
 

@@ -37,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * bar with loss and ETA, and a per-epoch report.
  *
  * <p>A step: pad the batch's B queries, B positives and B·K hard negatives to the longest, pool them all with one
- * PMA forward, score each query against its 1 + K candidates and against the other queries' positives with the
+ * PMA forward (or, when the PMA does not train, gather the vectors {@link FrozenPooling} pooled once), score each query against its 1 + K candidates and against the other queries' positives with the
  * IEM, take the loss, backpropagate, clip, update. Every intermediate array lives in an {@link NDScope} closed at
  * the end of the step. All examples must have the same K and the heads' dimension.
  *
@@ -104,6 +104,7 @@ public final class Trainer {
 
     Map<String, NDArray> trainable = new LinkedHashMap<>();
     Predicate<String> isTrainable = name -> name.startsWith("pma.") ? config.trainPma()
+        : !config.trainIem() ? false
         : name.startsWith("iem.proj") ? !name.startsWith(otherBranch(config.branch()))
         : config.trainSharedIem();
     heads.requireGradients(isTrainable);
@@ -120,7 +121,9 @@ public final class Trainer {
     Optimizer withDecay = Optimizer.adamW().optLearningRateTracker(schedule).optWeightDecays(decay).build();
     Optimizer withoutDecay = Optimizer.adamW().optLearningRateTracker(schedule).optWeightDecays(0f).build();
 
-    Evaluation initial = heldOut.isEmpty() ? null : evaluate(heads, heldOut);
+    // A PMA that does not train pools each text the same way every step: pool once.
+    FrozenPooling frozen = config.trainPma() ? null : FrozenPooling.of(heads, List.of(train, heldOut));
+    Evaluation initial = heldOut.isEmpty() ? null : evaluate(heads, heldOut, frozen);
     double best = initial == null ? Double.NaN : select.cost(heads, initial.loss());
     log.info("Training {} parameters ({} tensors) on {} examples ({} held out), {} steps of {}, K = {}; held-out "
         + "loss before training {}{}", count(trainable), trainable.size(), train.size(), heldOut.size(), totalSteps,
@@ -146,7 +149,7 @@ public final class Trainer {
           for (int i = from; i < Math.min(order.size(), from + config.batchSize()); i++) {
             batch.add(train.get(order.get(i)));
           }
-          double[] lossAndNorm = step(heads, iem, batch, trainable, withDecay, withoutDecay, steps);
+          double[] lossAndNorm = step(heads, iem, batch, frozen, trainable, withDecay, withoutDecay, steps);
           lossSum += lossAndNorm[0];
           normSum += lossAndNorm[1];
           batches++;
@@ -157,7 +160,7 @@ public final class Trainer {
                 lossSum / batches));
           }
         }
-        Evaluation eval = heldOut.isEmpty() ? null : evaluate(heads, heldOut);
+        Evaluation eval = heldOut.isEmpty() ? null : evaluate(heads, heldOut, frozen);
         double heldOutLoss = eval == null ? Double.NaN : eval.loss();
         TrainingReport.Epoch report = new TrainingReport.Epoch(epoch, lossSum / batches, heldOutLoss,
             eval == null ? Map.of() : eval.terms(), schedule.getNewValue(Math.toIntExact(steps)), normSum / batches,
@@ -206,6 +209,10 @@ public final class Trainer {
 
   /** The objective on these examples with the heads as they are (no update). */
   public Evaluation evaluate(StudentHeads heads, List<TrainingExample> examples) {
+    return evaluate(heads, examples, null);
+  }
+
+  private Evaluation evaluate(StudentHeads heads, List<TrainingExample> examples, FrozenPooling frozen) {
     if (examples.isEmpty()) {
       throw new IllegalArgumentException("no examples to evaluate");
     }
@@ -218,7 +225,7 @@ public final class Trainer {
       List<TrainingExample> batch = examples.subList(from, Math.min(examples.size(), from + config.batchSize()));
       try (NDScope scope = new NDScope()) {
         scope.suppressNotUsedWarning();
-        DistillationLoss.Result r = forward(heads.manager(), heads, iem, batch);
+        DistillationLoss.Result r = forward(heads.manager(), heads, iem, batch, frozen);
         sum += Losses.value(r.total());
         r.terms().forEach((name, v) -> terms.merge(name, Losses.value(v), Double::sum));
       }
@@ -230,14 +237,14 @@ public final class Trainer {
   }
 
   /** One optimizer step; returns {loss, gradient norm before clipping}. */
-  private double[] step(StudentHeads heads, IemBlock iem, List<TrainingExample> batch,
+  private double[] step(StudentHeads heads, IemBlock iem, List<TrainingExample> batch, FrozenPooling frozen,
       Map<String, NDArray> trainable, Optimizer withDecay, Optimizer withoutDecay, long stepIndex) {
     double value;
     double norm;
     try (NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
       try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-        DistillationLoss.Result r = forward(heads.manager(), heads, iem, batch);
+        DistillationLoss.Result r = forward(heads.manager(), heads, iem, batch, frozen);
         value = Losses.value(r.total());
         if (!Double.isFinite(value)) {
           throw new IllegalStateException("loss is " + value + " at step " + stepIndex + " " + termsOf(r));
@@ -267,7 +274,7 @@ public final class Trainer {
 
   /** Forward pass and loss of one batch; every array it creates is registered with the caller's scope. */
   private DistillationLoss.Result forward(NDManager manager, StudentHeads heads, IemBlock iem,
-      List<TrainingExample> batch) {
+      List<TrainingExample> batch, FrozenPooling frozen) {
     int b = batch.size();
     int k = batch.get(0).k();
     int d = heads.spec().dimension();
@@ -275,17 +282,8 @@ public final class Trainer {
     batch.forEach(e -> sequences.add(e.query()));
     batch.forEach(e -> sequences.add(e.positive()));
     batch.forEach(e -> sequences.addAll(e.negatives()));
-    int width = sequences.stream().mapToInt(TokenSequence::tokens).max().orElseThrow();
-    int n = sequences.size();
-    float[] states = new float[n * width * d];
-    float[] mask = new float[n * width];
-    for (int i = 0; i < n; i++) {
-      TokenSequence s = sequences.get(i);
-      System.arraycopy(s.data(), 0, states, i * width * d, s.data().length);
-      java.util.Arrays.fill(mask, i * width, i * width + s.tokens(), 1f);
-    }
-    NDArray pooled = heads.pma().forward(Scalars.owned(manager, states, new Shape(n, width, d)),
-        Scalars.owned(manager, mask, new Shape(n, width))); // [B(2+K), d]
+    NDArray pooled = frozen != null ? frozen.gather(manager, sequences)
+        : FrozenPooling.pool(heads, manager, sequences); // [B(2+K), d]
     NDArray q = pooled.get("0:" + b);
     NDArray positives = pooled.get(b + ":" + 2 * b);
     NDArray negatives = pooled.get(2 * b + ":").reshape(b, k, d);

@@ -22,11 +22,13 @@ import java.util.Objects;
  * @param progress how progress is shown
  * @param trainSharedIem whether the IEM layers both branches share (fc1, out) train; false when a second branch is
  *     added to heads whose first branch must not change
+ * @param trainIem whether the IEM trains at all (false: only the PMA does, scored through the IEM as it is; with
+ *     the cosine start that is the bi-encoder's scaled cosine, so the losses shape the vectors HNSW searches)
  */
 public record TrainerConfig(
     int epochs, int batchSize, double learningRate, double warmupFraction, double weightDecay, double clipNorm,
     long seed, int patience, double minImprovement, IemHead.Branch branch, boolean trainPma, Progress progress,
-    boolean trainSharedIem) {
+    boolean trainSharedIem, boolean trainIem) {
 
   /** Where the progress bar (steps, loss, ETA of the whole run) goes. */
   public enum Progress {
@@ -65,6 +67,9 @@ public record TrainerConfig(
     if (!(minImprovement >= 0)) {
       throw new IllegalArgumentException("minImprovement must be >= 0: " + minImprovement);
     }
+    if (!trainPma && !trainIem) {
+      throw new IllegalArgumentException("nothing to train: neither the PMA nor the IEM");
+    }
   }
 
   /**
@@ -73,57 +78,62 @@ public record TrainerConfig(
    */
   public static TrainerConfig defaults() {
     return new TrainerConfig(10, 32, 1e-3, 0.1, 0.01, 1.0, 0, 2, 1e-4, IemHead.Branch.ASYMMETRIC, true,
-        Progress.CONSOLE, true);
+        Progress.CONSOLE, true, true);
   }
 
   public TrainerConfig withEpochs(int n) {
     return new TrainerConfig(n, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, trainPma, progress, trainSharedIem);
+        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem);
   }
 
   public TrainerConfig withBatchSize(int n) {
     return new TrainerConfig(epochs, n, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, trainPma, progress, trainSharedIem);
+        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem);
   }
 
   public TrainerConfig withLearningRate(double lr) {
     return new TrainerConfig(epochs, batchSize, lr, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, trainPma, progress, trainSharedIem);
+        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem);
   }
 
   public TrainerConfig withSeed(long s) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, s, patience,
-        minImprovement, branch, trainPma, progress, trainSharedIem);
+        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem);
   }
 
   public TrainerConfig withPatience(int p) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, p,
-        minImprovement, branch, trainPma, progress, trainSharedIem);
+        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem);
   }
 
   public TrainerConfig withClipNorm(double c) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, c, seed, patience,
-        minImprovement, branch, trainPma, progress, trainSharedIem);
+        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem);
   }
 
   public TrainerConfig withProgress(Progress p) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, trainPma, p, trainSharedIem);
+        minImprovement, branch, trainPma, p, trainSharedIem, trainIem);
   }
 
   /** The same, with the IEM's shared layers frozen. */
   public TrainerConfig withFrozenShared() {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, trainPma, progress, false);
+        minImprovement, branch, trainPma, progress, false, trainIem);
   }
 
   public TrainerConfig withBranch(IemHead.Branch b) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, b, trainPma, progress, trainSharedIem);
+        minImprovement, b, trainPma, progress, trainSharedIem, trainIem);
+  }
+
+  public TrainerConfig withTrainIem(boolean train) {
+    return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
+        minImprovement, branch, trainPma, progress, trainSharedIem, train);
   }
 
   public TrainerConfig withTrainPma(boolean train) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, train, progress, trainSharedIem);
+        minImprovement, branch, train, progress, trainSharedIem, trainIem);
   }
 }

@@ -72,4 +72,42 @@ class NegativeMinerTest {
     List<String> denseNonPositive = dense.stream().filter(d -> !positives.contains(d)).toList();
     assertThat(got.subList(0, fromDense)).isEqualTo(denseNonPositive.subList(0, fromDense));
   }
+
+  @RepeatedTest(20)
+  void aDepthSpreadsTheIndexNegativesOnePerStratumAndRepeatsForTheSameQuery() {
+    Random r = new Random();
+    List<String> corpus = new ArrayList<>();
+    for (int i = 0; i < 150; i++) {
+      corpus.add("d" + i);
+    }
+    List<String> dense = new ArrayList<>(corpus);
+    List<String> lexical = new ArrayList<>(corpus);
+    Collections.shuffle(dense, r);
+    Collections.shuffle(lexical, r);
+    Set<String> positives = new HashSet<>(dense.subList(0, r.nextInt(4)));
+    int fromDense = 1 + r.nextInt(12);
+    int k = fromDense + r.nextInt(5);
+    int depth = fromDense + r.nextInt(100);
+    NegativeMiner miner = new NegativeMiner(new Ranked(dense), new Ranked(lexical), k, fromDense, depth);
+    String query = "q" + r.nextInt();
+    List<String> got = miner.mine(query, positives);
+
+    assertThat(got).hasSize(k).doesNotHaveDuplicates().noneMatch(positives::contains);
+    assertThat(miner.mine(query, positives)).isEqualTo(got);
+    List<String> ranked = dense.stream().filter(d -> !positives.contains(d)).toList();
+    for (int s = 0; s < fromDense; s++) {
+      int rank = ranked.indexOf(got.get(s));
+      assertThat(rank).as("stratum %d of %d over depth %d", s, fromDense, depth)
+          .isBetween(s * depth / fromDense, (s + 1) * depth / fromDense - 1);
+    }
+  }
+
+  @Test
+  void aDepthEqualToTheIndexNegativesTakesTheTopOnes() {
+    List<String> dense = List.of("p", "a", "b", "c", "d", "e");
+    NegativeMiner miner = new NegativeMiner(new Ranked(dense), new Ranked(List.of("x", "y")), 4, 3, 3);
+    assertThat(miner.mine("q", Set.of("p"))).containsExactly("a", "b", "c", "x");
+    assertThatThrownBy(() -> new NegativeMiner(new Ranked(dense), null, 4, 3, 2))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("depth 2");
+  }
 }

@@ -74,15 +74,25 @@ class TrainerTest {
     return new TokenSequence(data, tokens, D);
   }
 
-  private static float teacher(double[] q, double[] p) {
-    double cos = 0;
-    for (int i = 0; i < D; i++) {
-      cos += q[i] * p[i];
+  private static float teacher(double[] q, double[] p, int dims) {
+    double dot = 0;
+    double qq = 0;
+    double pp = 0;
+    for (int i = 0; i < dims; i++) {
+      dot += q[i] * p[i];
+      qq += q[i] * q[i];
+      pp += p[i] * p[i];
     }
+    double cos = dot / Math.sqrt(qq * pp);
     return (float) (1 / (1 + Math.exp(-8 * (cos - 0.5))));
   }
 
   static List<TrainingExample> examples(Random r, int n) {
+    return examples(r, n, D);
+  }
+
+  /** Lists whose teacher judges the cosine of the first {@code teacherDims} latent dimensions only. */
+  static List<TrainingExample> examples(Random r, int n, int teacherDims) {
     double[] alphas = {0.9, 0.6, 0.35, 0.1};
     List<TrainingExample> out = new ArrayList<>();
     for (int e = 0; e < n; e++) {
@@ -93,7 +103,7 @@ class TrainerTest {
       TokenSequence positive = null;
       for (int c = 0; c <= K; c++) {
         double[] p = mix(q, unit(r), alphas[c]);
-        scores[c] = teacher(q, p);
+        scores[c] = teacher(q, p, teacherDims);
         features[c] = new float[] {scores[c], 1 - scores[c]};
         if (c == 0) {
           positive = text(r, p);
@@ -141,6 +151,48 @@ class TrainerTest {
       assertThat(after.get("iem.proj1.weight")).isNotEqualTo(before.get("iem.proj1.weight"));
       assertThat(after.get(PmaBlock.FC_O_WEIGHT)).isNotEqualTo(before.get(PmaBlock.FC_O_WEIGHT));
     }
+  }
+
+  @Test
+  void aFrozenPmaPooledOnceTrainsTheIemAsThePmaForwardWouldScoreIt() {
+    Random r = new Random(31);
+    List<TrainingExample> train = examples(r, 32);
+    List<TrainingExample> heldOut = examples(r, 16);
+    try (NDManager m = manager.newSubManager(); StudentHeads heads = StudentHeads.create(m, SPEC, 9)) {
+      Map<String, Tensor> before = heads.toTensors();
+      Trainer trainer = new Trainer(config().withEpochs(3).withTrainPma(false)
+          .withProgress(TrainerConfig.Progress.NONE), LossConfig.d2llm());
+      double untrained = trainer.evaluate(heads, heldOut).loss();
+      TrainingReport report = trainer.fit(heads, train, heldOut);
+      // the report's losses came from vectors pooled once; the public evaluate pools every batch again
+      assertThat(report.initialHeldOutLoss()).isCloseTo(untrained, within(1e-5));
+      assertThat(trainer.evaluate(heads, heldOut).loss()).isCloseTo(report.bestHeldOutLoss(), within(1e-5));
+      assertThat(report.bestHeldOutLoss()).isLessThan(untrained);
+      Map<String, Tensor> after = heads.toTensors();
+      PmaBlock.NAMES.forEach(name -> assertThat(after.get(name)).as(name).isEqualTo(before.get(name)));
+      assertThat(after.get("iem.proj1.weight")).isNotEqualTo(before.get("iem.proj1.weight"));
+    }
+  }
+
+  @Test
+  void aFrozenIemTrainsThePmaThroughTheCosineItStartsAs() {
+    // A teacher that reads half the dimensions: the PMA's projections can learn to weight them, the cosine cannot.
+    Random r = new Random(41);
+    List<TrainingExample> train = examples(r, 64, D / 2);
+    List<TrainingExample> heldOut = examples(r, 16, D / 2);
+    Map<String, Tensor> before = StudentHeads.initialTensors(SPEC, 3, IemInit.COSINE);
+    try (NDManager m = manager.newSubManager();
+        StudentHeads heads = StudentHeads.fromTensors(m, before, SPEC.heads())) {
+      TrainingReport report = new Trainer(config().withEpochs(6).withTrainIem(false)
+          .withProgress(TrainerConfig.Progress.NONE), LossConfig.d2llm()).fit(heads, train, heldOut);
+      assertThat(report.bestHeldOutLoss()).isLessThan(report.initialHeldOutLoss());
+      Map<String, Tensor> after = heads.toTensors();
+      before.keySet().stream().filter(name -> name.startsWith("iem."))
+          .forEach(name -> assertThat(after.get(name)).as(name).isEqualTo(before.get(name)));
+      assertThat(after.get(PmaBlock.FC_V_WEIGHT)).isNotEqualTo(before.get(PmaBlock.FC_V_WEIGHT));
+    }
+    assertThatThrownBy(() -> config().withTrainPma(false).withTrainIem(false))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("nothing to train");
   }
 
   @Test
