@@ -74,18 +74,18 @@ final class DistillCommand implements Callable<Integer> {
       description = "Bundle to start from and mine negatives with (default: setting model.version).")
   String parent;
 
-  @Option(names = "--negatives", defaultValue = "7", description = "Hard negatives per query, K (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--negatives", defaultValue = "15", description = "Hard negatives per query, K (default: ${DEFAULT-VALUE}).")
   int negatives;
 
-  @Option(names = "--dense-negatives", defaultValue = "4",
+  @Option(names = "--dense-negatives", defaultValue = "12",
       description = "How many of the K come from the parent's HNSW index; the rest from BM25 (default: ${DEFAULT-VALUE}).")
   int denseNegatives;
 
-  @Option(names = "--negative-depth", paramLabel = "N",
+  @Option(names = "--negative-depth", paramLabel = "N", defaultValue = "100",
       description = "Draw the index negatives across the parent's top N (one per equal stratum of ranks, seeded by "
-          + "the query) instead of taking the top ones: 100 shows the IEM the ranks it re-ranks (default: the number "
-          + "of index negatives, i.e. the top ones).")
-  Integer negativeDepth;
+          + "the query), the ranks the IEM re-ranks; N = --dense-negatives takes the top ones (default: "
+          + "${DEFAULT-VALUE}).")
+  int negativeDepth;
 
   @Option(names = "--held-out", defaultValue = "0.1",
       description = "Fraction of the queries held out for early stopping and the bundle's metrics (default: ${DEFAULT-VALUE}).")
@@ -110,6 +110,12 @@ final class DistillCommand implements Callable<Integer> {
           + "own document as the positive, labelled by the teacher like the judged ones (default: ${DEFAULT-VALUE}). "
           + "They are not judgements: eval's unseen subset is derived from the judged split only.")
   int pseudoQueries;
+
+  @Option(names = "--judged-training", defaultValue = "true", negatable = true, fallbackValue = "true",
+      description = "Train on the judged queries that are not held out; --no-judged-training trains on the "
+          + "pseudo-queries alone and uses the judged queries only to hold out, so no judged document is ever shown as "
+          + "an answer (default: ${DEFAULT-VALUE}).")
+  boolean judgedTraining;
 
   @Option(names = "--symmetric", paramLabel = "DIR",
       description = "Then train the IEM's symmetric branch (PMA and shared IEM layers frozen) on STS-B train from this "
@@ -173,7 +179,11 @@ final class DistillCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
           "--out " + out + " already holds a bundle; bundles are immutable, choose a new version");
     }
-    IemHead.Input input = IemHead.Input.fromId(iemInput);
+    if (negativeDepth < denseNegatives) {
+      throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+          "--negative-depth " + negativeDepth + " is less than --dense-negatives " + denseNegatives);
+    }
+        IemHead.Input input = IemHead.Input.fromId(iemInput);
     IemInit init = iemInit == null ? IemInit.defaultFor(input) : IemInit.fromId(iemInit);
     if (init == IemInit.COSINE && input != IemHead.Input.INTERACTION) {
       throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
@@ -190,12 +200,17 @@ final class DistillCommand implements Callable<Integer> {
 
     QuerySplit querySplit = QuerySplit.of(judged, heldOutFraction, seed, heldOutKind);
     List<JudgedQuery> heldOutQueries = querySplit.heldOut();
-    List<JudgedQuery> trainQueries = new ArrayList<>(querySplit.train());
+    List<JudgedQuery> trainQueries = new ArrayList<>(judgedTraining ? querySplit.train() : List.of());
     // A title must not present a held-out positive as an answer either.
     List<JudgedQuery> pseudo = pseudoQueries(data, pseudoQueries, seed, querySplit.heldOutPositives());
     trainQueries.addAll(pseudo);
-    System.out.printf(Locale.ROOT, "%d training queries, %d held out (%s), %d pseudo-queries%n",
-        querySplit.train().size(), heldOutQueries.size(), heldOutKind.name().toLowerCase(Locale.ROOT), pseudo.size());
+    if (trainQueries.isEmpty()) {
+      throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+          "nothing to train on: --no-judged-training needs --pseudo-queries");
+    }
+    System.out.printf(Locale.ROOT, "%d training queries%s, %d held out (%s), %d pseudo-queries%n",
+        querySplit.train().size(), judgedTraining ? "" : " (not used: --no-judged-training)", heldOutQueries.size(),
+        heldOutKind.name().toLowerCase(Locale.ROOT), pseudo.size());
 
     CacheOptions.Dirs cacheDirs = caches.dirs(settings);
     Path vectors = cacheDirs.vectors();
@@ -222,7 +237,7 @@ final class DistillCommand implements Callable<Integer> {
               labelSetup(parentBundle, teacher.id(), texts, settings) + ".jsonl"))) {
         teacherId = teacher.id();
         TrainingSetBuilder builder = new TrainingSetBuilder(new NegativeMiner(index, bm25, negatives, denseNegatives,
-            depth()),
+            negativeDepth),
             teacher, teacher instanceof FeatureTeacher f ? f : null, tokenStates, embedder, textOf, labels);
         train = builder.build(trainQueries, "train");
         if (!trainPma && !heldOutQueries.isEmpty()) {
@@ -279,10 +294,11 @@ final class DistillCommand implements Callable<Integer> {
     window.put("dataset", beir.toAbsolutePath().normalize().getFileName().toString());
     window.put("split", split);
     window.put("queries", judged.size());
+    window.put("judgedTraining", judgedTraining);
     window.put("heldOutQueries", heldOutQueries.size());
     window.put("heldOutKind", heldOutKind.name().toLowerCase(Locale.ROOT));
     window.put("pseudoQueries", Map.of("count", pseudo.size(), "kind", "document title -> its document"));
-    window.put("negatives", Map.of("k", negatives, "fromIndex", denseNegatives, "indexDepth", depth(), "index",
+    window.put("negatives", Map.of("k", negatives, "fromIndex", denseNegatives, "indexDepth", negativeDepth, "index",
         "bundle " + parentBundle.version() + " HNSW", "lexical", "bm25"));
     Distillation.Similarity similarity = simTrain == null ? null : new Distillation.Similarity(simTrain, simHeldOut,
         trainer.withEpochs(symmetricEpochs), Map.of("source", "stsb", "split", "train", "minScore",
@@ -302,15 +318,10 @@ final class DistillCommand implements Callable<Integer> {
    */
   String labelSetup(ModelBundle parentBundle, String teacherId, List<String> corpusTexts, Settings settings) {
     // The depth joins the name only when it is not the top: lists labelled before it existed stay valid.
-    String k = depth() == denseNegatives ? Integer.toString(denseNegatives) : denseNegatives + "@" + depth();
+    String k = negativeDepth == denseNegatives ? Integer.toString(denseNegatives) : denseNegatives + "@" + negativeDepth;
     String setup = String.join("\0", parentBundle.checksum(), teacherId, Integer.toString(negatives), k,
         settings.string("index.hnsw.m"), settings.string("index.hnsw.beam-width"), String.join("\0", corpusTexts));
     return "parent-" + parentBundle.version() + "-" + TextHash.sha256(setup).substring(0, 16);
-  }
-
-  /** The index ranks the index negatives are drawn across. */
-  int depth() {
-    return negativeDepth != null ? negativeDepth : denseNegatives;
   }
 
   /** Queries of the split with at least one relevant (relevance > 0) document, in the file's order. */

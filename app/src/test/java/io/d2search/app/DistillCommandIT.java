@@ -62,6 +62,17 @@ class DistillCommandIT {
     assertThat(eval).contains("student v1 (pma) HNSW", "student v1 + IEM re-rank top-100",
         "teacher re-rank top-100 of student v0 (pma) HNSW", "gap closed", "queries unseen by v1",
         "with nothing precomputed", "% of it");
+
+    // Pseudo-queries alone, the judged queries only held out: no judged document is shown as an answer.
+    String pseudo = run("distill", "--config", config.toString(), "--beir", slice.toString(), "--out",
+        dir.resolve("data/bundles/2").toString(), "--epochs", "2", "--batch-size", "8", "--negatives", "3",
+        "--dense-negatives", "2", "--no-train-pma", "--no-judged-training", "--pseudo-queries", "24",
+        "--held-out", "0.5");
+    assertThat(pseudo).contains("(not used: --no-judged-training)", "24 pseudo-queries", "bundle 2 written");
+    @SuppressWarnings("unchecked")
+    Map<String, Object> pseudoData = (Map<String, Object>) ModelBundle.load(dir.resolve("data/bundles/2"))
+        .manifest().training().get("data");
+    assertThat(pseudoData).containsEntry("judgedTraining", false);
   }
 
   /**
