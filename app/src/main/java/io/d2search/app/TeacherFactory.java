@@ -78,31 +78,7 @@ final class TeacherFactory {
             required(s, "teacher.cross-encoder.onnx").getFileName().toString(), required(s, "teacher.cross-encoder.onnx"),
             required(s, "teacher.cross-encoder.tokenizer"))
             .withProvider(Components.provider(s)));
-    CachedTeacher cached;
-    try {
-      cached = CachedTeacher.open(inner, cacheDir.resolve("scores"));
-    } catch (RuntimeException e) {
-      inner.close();
-      throw e;
-    }
-    return new Teacher() {
-      @Override
-      public String id() {
-        return cached.id();
-      }
-
-      @Override
-      public double[] score(String query, List<String> passages) {
-        return cached.score(query, passages);
-      }
-
-      @Override
-      public void close() {
-        try (inner) {
-          cached.close();
-        }
-      }
-    };
+    return CachedTeacher.owning(inner, cacheDir.resolve("scores"));
   }
 
   static LlmHttpConfig llmConfig(Settings s) {

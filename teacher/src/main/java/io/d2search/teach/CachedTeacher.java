@@ -33,8 +33,8 @@ import org.rocksdb.WriteOptions;
  * ensemble (GLOBAL) and the LLM and cross-encoder teachers are pointwise, so the cache is exact for them.
  *
  * <p>Thread-safe if the inner teacher is. Two concurrent calls may both miss on the same pair and both ask the
- * inner teacher; the stored value is then the last written. {@link #close()} closes the database, not the inner
- * teacher, which the caller owns; do not close while calls are in flight.
+ * inner teacher; the stored value is then the last written. {@link #close()} closes the database, and the inner
+ * teacher only when it was handed over with {@link #owning}; do not close while calls are in flight.
  */
 public final class CachedTeacher implements Teacher {
   static {
@@ -47,12 +47,14 @@ public final class CachedTeacher implements Teacher {
   private final RocksDB db;
   private final AtomicLong hits = new AtomicLong();
   private final AtomicLong misses = new AtomicLong();
+  private final boolean ownsInner;
 
-  private CachedTeacher(Teacher inner, Options options, RocksDB db) {
+  private CachedTeacher(Teacher inner, Options options, RocksDB db, boolean ownsInner) {
     this.inner = inner;
     this.teacherId = inner.id();
     this.options = options;
     this.db = db;
+    this.ownsInner = ownsInner;
   }
 
   /**
@@ -61,12 +63,34 @@ public final class CachedTeacher implements Teacher {
    * @throws TeacherException if the database cannot be opened (e.g. another process holds its lock)
    */
   public static CachedTeacher open(Teacher inner, Path dir) {
+    return open(inner, dir, false);
+  }
+
+  /**
+   * As {@link #open}, taking {@code inner} over: closing the cache closes it too, and so does a failure to open.
+   *
+   * @throws TeacherException if the database cannot be opened (then {@code inner} is closed)
+   */
+  public static CachedTeacher owning(Teacher inner, Path dir) {
+    try {
+      return open(inner, dir, true);
+    } catch (RuntimeException e) {
+      try {
+        inner.close();
+      } catch (RuntimeException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
+  }
+
+  private static CachedTeacher open(Teacher inner, Path dir, boolean ownsInner) {
     Objects.requireNonNull(inner, "inner");
     Objects.requireNonNull(dir, "dir");
     Options options = new Options().setCreateIfMissing(true);
     try {
       Files.createDirectories(dir);
-      return new CachedTeacher(inner, options, RocksDB.open(options, dir.toString()));
+      return new CachedTeacher(inner, options, RocksDB.open(options, dir.toString()), ownsInner);
     } catch (RocksDBException | java.io.IOException e) {
       options.close();
       throw new TeacherException("Cannot open teacher score cache in " + dir + ": " + e.getMessage(), e);
@@ -164,10 +188,16 @@ public final class CachedTeacher implements Teacher {
     }
   }
 
-  /** Closes the database (not the inner teacher). */
+  /** Closes the database, then the inner teacher if this cache owns it. */
   @Override
   public void close() {
-    db.close();
-    options.close();
+    try {
+      db.close();
+      options.close();
+    } finally {
+      if (ownsInner) {
+        inner.close();
+      }
+    }
   }
 }

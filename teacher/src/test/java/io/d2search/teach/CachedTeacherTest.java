@@ -101,6 +101,40 @@ class CachedTeacherTest {
   }
 
   @Test
+  void onlyAnOwningCacheClosesItsInnerTeacherAndAFailedOpenClosesItToo() throws Exception {
+    class Closable implements Teacher {
+      int closed;
+
+      @Override
+      public String id() {
+        return "t1";
+      }
+
+      @Override
+      public double[] score(String query, List<String> passages) {
+        return passages.stream().mapToDouble(p -> 0.1).toArray();
+      }
+
+      @Override
+      public void close() {
+        closed++;
+      }
+    }
+    Closable borrowed = new Closable();
+    CachedTeacher.open(borrowed, dir.resolve("a")).close();
+    assertThat(borrowed.closed).isZero();
+    Closable owned = new Closable();
+    try (CachedTeacher cached = CachedTeacher.owning(owned, dir.resolve("b"))) {
+      assertThat(cached.score("q", List.of("a"))).containsExactly(0.1);
+    }
+    assertThat(owned.closed).isEqualTo(1);
+    Closable orphan = new Closable();
+    Path notADirectory = java.nio.file.Files.writeString(dir.resolve("file"), "x");
+    assertThatThrownBy(() -> CachedTeacher.owning(orphan, notADirectory)).isInstanceOf(TeacherException.class);
+    assertThat(orphan.closed).isEqualTo(1);
+  }
+
+  @Test
   void anInnerScoreOutsideTheUnitIntervalIsRejectedAndNotStored() {
     Teacher broken = new Teacher() {
       @Override
