@@ -13,6 +13,7 @@ import io.d2search.eval.ExactDenseRetriever;
 import io.d2search.eval.HnswDenseRetriever;
 import io.d2search.eval.IemRerankRetriever;
 import io.d2search.eval.PairScorer;
+import io.d2search.eval.PairedBootstrap;
 import io.d2search.eval.PassageVectors;
 import io.d2search.eval.RerankRetriever;
 import io.d2search.eval.Retriever;
@@ -200,8 +201,11 @@ final class EvalCommand implements Callable<Integer> {
         }
       }
     }
+    System.out.printf("%nbaseline = %s. Δ nDCG@10 vs baseline: row − baseline over the same queries, with its 95%% "
+        + "paired bootstrap interval (%,d resamples of the queries); * where the interval excludes 0.%n", baselineName,
+        PairedBootstrap.RESAMPLES);
     if (teacher) {
-      System.out.println("\ngap closed = (row − baseline) / (teacher − baseline) in nDCG@10; teacher ms/query with "
+      System.out.println("gap closed = (row − baseline) / (teacher − baseline) in nDCG@10; teacher ms/query with "
           + "its passage vectors precomputed (its queries embedded by two 12-layer encoders at query time).");
     }
     return 0;
@@ -238,7 +242,12 @@ final class EvalCommand implements Callable<Integer> {
       rows.stream().filter(r -> r.system().startsWith("student"))
           .forEach(r -> gap.put(r.system(), Evaluation.gapClosed(r.ndcg10(), base, top)));
     }
-    return Evaluation.table(rows, gap);
+    // Every other row against the baseline, query by query: is the difference more than noise?
+    Evaluation.Run base = runs.stream().filter(r -> r.system().equals(baselineName)).findFirst().orElseThrow();
+    Map<String, PairedBootstrap.Interval> versus = new LinkedHashMap<>();
+    runs.stream().filter(r -> r != base).forEach(r -> versus.put(r.system(), Evaluation.ndcgDifference(r, base,
+        subset)));
+    return Evaluation.table(rows, gap, versus);
   }
 
   /** The split of the dataset a bundle was trained on (manifest training.data), or null. */

@@ -93,29 +93,57 @@ public final class Evaluation {
     return gap > 0 ? (student - baseline) / gap : Double.NaN;
   }
 
+  /** Seeds the bootstrap of {@link #ndcgDifference}, so that a table is the same every run. */
+  private static final long BOOTSTRAP_SEED = 20_241_124L;
+
+  /**
+   * nDCG@10 of {@code system} minus {@code baseline} over the queries both ran (within {@code subset}, null: all),
+   * with its 95% paired bootstrap interval.
+   *
+   * @throws IllegalArgumentException if the two runs share no query
+   */
+  public static PairedBootstrap.Interval ndcgDifference(Run system, Run baseline, Set<String> subset) {
+    List<String> ids = system.perQuery().keySet().stream().filter(baseline.perQuery()::containsKey)
+        .filter(id -> subset == null || subset.contains(id)).toList();
+    if (ids.isEmpty()) {
+      throw new IllegalArgumentException(system.system() + " and " + baseline.system() + " share no query");
+    }
+    double[] a = ids.stream().mapToDouble(id -> system.perQuery().get(id).ndcg10()).toArray();
+    double[] b = ids.stream().mapToDouble(id -> baseline.perQuery().get(id).ndcg10()).toArray();
+    return PairedBootstrap.meanDifference(a, b, BOOTSTRAP_SEED);
+  }
+
   /** A Markdown table of rows, metrics to 4 decimals. */
   public static String table(List<EvalRow> rows) {
-    return table(rows, Map.of());
+    return table(rows, Map.of(), Map.of());
   }
 
   /**
    * A Markdown table of rows, metrics to 4 decimals, with a "gap closed" column when {@code gapClosed} (by system
-   * name) is not empty.
+   * name) is not empty, and a column of nDCG@10 differences with their intervals when {@code versusBaseline} (by
+   * system name; see {@link #ndcgDifference}) is not empty: {@code +0.0123 [-0.0040, +0.0290]}, starred when the
+   * interval excludes zero.
    */
-  public static String table(List<EvalRow> rows, Map<String, Double> gapClosed) {
+  public static String table(List<EvalRow> rows, Map<String, Double> gapClosed,
+      Map<String, PairedBootstrap.Interval> versusBaseline) {
     StringBuilder sb = new StringBuilder();
     int width = Math.max(6, rows.stream().mapToInt(r -> r.system().length()).max().orElse(6));
     boolean gap = !gapClosed.isEmpty();
-    String fmt = "| %-" + width + "s | %7s | %10s | %6s | %8s |" + (gap ? " %10s |" : "%s") + "%n";
+    boolean delta = !versusBaseline.isEmpty();
+    String fmt = "| %-" + width + "s | %7s | %10s | %6s | %8s |" + (gap ? " %10s |" : "%s") + (delta ? " %-28s |" : "%s")
+        + "%n";
     sb.append(String.format(Locale.ROOT, fmt, "system", "nDCG@10", "Recall@100", "MRR@10", "ms/query",
-        gap ? "gap closed" : ""));
-    sb.append(String.format(Locale.ROOT, "|%s|---------|------------|--------|----------|%s%n", "-".repeat(width + 2),
-        gap ? "------------|" : ""));
+        gap ? "gap closed" : "", delta ? "Δ nDCG@10 vs baseline [95%]" : ""));
+    sb.append(String.format(Locale.ROOT, "|%s|---------|------------|--------|----------|%s%s%n", "-".repeat(width + 2),
+        gap ? "------------|" : "", delta ? "-".repeat(30) + "|" : ""));
     for (EvalRow r : rows) {
       Double g = gapClosed.get(r.system());
+      PairedBootstrap.Interval d = versusBaseline.get(r.system());
       sb.append(String.format(Locale.ROOT, fmt, r.system(), f4(r.ndcg10()), f4(r.recall100()), f4(r.mrr10()),
           String.format(Locale.ROOT, "%.2f", r.msPerQuery()),
-          !gap ? "" : g == null || g.isNaN() ? "" : String.format(Locale.ROOT, "%.0f%%", 100 * g)));
+          !gap ? "" : g == null || g.isNaN() ? "" : String.format(Locale.ROOT, "%.0f%%", 100 * g),
+          !delta || d == null ? "" : String.format(Locale.ROOT, "%+.4f [%+.4f, %+.4f]%s", d.mean(), d.low(), d.high(),
+              d.excludesZero() ? " *" : "")));
     }
     return sb.toString();
   }

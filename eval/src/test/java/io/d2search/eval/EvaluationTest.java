@@ -1,6 +1,7 @@
 package io.d2search.eval;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import io.d2search.embed.Embedder;
@@ -13,6 +14,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,6 +25,31 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class EvaluationTest {
   @TempDir Path cacheDir;
+
+  @Test
+  void differencesAgainstTheBaselineArePairedByQueryAndPrintedWithTheirInterval() {
+    Map<String, Evaluation.QueryMetrics> base = new LinkedHashMap<>();
+    Map<String, Evaluation.QueryMetrics> better = new LinkedHashMap<>();
+    for (int q = 0; q < 50; q++) {
+      double ndcg = (q % 10) / 10.0;
+      base.put("q" + q, new Evaluation.QueryMetrics(ndcg, 1, ndcg, 1));
+      // +0.05 on every query, whatever its level: a small but certain gain
+      better.put("q" + q, new Evaluation.QueryMetrics(ndcg + 0.05, 1, ndcg, 1));
+    }
+    better.put("only here", new Evaluation.QueryMetrics(0, 0, 0, 1));
+    Evaluation.Run b = new Evaluation.Run("base", base);
+    Evaluation.Run s = new Evaluation.Run("better", better);
+    PairedBootstrap.Interval all = Evaluation.ndcgDifference(s, b, null);
+    assertThat(all.mean()).isCloseTo(0.05, within(1e-12));
+    assertThat(all.excludesZero()).isTrue();
+    assertThat(Evaluation.ndcgDifference(s, b, Set.of("q1", "q2")).mean())
+        .isCloseTo(0.05, within(1e-12));
+    assertThatThrownBy(() -> Evaluation.ndcgDifference(s, b, Set.of("x")))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("share no query");
+    String table = Evaluation.table(List.of(b.row(), s.row()), Map.of(),
+        Map.of("better", all));
+    assertThat(table).contains("Δ nDCG@10 vs baseline [95%]", "+0.0500 [+0.0500, +0.0500] *");
+  }
 
   @Test
   void denseAndLexicalRetrieversRankJudgedDocumentsHighAndHnswMatchesExact() throws Exception {
