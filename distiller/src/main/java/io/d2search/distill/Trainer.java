@@ -37,8 +37,9 @@ import org.slf4j.LoggerFactory;
  * bar with loss and ETA, and a per-epoch report.
  *
  * <p>A step: pad the batch's B queries, B positives and B·K hard negatives to the longest, pool them all with one
- * PMA forward (or, when the PMA does not train, gather the vectors {@link FrozenPooling} pooled once), score each query against its 1 + K candidates and against the other queries' positives with the
- * IEM, take the loss, backpropagate, clip, update. Every intermediate array lives in an {@link NDScope} closed at
+ * PMA forward (or, when the PMA does not train, gather the vectors {@link FrozenPooling} pooled once), score each
+ * query against its 1 + K candidates and against the other queries' positives with the IEM, take the loss,
+ * backpropagate, clip, update. Every intermediate array lives in an {@link NDScope} closed at
  * the end of the step. All examples must have the same K and the heads' dimension.
  *
  * <p>Inputs are copied into libtorch-owned arrays and constants never enter the graph through DJL's
@@ -104,9 +105,8 @@ public final class Trainer {
 
     Map<String, NDArray> trainable = new LinkedHashMap<>();
     Predicate<String> isTrainable = name -> name.startsWith("pma.") ? config.trainPma()
-        : !config.trainIem() ? false
-        : name.startsWith("iem.proj") ? !name.startsWith(otherBranch(config.branch()))
-        : config.trainSharedIem();
+        : config.trainIem() && (name.startsWith("iem.proj") ? !name.startsWith(otherBranch(config.branch()))
+            : config.trainSharedIem());
     heads.requireGradients(isTrainable);
     heads.parameters().forEach((name, p) -> {
       if (isTrainable.test(name)) {
