@@ -113,8 +113,8 @@ final class DistillCommand implements Callable<Integer> {
 
   @Option(names = "--judged-training", defaultValue = "true", negatable = true, fallbackValue = "true",
       description = "Train on the judged queries that are not held out; --no-judged-training trains on the "
-          + "pseudo-queries alone and uses the judged queries only to hold out, so no judged document is ever shown as "
-          + "an answer (default: ${DEFAULT-VALUE}).")
+          + "pseudo-queries alone and uses the judged queries only to hold out, so no judgement is ever a training "
+          + "answer (default: ${DEFAULT-VALUE}).")
   boolean judgedTraining;
 
   @Option(names = "--symmetric", paramLabel = "DIR",
