@@ -63,7 +63,7 @@ class DistillCommandIT {
         "teacher re-rank top-100 of student v0 (pma) HNSW", "gap closed", "queries unseen by v1",
         "with nothing precomputed", "% of it");
 
-    // Pseudo-queries alone, the judged queries only held out: no judged document is shown as an answer.
+    // Pseudo-queries alone, the judged queries only held out: no judgement is a training answer.
     String pseudo = run("distill", "--config", config.toString(), "--beir", slice.toString(), "--out",
         dir.resolve("data/bundles/2").toString(), "--epochs", "2", "--batch-size", "8", "--negatives", "3",
         "--dense-negatives", "2", "--no-train-pma", "--no-judged-training", "--pseudo-queries", "24",
