@@ -111,6 +111,11 @@ final class DistillCommand implements Callable<Integer> {
           + "They are not judgements: eval's unseen subset is derived from the judged split only.")
   int pseudoQueries;
 
+  @Option(names = "--pseudo-query-kind", defaultValue = "title", paramLabel = "title|sentence",
+      description = "What a pseudo-query is: the document's title, or the last sentence of its text of 8 to 40 words "
+          + "(an abstract's conclusion reads like a claim) (default: ${DEFAULT-VALUE}).")
+  String pseudoQueryKind;
+
   @Option(names = "--judged-training", defaultValue = "true", negatable = true, fallbackValue = "true",
       description = "Train on the judged queries that are not held out; --no-judged-training trains on the "
           + "pseudo-queries alone and uses the judged queries only to hold out, so no judgement is ever a training "
@@ -202,7 +207,12 @@ final class DistillCommand implements Callable<Integer> {
     List<JudgedQuery> heldOutQueries = querySplit.heldOut();
     List<JudgedQuery> trainQueries = new ArrayList<>(judgedTraining ? querySplit.train() : List.of());
     // A title must not present a held-out positive as an answer either.
-    List<JudgedQuery> pseudo = pseudoQueries(data, pseudoQueries, seed, querySplit.heldOutPositives());
+    List<JudgedQuery> pseudo = switch (pseudoQueryKind) {
+      case "title" -> pseudoQueries(data, pseudoQueries, seed, querySplit.heldOutPositives());
+      case "sentence" -> sentenceQueries(data, pseudoQueries, seed, querySplit.heldOutPositives());
+      default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+          "--pseudo-query-kind must be title or sentence: " + pseudoQueryKind);
+    };
     trainQueries.addAll(pseudo);
     if (trainQueries.isEmpty()) {
       throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
@@ -297,7 +307,8 @@ final class DistillCommand implements Callable<Integer> {
     window.put("judgedTraining", judgedTraining);
     window.put("heldOutQueries", heldOutQueries.size());
     window.put("heldOutKind", heldOutKind.name().toLowerCase(Locale.ROOT));
-    window.put("pseudoQueries", Map.of("count", pseudo.size(), "kind", "document title -> its document"));
+    window.put("pseudoQueries", Map.of("count", pseudo.size(), "kind", "title".equals(pseudoQueryKind)
+        ? "document title -> its document" : "last sentence of 8-40 words -> its document"));
     window.put("negatives", Map.of("k", negatives, "fromIndex", denseNegatives, "indexDepth", negativeDepth, "index",
         "bundle " + parentBundle.version() + " HNSW", "lexical", "bm25"));
     Distillation.Similarity similarity = simTrain == null ? null : new Distillation.Similarity(simTrain, simHeldOut,
@@ -336,6 +347,42 @@ final class DistillCommand implements Callable<Integer> {
       }
     });
     return out;
+  }
+
+  /**
+   * For n documents drawn at random (seeded), the last sentence of their text with 8 to 40 words, each a query whose
+   * positive is its own document; documents without one are skipped.
+   */
+  static List<JudgedQuery> sentenceQueries(BeirDataset data, int n, long seed, Set<String> excluded) {
+    List<BeirDataset.Document> docs = new ArrayList<>(data.corpus().values().stream()
+        .filter(d -> !excluded.contains(d.id())).toList());
+    Collections.shuffle(docs, new Random(seed ^ 0x9E3779B97F4A7C15L));
+    List<JudgedQuery> out = new ArrayList<>();
+    for (BeirDataset.Document d : docs) {
+      if (out.size() == n) {
+        break;
+      }
+      String sentence = lastSentence(d.text(), 8, 40);
+      if (sentence != null) {
+        out.add(new JudgedQuery("sentence:" + d.id(), sentence, List.of(d.id())));
+      }
+    }
+    return out;
+  }
+
+  /** The last sentence (JDK sentence boundaries, English) with a word count in [min, max], or null. */
+  static String lastSentence(String text, int min, int max) {
+    java.text.BreakIterator it = java.text.BreakIterator.getSentenceInstance(Locale.ENGLISH);
+    it.setText(text);
+    String last = null;
+    for (int start = it.first(), end = it.next(); end != java.text.BreakIterator.DONE; start = end, end = it.next()) {
+      String sentence = text.substring(start, end).strip();
+      int words = sentence.isEmpty() ? 0 : sentence.split("\\s+").length;
+      if (words >= min && words <= max) {
+        last = sentence;
+      }
+    }
+    return last;
   }
 
   /** Titles of n documents drawn at random (seeded), each a query whose positive is its own document. */
