@@ -39,6 +39,8 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
+import java.util.function.Predicate;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -188,7 +190,7 @@ final class DistillCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
           "--negative-depth " + negativeDepth + " is less than --dense-negatives " + denseNegatives);
     }
-        IemHead.Input input = IemHead.Input.fromId(iemInput);
+    IemHead.Input input = IemHead.Input.fromId(iemInput);
     IemInit init = iemInit == null ? IemInit.defaultFor(input) : IemInit.fromId(iemInit);
     if (init == IemInit.COSINE && input != IemHead.Input.INTERACTION) {
       throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
@@ -208,8 +210,10 @@ final class DistillCommand implements Callable<Integer> {
     List<JudgedQuery> trainQueries = new ArrayList<>(judgedTraining ? querySplit.train() : List.of());
     // A title must not present a held-out positive as an answer either.
     List<JudgedQuery> pseudo = switch (pseudoQueryKind) {
-      case "title" -> pseudoQueries(data, pseudoQueries, seed, querySplit.heldOutPositives());
-      case "sentence" -> sentenceQueries(data, pseudoQueries, seed, querySplit.heldOutPositives());
+      case "title" -> pseudoQueries(data, pseudoQueries, seed, querySplit.heldOutPositives(), "title",
+          d -> d.title() != null && d.title().strip().length() >= 8 && !d.text().isBlank(), d -> d.title().strip());
+      case "sentence" -> pseudoQueries(data, pseudoQueries, seed, querySplit.heldOutPositives(), "sentence",
+          d -> true, d -> lastSentence(d.text(), 8, 40));
       default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
           "--pseudo-query-kind must be title or sentence: " + pseudoQueryKind);
     };
@@ -349,27 +353,6 @@ final class DistillCommand implements Callable<Integer> {
     return out;
   }
 
-  /**
-   * For n documents drawn at random (seeded), the last sentence of their text with 8 to 40 words, each a query whose
-   * positive is its own document; documents without one are skipped.
-   */
-  static List<JudgedQuery> sentenceQueries(BeirDataset data, int n, long seed, Set<String> excluded) {
-    List<BeirDataset.Document> docs = new ArrayList<>(data.corpus().values().stream()
-        .filter(d -> !excluded.contains(d.id())).toList());
-    Collections.shuffle(docs, new Random(seed ^ 0x9E3779B97F4A7C15L));
-    List<JudgedQuery> out = new ArrayList<>();
-    for (BeirDataset.Document d : docs) {
-      if (out.size() == n) {
-        break;
-      }
-      String sentence = lastSentence(d.text(), 8, 40);
-      if (sentence != null) {
-        out.add(new JudgedQuery("sentence:" + d.id(), sentence, List.of(d.id())));
-      }
-    }
-    return out;
-  }
-
   /** The last sentence (JDK sentence boundaries, English) with a word count in [min, max], or null. */
   static String lastSentence(String text, int min, int max) {
     java.text.BreakIterator it = java.text.BreakIterator.getSentenceInstance(Locale.ENGLISH);
@@ -385,14 +368,28 @@ final class DistillCommand implements Callable<Integer> {
     return last;
   }
 
-  /** Titles of n documents drawn at random (seeded), each a query whose positive is its own document. */
-  static List<JudgedQuery> pseudoQueries(BeirDataset data, int n, long seed, Set<String> excluded) {
-    List<BeirDataset.Document> docs = new ArrayList<>(data.corpus().values().stream()
-        .filter(d -> d.title() != null && d.title().strip().length() >= 8 && !d.text().isBlank())
+  /**
+   * Pseudo-queries of n eligible documents drawn at random (seeded), each a query whose positive is its own document;
+   * documents for which {@code queryOf} gives null are skipped.
+   *
+   * @param kind names the query ids ({@code kind:docId})
+   */
+  static List<JudgedQuery> pseudoQueries(BeirDataset data, int n, long seed, Set<String> excluded, String kind,
+      Predicate<BeirDataset.Document> eligible, Function<BeirDataset.Document, String> queryOf) {
+    List<BeirDataset.Document> docs = new ArrayList<>(data.corpus().values().stream().filter(eligible)
         .filter(d -> !excluded.contains(d.id())).toList());
     Collections.shuffle(docs, new Random(seed ^ 0x9E3779B97F4A7C15L));
-    return docs.stream().limit(n).map(d -> new JudgedQuery("title:" + d.id(), d.title().strip(), List.of(d.id())))
-        .toList();
+    List<JudgedQuery> out = new ArrayList<>();
+    for (BeirDataset.Document d : docs) {
+      if (out.size() == n) {
+        break;
+      }
+      String query = queryOf.apply(d);
+      if (query != null) {
+        out.add(new JudgedQuery(kind + ":" + d.id(), query, List.of(d.id())));
+      }
+    }
+    return out;
   }
 
 }

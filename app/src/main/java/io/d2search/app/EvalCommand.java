@@ -235,18 +235,18 @@ final class EvalCommand implements Callable<Integer> {
   private static String table(List<Evaluation.Run> runs, Set<String> subset, String baselineName,
       String teacherName) {
     List<EvalRow> rows = runs.stream().map(r -> subset == null ? r.row() : r.row(subset)).toList();
+    int baseline = runs.stream().map(Evaluation.Run::system).toList().indexOf(baselineName);
     Map<String, Double> gap = new LinkedHashMap<>();
     if (teacherName != null) {
-      double base = rows.stream().filter(r -> r.system().equals(baselineName)).findFirst().orElseThrow().ndcg10();
+      double base = rows.get(baseline).ndcg10();
       double top = rows.stream().filter(r -> r.system().equals(teacherName)).findFirst().orElseThrow().ndcg10();
       rows.stream().filter(r -> r.system().startsWith("student"))
           .forEach(r -> gap.put(r.system(), Evaluation.gapClosed(r.ndcg10(), base, top)));
     }
     // Every other row against the baseline, query by query: is the difference more than noise?
-    Evaluation.Run base = runs.stream().filter(r -> r.system().equals(baselineName)).findFirst().orElseThrow();
     Map<String, PairedBootstrap.Interval> versus = new LinkedHashMap<>();
-    runs.stream().filter(r -> r != base).forEach(r -> versus.put(r.system(), Evaluation.ndcgDifference(r, base,
-        subset)));
+    runs.stream().filter(r -> r != runs.get(baseline))
+        .forEach(r -> versus.put(r.system(), Evaluation.ndcgDifference(r, runs.get(baseline), subset)));
     return Evaluation.table(rows, gap, versus);
   }
 

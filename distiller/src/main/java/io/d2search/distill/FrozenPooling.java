@@ -6,10 +6,12 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The pooled vectors of a PMA that does not train, computed once per distinct token sequence. A training step
@@ -31,16 +33,19 @@ final class FrozenPooling {
 
   /** Pools every sequence of the examples with the heads' PMA as it is now. */
   static FrozenPooling of(StudentHeads heads, List<List<TrainingExample>> exampleSets) {
-    Map<TokenSequence, float[]> vectors = new IdentityHashMap<>();
+    // First-seen order (an identity set's own order changes from run to run; the batches, and so the last bits of
+    // the pooled vectors, must not).
+    Set<TokenSequence> seen = Collections.newSetFromMap(new IdentityHashMap<>());
     List<TokenSequence> distinct = new ArrayList<>();
     for (List<TrainingExample> examples : exampleSets) {
       for (TrainingExample e : examples) {
-        add(e.query(), vectors, distinct);
-        add(e.positive(), vectors, distinct);
-        e.negatives().forEach(n -> add(n, vectors, distinct));
+        List<TokenSequence> texts = new ArrayList<>(List.of(e.query(), e.positive()));
+        texts.addAll(e.negatives());
+        texts.stream().filter(seen::add).forEach(distinct::add);
       }
     }
     distinct.sort(Comparator.comparingInt(TokenSequence::tokens));
+    Map<TokenSequence, float[]> vectors = new IdentityHashMap<>();
     int d = heads.spec().dimension();
     for (int from = 0; from < distinct.size(); from += BATCH) {
       List<TokenSequence> batch = distinct.subList(from, Math.min(distinct.size(), from + BATCH));
@@ -82,11 +87,5 @@ final class FrozenPooling {
     }
     return heads.pma().forward(Scalars.owned(manager, states, new Shape(n, width, d)),
         Scalars.owned(manager, mask, new Shape(n, width)));
-  }
-
-  private static void add(TokenSequence s, Map<TokenSequence, float[]> seen, List<TokenSequence> distinct) {
-    if (seen.putIfAbsent(s, new float[0]) == null) {
-      distinct.add(s);
-    }
   }
 }

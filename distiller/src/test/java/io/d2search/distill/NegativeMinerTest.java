@@ -33,6 +33,16 @@ class NegativeMinerTest {
     }
   }
 
+  /** Documents d0..d(n−1) in a random order: one retriever's ranking. */
+  private static List<String> shuffledCorpus(int n, Random r) {
+    List<String> corpus = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      corpus.add("d" + i);
+    }
+    Collections.shuffle(corpus, r);
+    return corpus;
+  }
+
   @Test
   void takesIndexNegativesFirstThenBm25SkippingPositivesAndDuplicates() {
     NegativeMiner miner = new NegativeMiner(new Ranked(List.of("p", "a", "b", "c", "d", "e")),
@@ -56,14 +66,8 @@ class NegativeMinerTest {
   @RepeatedTest(20)
   void alwaysKDistinctNonPositivesFromTheTwoLists() {
     Random r = new Random();
-    List<String> corpus = new ArrayList<>();
-    for (int i = 0; i < 40; i++) {
-      corpus.add("d" + i);
-    }
-    List<String> dense = new ArrayList<>(corpus);
-    List<String> lexical = new ArrayList<>(corpus);
-    Collections.shuffle(dense, r);
-    Collections.shuffle(lexical, r);
+    List<String> dense = shuffledCorpus(40, r);
+    List<String> lexical = shuffledCorpus(40, r);
     Set<String> positives = new HashSet<>(dense.subList(0, r.nextInt(4)));
     int k = 1 + r.nextInt(10);
     int fromDense = r.nextInt(k + 1);
@@ -76,14 +80,8 @@ class NegativeMinerTest {
   @RepeatedTest(20)
   void aDepthSpreadsTheIndexNegativesOnePerStratumAndRepeatsForTheSameQuery() {
     Random r = new Random();
-    List<String> corpus = new ArrayList<>();
-    for (int i = 0; i < 150; i++) {
-      corpus.add("d" + i);
-    }
-    List<String> dense = new ArrayList<>(corpus);
-    List<String> lexical = new ArrayList<>(corpus);
-    Collections.shuffle(dense, r);
-    Collections.shuffle(lexical, r);
+    List<String> dense = shuffledCorpus(150, r);
+    List<String> lexical = shuffledCorpus(150, r);
     Set<String> positives = new HashSet<>(dense.subList(0, r.nextInt(4)));
     int fromDense = 1 + r.nextInt(12);
     int k = fromDense + r.nextInt(5);
