@@ -3,7 +3,6 @@ package io.d2search.distill;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.ModelInfo;
 import io.d2search.embed.TextHash;
-import io.d2search.embed.TokenStates;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -227,20 +226,24 @@ public final class TokenStateCache implements AutoCloseable {
     end += b.limit();
   }
 
+  /** As {@link #getOrCompute(List, TokenStateSource)} with the embedder's backbone ({@link Embedder#tokenStates}). */
+  public List<TokenSequence> getOrCompute(List<String> texts, Embedder embedder) {
+    return getOrCompute(texts, TokenStateSource.of(embedder));
+  }
+
   /**
-   * The token states of every text, computing the missing ones with the embedder's tokenizer and backbone (the
-   * exact path of {@link Embedder#tokenStates}), in batches of its configured size, and caching them.
+   * The token states of every text, computing the missing ones with the source in batches of its size, and caching
+   * them.
    *
    * @return one sequence per text, in input order (duplicates allowed)
-   * @throws IllegalArgumentException if the embedder runs another backbone, token limit or dimension
+   * @throws IllegalArgumentException if the source computes other states (identity, token limit or dimension)
    */
-  public List<TokenSequence> getOrCompute(List<String> texts, Embedder embedder) {
-    ModelInfo info = embedder.info();
-    if (!info.backboneSha256().equalsIgnoreCase(backboneSha256) || info.maxTokens() != maxTokens
-        || info.dimension() != dim) {
-      throw new IllegalArgumentException("embedder runs backbone " + info.backboneSha256() + " (maxTokens "
-          + info.maxTokens() + ", dim " + info.dimension() + "); this cache is for " + backboneSha256 + " (maxTokens "
-          + maxTokens + ", dim " + dim + ")");
+  public List<TokenSequence> getOrCompute(List<String> texts, TokenStateSource source) {
+    if (!source.backboneSha256().equalsIgnoreCase(backboneSha256) || source.maxTokens() != maxTokens
+        || source.dimension() != dim) {
+      throw new IllegalArgumentException("source computes states " + source.backboneSha256() + " (maxTokens "
+          + source.maxTokens() + ", dim " + source.dimension() + "); this cache is for " + backboneSha256
+          + " (maxTokens " + maxTokens + ", dim " + dim + ")");
     }
     LinkedHashSet<String> unique = new LinkedHashSet<>();
     for (String t : texts) {
@@ -251,12 +254,12 @@ public final class TokenStateCache implements AutoCloseable {
     List<String> missing = new ArrayList<>(unique);
     // Similar lengths in one batch pad little; characters are a good enough proxy for tokens.
     missing.sort(Comparator.comparingInt(String::length));
-    int batch = embedder.config().batchSize();
+    int batch = source.batchSize();
     for (int from = 0; from < missing.size(); from += batch) {
       List<String> chunk = missing.subList(from, Math.min(missing.size(), from + batch));
-      TokenStates states = embedder.tokenStates(chunk);
+      List<TokenSequence> states = source.compute(chunk);
       for (int i = 0; i < chunk.size(); i++) {
-        put(chunk.get(i), TokenSequence.fromBatch(states.data(), i, states.tokens(), states.dim(), states.mask()[i]));
+        put(chunk.get(i), states.get(i));
       }
     }
     if (!missing.isEmpty()) {
@@ -269,11 +272,16 @@ public final class TokenStateCache implements AutoCloseable {
     return out;
   }
 
+  /** As {@link #getAll(List, TokenStateSource, String)} with the embedder's backbone. */
+  public Map<String, TokenSequence> getAll(List<String> texts, Embedder embedder, String label) {
+    return getAll(texts, TokenStateSource.of(embedder), label);
+  }
+
   /**
    * The token states of distinct texts by text, computing the missing ones in chunks with a progress bar, then
    * flushing: what a training set needs, each text's states loaded once and shared by every example using it.
    */
-  public Map<String, TokenSequence> getAll(List<String> texts, Embedder embedder, String label) {
+  public Map<String, TokenSequence> getAll(List<String> texts, TokenStateSource source, String label) {
     List<String> distinct = List.copyOf(new LinkedHashSet<>(texts));
     Map<String, TokenSequence> out = new HashMap<>(distinct.size() * 2);
     try (me.tongfei.progressbar.ProgressBar bar = new me.tongfei.progressbar.ProgressBarBuilder().setTaskName(label)
@@ -281,7 +289,7 @@ public final class TokenStateCache implements AutoCloseable {
         .setUpdateIntervalMillis(1000).showSpeed().build()) {
       for (int from = 0; from < distinct.size(); from += PROGRESS_CHUNK) {
         List<String> chunk = distinct.subList(from, Math.min(distinct.size(), from + PROGRESS_CHUNK));
-        List<TokenSequence> states = getOrCompute(chunk, embedder);
+        List<TokenSequence> states = getOrCompute(chunk, source);
         for (int i = 0; i < chunk.size(); i++) {
           out.put(chunk.get(i), states.get(i));
         }

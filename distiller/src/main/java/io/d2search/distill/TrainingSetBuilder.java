@@ -1,6 +1,5 @@
 package io.d2search.distill;
 
-import io.d2search.embed.Embedder;
 import io.d2search.teach.FeatureTeacher;
 import io.d2search.teach.Teacher;
 import java.util.ArrayList;
@@ -29,7 +28,7 @@ public final class TrainingSetBuilder {
   private final Teacher teacher;
   private final FeatureTeacher features;
   private final TokenStateCache tokenStates;
-  private final Embedder backbone;
+  private final TokenStateSource backbone;
   private final Map<String, String> documentText;
   private final LabelStore labels;
 
@@ -39,11 +38,11 @@ public final class TrainingSetBuilder {
    * @param features the same teacher with per-pair features for feature imitation, asked for scores and features
    *     in one call (its query encoders run once; the score cache is not consulted); null for none
    * @param tokenStates backbone token states on disk
-   * @param backbone computes missing token states (the student's backbone and token limit)
+   * @param backbone computes missing token states (the student's backbone, or its frozen layers, and token limit)
    * @param documentText document id → the text the student embeds for it (title and text, as indexed)
    */
   public TrainingSetBuilder(NegativeMiner miner, Teacher teacher, FeatureTeacher features,
-      TokenStateCache tokenStates, Embedder backbone, Map<String, String> documentText) {
+      TokenStateCache tokenStates, TokenStateSource backbone, Map<String, String> documentText) {
     this(miner, teacher, features, tokenStates, backbone, documentText, null);
   }
 
@@ -52,7 +51,7 @@ public final class TrainingSetBuilder {
    * belong to this miner's index and this teacher (see {@link LabelStore}).
    */
   public TrainingSetBuilder(NegativeMiner miner, Teacher teacher, FeatureTeacher features,
-      TokenStateCache tokenStates, Embedder backbone, Map<String, String> documentText, LabelStore labels) {
+      TokenStateCache tokenStates, TokenStateSource backbone, Map<String, String> documentText, LabelStore labels) {
     this.labels = labels;
     this.miner = Objects.requireNonNull(miner, "miner");
     this.teacher = Objects.requireNonNull(teacher, "teacher");
