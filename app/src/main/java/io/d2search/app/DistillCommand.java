@@ -12,7 +12,9 @@ import io.d2search.distill.NegativeMiner;
 import io.d2search.distill.QuerySplit;
 import io.d2search.distill.RerankSelection;
 import io.d2search.distill.SimilarityExamples;
+import io.d2search.distill.PartialBackbone;
 import io.d2search.distill.TokenStateCache;
+import io.d2search.distill.TokenStateSource;
 import io.d2search.distill.TrainerConfig;
 import io.d2search.distill.TrainingSet;
 import io.d2search.distill.TrainingSetBuilder;
@@ -162,6 +164,21 @@ final class DistillCommand implements Callable<Integer> {
           + "--iem-init cosine: 20·cosine, so the losses shape the vectors HNSW searches) (default: ${DEFAULT-VALUE}).")
   boolean trainIem;
 
+  @Option(names = "--tune-layers", paramLabel = "N", defaultValue = "0",
+      description = "Fine-tune the backbone's top N encoder layers with the heads (the layers below stay frozen, "
+          + "their output cached); the bundle then carries its own ONNX graph. 0 keeps the backbone frozen "
+          + "(default: ${DEFAULT-VALUE}).")
+  int tuneLayers;
+
+  @Option(names = "--backbone-learning-rate", paramLabel = "RATE", defaultValue = "3e-5",
+      description = "Peak AdamW rate of the tuned backbone layers (default: ${DEFAULT-VALUE}).")
+  double backboneLearningRate;
+
+  @Option(names = "--backbone-heads", paramLabel = "H", defaultValue = "12",
+      description = "Attention heads of the backbone's layers, for --tune-layers (default: ${DEFAULT-VALUE}, as in "
+          + "all-MiniLM-L6-v2, bge-small and e5-small).")
+  int backboneHeads;
+
   @Option(names = "--epochs", defaultValue = "10", description = "Most epochs (default: ${DEFAULT-VALUE}).")
   int epochs;
 
@@ -236,8 +253,20 @@ final class DistillCommand implements Callable<Integer> {
     TrainingSet simHeldOut = null;
     String teacherId;
     RerankSelection rerank = null;
+    if (tuneLayers > 0 && symmetric != null) {
+      throw new IllegalArgumentException("--symmetric trains on the backbone's last states; it cannot follow "
+          + "--tune-layers yet");
+    }
     try (Embedder embedder = parentBundle.embedder(Components.embedder(settings));
-        TokenStateCache tokenStates = TokenStateCache.open(states, embedder.info())) {
+        TokenStateCache tokenStates = TokenStateCache.open(states, embedder.info());
+        PartialBackbone frozenLayers = tuneLayers == 0 ? null : PartialBackbone.belowTop(parentBundle.backbone(),
+            parentBundle.backboneSha256(), embedder.info().maxTokens(), tuneLayers, backboneHeads,
+            embedder.config().batchSize());
+        TokenStateCache frozenStates = frozenLayers == null ? null : TokenStateCache.open(states,
+            frozenLayers.backboneSha256(), frozenLayers.maxTokens(), frozenLayers.dimension())) {
+      // Training reads the states the trained part starts from: the backbone's last ones, or those under the
+      // tuned layers.
+      TokenStateSource trainingStates = frozenLayers == null ? TokenStateSource.of(embedder) : frozenLayers;
       float[][] corpus;
       try (VectorCache cache = VectorCache.open(vectors, "bundle-" + parentBundle.checksum().substring(0, 16),
           embedder.info().dimension())) {
@@ -252,9 +281,10 @@ final class DistillCommand implements Callable<Integer> {
         teacherId = teacher.id();
         TrainingSetBuilder builder = new TrainingSetBuilder(new NegativeMiner(index, bm25, negatives, denseNegatives,
             negativeDepth),
-            teacher, teacher instanceof FeatureTeacher f ? f : null, tokenStates, embedder, textOf, labels);
+            teacher, teacher instanceof FeatureTeacher f ? f : null, frozenStates == null ? tokenStates : frozenStates,
+            trainingStates, textOf, labels);
         train = builder.build(trainQueries, "train");
-        if (!trainPma && !heldOutQueries.isEmpty()) {
+        if (!trainPma && tuneLayers == 0 && !heldOutQueries.isEmpty()) {
           // The PMA stays the parent's, so the held-out queries' top 100 can be re-ranked as eval will re-rank them.
           Map<String, float[]> vectorOf = new HashMap<>();
           for (int i = 0; i < docs.size(); i++) {
@@ -288,6 +318,7 @@ final class DistillCommand implements Callable<Integer> {
             : ModelBundle.VERSION_ZERO_HEADS, input);
     TrainerConfig trainer = TrainerConfig.defaults().withEpochs(epochs).withBatchSize(batchSize)
         .withLearningRate(learningRate).withSeed(seed).withTrainPma(trainPma).withTrainIem(trainIem)
+        .withBackboneLearningRate(backboneLearningRate)
         .withProgress(System.console() != null ? TrainerConfig.Progress.CONSOLE : TrainerConfig.Progress.LOG);
     LossConfig lossConfig = switch (loss.toLowerCase(Locale.ROOT)) {
       case "d2llm" -> LossConfig.d2llm();
@@ -319,8 +350,9 @@ final class DistillCommand implements Callable<Integer> {
         trainer.withEpochs(symmetricEpochs), Map.of("source", "stsb", "split", "train", "minScore",
         SimilarityExamples.MIN_SCORE, "negatives", SIMILARITY_NEGATIVES));
     Distillation.Result result = Distillation.run(parentBundle,
-        new Distillation.Plan(version, spec, trainer, lossConfig, teacherId, window, similarity, init), train, heldOut,
-        out, rerank);
+        new Distillation.Plan(version, spec, trainer, lossConfig, teacherId, window, similarity, init,
+            tuneLayers == 0 ? null : new Distillation.BackboneTuning(tuneLayers, backboneHeads)), train, heldOut, out,
+        rerank);
     System.out.printf(Locale.ROOT, "bundle %s written to %s (best epoch %d of %d)%n", result.bundle().version(),
         out.toAbsolutePath(), result.report().bestEpoch(), result.report().epochs().size());
     result.metrics().forEach((k, v) -> System.out.printf(Locale.ROOT, "  %-28s %s%n", k, v));

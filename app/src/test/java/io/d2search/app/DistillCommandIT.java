@@ -73,6 +73,17 @@ class DistillCommandIT {
     Map<String, Object> pseudoData = (Map<String, Object>) ModelBundle.load(dir.resolve("data/bundles/2"))
         .manifest().training().get("data");
     assertThat(pseudoData).containsEntry("judgedTraining", false);
+
+    // The top backbone layer tuned too: the bundle carries its own graph, and eval embeds the corpus with it.
+    String tuned = run("distill", "--config", config.toString(), "--beir", slice.toString(), "--out",
+        dir.resolve("data/bundles/3").toString(), "--epochs", "1", "--batch-size", "8", "--negatives", "3",
+        "--dense-negatives", "2", "--no-train-pma", "--tune-layers", "1");
+    assertThat(tuned).contains("bundle 3 written");
+    ModelBundle tunedBundle = ModelBundle.load(dir.resolve("data/bundles/3"));
+    assertThat(tunedBundle.manifest().backbone().id()).isEqualTo("all-minilm-l6-v2+tuned-top1");
+    assertThat(tunedBundle.backbone().onnx()).startsWith(dir.resolve("data/bundles/3").toString());
+    assertThat(run("eval", "--config", config.toString(), "--beir", slice.toString(), "--whole-docs",
+        "--student", "0", "--student", "3")).contains("student v3 (pma) HNSW", "student v3 + IEM re-rank top-100");
   }
 
   /**

@@ -1,12 +1,16 @@
 package io.d2search.distill;
 
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.Shape;
 import io.d2search.bundle.HeadTensors;
 import io.d2search.bundle.Manifest;
 import io.d2search.bundle.ModelBundle;
 import io.d2search.bundle.Safetensors;
 import io.d2search.bundle.Tensor;
+import io.d2search.embed.OnnxWeights;
 import io.d2search.embed.PmaHead;
+import io.d2search.embed.TextHash;
 import io.d2search.embed.TokenStates;
 import io.d2search.rank.IemHead;
 import java.nio.file.Path;
@@ -14,6 +18,8 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -50,9 +56,16 @@ public final class Distillation {
    * @param data where the examples came from (dataset, split, counts): recorded in the manifest
    * @param similarity a second stage training the IEM's symmetric branch (PMA frozen); null for none
    * @param iemInit how the IEM starts when the parent has none of the spec's shape
+   * @param tuning the backbone layers the student fine-tunes; null: the backbone stays frozen
    */
   public record Plan(String version, HeadsSpec spec, TrainerConfig trainer, LossConfig loss, String teacherId,
-      Map<String, Object> data, Similarity similarity, IemInit iemInit) {
+      Map<String, Object> data, Similarity similarity, IemInit iemInit, BackboneTuning tuning) {
+
+    /** A plan that keeps the backbone frozen. */
+    public Plan(String version, HeadsSpec spec, TrainerConfig trainer, LossConfig loss, String teacherId,
+        Map<String, Object> data, Similarity similarity, IemInit iemInit) {
+      this(version, spec, trainer, loss, teacherId, data, similarity, iemInit, null);
+    }
 
     /** A plan whose fresh IEM starts as {@link IemInit#defaultFor} its input. */
     public Plan(String version, HeadsSpec spec, TrainerConfig trainer, LossConfig loss, String teacherId,
@@ -79,6 +92,28 @@ public final class Distillation {
       }
     }
   }
+
+  /**
+   * Fine-tuning of the backbone's top layers, on the CPU-feasible pattern: the lower layers stay frozen (their
+   * output is the examples' token states, from a {@link PartialBackbone} of {@code total - layers} layers), the top
+   * {@code layers} train with the heads, and the bundle carries the parent's graph with those layers' weights
+   * replaced ({@link #BACKBONE_FILE}), served by ONNX Runtime as before.
+   *
+   * @param layers how many top encoder layers train, ≥ 1
+   * @param heads their attention heads
+   */
+  public record BackboneTuning(int layers, int heads) {
+    public BackboneTuning {
+      if (layers < 1 || heads < 1) {
+        throw new IllegalArgumentException("tuned layers and heads must be >= 1: " + layers + ", " + heads);
+      }
+    }
+  }
+
+  /** The fine-tuned backbone graph in a bundle that tunes one. */
+  public static final String BACKBONE_FILE = "backbone.onnx";
+  /** Its tokenizer, copied from the parent's backbone (a bundle with its own graph is self-contained). */
+  public static final String TOKENIZER_FILE = "tokenizer.json";
 
   /**
    * The symmetric branch's stage: after the search branch, with the PMA and the shared IEM layers as trained.
@@ -117,8 +152,9 @@ public final class Distillation {
    */
   public static Result run(ModelBundle parent, Plan plan, TrainingSet train, TrainingSet heldOut, Path outDir,
       RerankSelection rerank) {
-    if (rerank != null && plan.trainer().trainPma()) {
-      throw new IllegalArgumentException("re-rank selection needs a frozen PMA: it re-ranks the parent's vectors");
+    if (rerank != null && (plan.trainer().trainPma() || plan.tuning() != null)) {
+      throw new IllegalArgumentException("re-rank selection needs a frozen PMA and backbone: it re-ranks the parent's "
+          + "vectors");
     }
     Manifest pm = parent.manifest();
     if (plan.spec().dimension() != pm.dimension()) {
@@ -127,11 +163,27 @@ public final class Distillation {
     }
     Map<String, Tensor> initial = StudentHeads.initialTensors(plan.spec(), plan.trainer().seed(), plan.iemInit());
     Map<String, Tensor> inherited = inherit(parent, initial);
+    OnnxWeights parentGraph = null;
+    if (plan.tuning() != null) {
+      parentGraph = OnnxWeights.of(parent.backbone());
+      int total = BertLayers.layerCount(parentGraph);
+      if (plan.tuning().layers() > total) {
+        throw new IllegalArgumentException("the backbone has " + total + " layers; cannot tune "
+            + plan.tuning().layers());
+      }
+      inherited.putAll(BertLayers.tensors(parentGraph, total - plan.tuning().layers(), total));
+    }
     Map<String, Tensor> trained;
     TrainingReport report;
     TrainingReport symmetricReport = null;
+    TrainingSet parentHeldOut = heldOut; // the held-out token states as the parent's backbone ends them
+    TrainingSet finalHeldOut = heldOut; // ... and as the student's does
     try (NDManager root = DjlRuntime.engine().newBaseManager();
-        StudentHeads heads = StudentHeads.fromTensors(root, inherited, plan.spec().heads())) {
+        StudentHeads heads = StudentHeads.fromTensors(root, inherited, plan.spec().heads(),
+            plan.tuning() == null ? BertLayers.DEFAULT_HEADS : plan.tuning().heads())) {
+      if (plan.tuning() != null) {
+        parentHeldOut = throughBackbone(heads, heldOut);
+      }
       report = new Trainer(plan.trainer(), plan.loss()).fit(heads, train.examples(), heldOut.examples(), rerank);
       if (plan.similarity() != null) {
         Similarity sim = plan.similarity();
@@ -140,7 +192,19 @@ public final class Distillation {
             sim.heldOut().examples());
       }
       trained = heads.toTensors();
+      if (plan.tuning() != null) {
+        finalHeldOut = throughBackbone(heads, heldOut);
+      }
     }
+    Map<String, Tensor> headTensors = new LinkedHashMap<>();
+    Map<String, float[]> backboneTensors = new LinkedHashMap<>();
+    trained.forEach((name, t) -> {
+      if (name.startsWith(BertLayers.PREFIX)) {
+        backboneTensors.put(name.substring(BertLayers.PREFIX.length()), t.data());
+      } else {
+        headTensors.put(name, t);
+      }
+    });
 
     Map<String, Object> metrics = new LinkedHashMap<>();
     metrics.put("heldOut.examples", heldOut.size());
@@ -150,10 +214,11 @@ public final class Distillation {
     metrics.put("train.epochs", report.epochs().size());
     metrics.put("train.steps", report.steps());
     if (heldOut.size() > 0) {
-      metrics.putAll(rankMetrics(parent, trained, plan.spec(), heldOut));
+      metrics.putAll(rankMetrics(parent, headTensors, plan.spec(), finalHeldOut, parentHeldOut));
       if (rerank != null) {
         metrics.put("heldOut.rerank.ndcg10.hnsw", round(rerank.hnswNdcg()));
-        metrics.put("heldOut.rerank.ndcg10.iem", round(rerank.ndcg(HeadTensors.iem(trained, plan.spec().iemInput()))));
+        metrics.put("heldOut.rerank.ndcg10.iem", round(rerank.ndcg(HeadTensors.iem(headTensors,
+            plan.spec().iemInput()))));
       }
     }
     if (symmetricReport != null) {
@@ -175,20 +240,32 @@ public final class Distillation {
           trainerMap(symmetricTrainer(plan.similarity())), "examples", Map.of("train", plan.similarity().train().size(),
           "heldOut", plan.similarity().heldOut().size())));
     }
-    Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, plan.version(), parent.version(), pm.backbone(),
+    Manifest.BackboneSpec backbone = pm.backbone();
+    Map<String, byte[]> files = new LinkedHashMap<>();
+    if (plan.tuning() != null) {
+      byte[] graph = parentGraph.patched(backboneTensors);
+      files.put(BACKBONE_FILE, graph);
+      files.put(TOKENIZER_FILE, parent.backbone().tokenizerBytes());
+      // Same base model and artifact, its own graph: the id says which layers changed, the sha256 pins the bytes.
+      backbone = new Manifest.BackboneSpec(pm.backbone().id() + "+tuned-top" + plan.tuning().layers(),
+          pm.backbone().artifact(), BACKBONE_FILE, TOKENIZER_FILE, TextHash.sha256(graph), pm.backbone().maxTokens());
+      training.put("backboneTuning", Map.of("layers", plan.tuning().layers(), "heads", plan.tuning().heads(),
+          "parentBackboneSha256", pm.backbone().sha256()));
+    }
+    Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, plan.version(), parent.version(), backbone,
         pm.dimension(), Manifest.PoolingSpec.pma(plan.spec().heads()),
         Manifest.IemSpec.of(plan.spec().iemInput(), plan.spec().iemHidden()), null, training, metrics,
         Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
-    ModelBundle.write(outDir, manifest, new java.util.TreeMap<>(trained));
+    ModelBundle.write(outDir, manifest, new java.util.TreeMap<>(headTensors), files);
     ModelBundle bundle = ModelBundle.load(outDir);
     log.info("wrote bundle {} ({}): held-out {}", bundle.version(), outDir, metrics);
     return new Result(bundle, report, metrics);
   }
 
-  /** The symmetric stage's effective settings: its branch only, PMA and shared IEM layers frozen. */
+  /** The symmetric stage's effective settings: its branch only; backbone, PMA and shared IEM layers frozen. */
   static TrainerConfig symmetricTrainer(Similarity sim) {
     return sim.trainer().withBranch(IemHead.Branch.SYMMETRIC).withTrainPma(false).withTrainIem(true)
-        .withFrozenShared();
+        .withFrozenShared().withBackboneLearningRate(0);
   }
 
   /** The parent's tensors where it has a tensor of that name and shape; the fresh ones elsewhere. */
@@ -207,28 +284,85 @@ public final class Distillation {
     return out;
   }
 
-  /** Mean reciprocal rank of the positive among each held-out example's candidates, four ways. */
+  /**
+   * The examples with every token sequence replaced by the output of the heads' backbone layers (the backbone's
+   * last states, what serving pools), computed without gradients.
+   */
+  static TrainingSet throughBackbone(StudentHeads heads, TrainingSet set) {
+    BertLayers layers = heads.backbone().orElseThrow();
+    Map<TokenSequence, TokenSequence> out = new IdentityHashMap<>();
+    List<TokenSequence> distinct = new ArrayList<>();
+    for (TrainingExample e : set.examples()) {
+      for (TokenSequence s : sequences(e)) {
+        if (out.putIfAbsent(s, s) == null) {
+          distinct.add(s);
+        }
+      }
+    }
+    distinct.sort(Comparator.comparingInt(TokenSequence::tokens)); // similar lengths pad little
+    int d = heads.spec().dimension();
+    for (int from = 0; from < distinct.size(); from += 32) {
+      List<TokenSequence> batch = distinct.subList(from, Math.min(distinct.size(), from + 32));
+      int width = batch.get(batch.size() - 1).tokens();
+      float[] states = new float[batch.size() * width * d];
+      float[] mask = new float[batch.size() * width];
+      for (int i = 0; i < batch.size(); i++) {
+        System.arraycopy(batch.get(i).data(), 0, states, i * width * d, batch.get(i).data().length);
+        Arrays.fill(mask, i * width, i * width + batch.get(i).tokens(), 1f);
+      }
+      float[] result;
+      try (NDScope scope = new NDScope()) {
+        scope.suppressNotUsedWarning();
+        result = layers.forward(Scalars.owned(heads.manager(), states, new Shape(batch.size(), width, d)),
+            Scalars.owned(heads.manager(), mask, new Shape(batch.size(), width))).toFloatArray();
+      }
+      for (int i = 0; i < batch.size(); i++) {
+        float[] real = Arrays.copyOfRange(result, i * width * d, (i * width + batch.get(i).tokens()) * d);
+        out.put(batch.get(i), new TokenSequence(real, batch.get(i).tokens(), d));
+      }
+    }
+    List<TrainingExample> examples = set.examples().stream().map(e -> new TrainingExample(out.get(e.query()),
+        out.get(e.positive()), e.negatives().stream().map(out::get).toList(), e.teacherScores(),
+        e.teacherFeatures())).toList();
+    return new TrainingSet(examples, set.queryIds());
+  }
+
+  private static List<TokenSequence> sequences(TrainingExample e) {
+    List<TokenSequence> all = new ArrayList<>(List.of(e.query(), e.positive()));
+    all.addAll(e.negatives());
+    return all;
+  }
+
+  /**
+   * Mean reciprocal rank of the positive among each held-out example's candidates, four ways.
+   *
+   * @param heldOut the examples with the student's final token states
+   * @param parentHeldOut the same examples with the parent's (the same set unless the student tunes its backbone)
+   */
   static Map<String, Object> rankMetrics(ModelBundle parent, Map<String, Tensor> trained, HeadsSpec spec,
-      TrainingSet heldOut) {
+      TrainingSet heldOut, TrainingSet parentHeldOut) {
     PmaHead pma = HeadTensors.pma(trained, spec.heads());
     IemHead iem = HeadTensors.iem(trained, spec.iemInput());
     double iemRr = 0;
     double cosRr = 0;
     double parentRr = 0;
     double teacherRr = 0;
-    for (TrainingExample e : heldOut.examples()) {
+    for (int x = 0; x < heldOut.size(); x++) {
+      TrainingExample e = heldOut.examples().get(x);
+      TrainingExample pe = parentHeldOut.examples().get(x);
       List<TokenSequence> candidates = new ArrayList<>();
       candidates.add(e.positive());
       candidates.addAll(e.negatives());
+      List<TokenSequence> parentCandidates = sequences(pe).subList(1, 2 + pe.k());
       float[] q = pool(pma, e.query());
-      float[] pq = pool(parent.pooling(), e.query());
+      float[] pq = pool(parent.pooling(), pe.query());
       List<float[]> ps = candidates.stream().map(c -> pool(pma, c)).toList();
       double[] cos = new double[ps.size()];
       double[] parentCos = new double[ps.size()];
       double[] teacher = new double[ps.size()];
       for (int i = 0; i < ps.size(); i++) {
         cos[i] = dot(q, ps.get(i));
-        parentCos[i] = dot(pq, pool(parent.pooling(), candidates.get(i)));
+        parentCos[i] = dot(pq, pool(parent.pooling(), parentCandidates.get(i)));
         teacher[i] = e.teacherScores()[i];
       }
       float[] logits = iem.logits(q, ps, IemHead.Branch.ASYMMETRIC);

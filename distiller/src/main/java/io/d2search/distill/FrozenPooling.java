@@ -73,7 +73,10 @@ final class FrozenPooling {
     return Scalars.owned(manager, out, new Shape(sequences.size(), dim));
   }
 
-  /** Pads the sequences to the longest and pools them with one PMA forward: {@code [n, d]}. */
+  /**
+   * Pads the sequences to the longest and pools them with one forward of the heads' backbone layers, if any, and
+   * PMA: {@code [n, d]}.
+   */
   static NDArray pool(StudentHeads heads, NDManager manager, List<TokenSequence> sequences) {
     int d = heads.spec().dimension();
     int width = sequences.stream().mapToInt(TokenSequence::tokens).max().orElseThrow();
@@ -85,7 +88,11 @@ final class FrozenPooling {
       System.arraycopy(s.data(), 0, states, i * width * d, s.data().length);
       Arrays.fill(mask, i * width, i * width + s.tokens(), 1f);
     }
-    return heads.pma().forward(Scalars.owned(manager, states, new Shape(n, width, d)),
-        Scalars.owned(manager, mask, new Shape(n, width)));
+    NDArray x = Scalars.owned(manager, states, new Shape(n, width, d));
+    NDArray m = Scalars.owned(manager, mask, new Shape(n, width));
+    if (heads.backbone().isPresent()) {
+      x = heads.backbone().get().forward(x, m); // the tuned top layers, on the frozen lower layers' states
+    }
+    return heads.pma().forward(x, m);
   }
 }

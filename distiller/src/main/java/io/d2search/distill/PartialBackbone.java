@@ -69,8 +69,28 @@ public final class PartialBackbone implements TokenStateSource, AutoCloseable {
    */
   public static PartialBackbone open(BackboneSource source, String sha256, int maxTokens, int layers, int heads,
       int batchSize) {
-    Objects.requireNonNull(source, "source");
+    return open(source, OnnxWeights.of(source), sha256, maxTokens, layers, heads, batchSize);
+  }
+
+  /**
+   * All but the top {@code top} layers of a backbone: the frozen part under the layers a student tunes.
+   *
+   * @throws IllegalArgumentException if the backbone has fewer than {@code top} layers
+   */
+  public static PartialBackbone belowTop(BackboneSource source, String sha256, int maxTokens, int top, int heads,
+      int batchSize) {
     OnnxWeights weights = OnnxWeights.of(source);
+    int total = BertLayers.layerCount(weights);
+    if (top < 1 || top > total) {
+      throw new IllegalArgumentException("backbone " + source.id() + " has " + total + " layers; cannot tune the top "
+          + top);
+    }
+    return open(source, weights, sha256, maxTokens, total - top, heads, batchSize);
+  }
+
+  private static PartialBackbone open(BackboneSource source, OnnxWeights weights, String sha256, int maxTokens,
+      int layers, int heads, int batchSize) {
+    Objects.requireNonNull(source, "source");
     int total = BertLayers.layerCount(weights);
     if (layers < 0 || layers > total) {
       throw new IllegalArgumentException("backbone " + source.id() + " has " + total + " layers; asked for "

@@ -21,7 +21,9 @@ import java.util.function.Predicate;
 /**
  * The trainable heads of a D2LLM student: a {@link PmaBlock} and, optionally, an {@link IemBlock}, their float32
  * parameters held in an {@link NDManager} that this object owns, under the tensor names of
- * {@code docs/d2llm-heads.md}. Loads from and saves to {@code heads.safetensors}.
+ * {@code docs/d2llm-heads.md}. Loads from and saves to {@code heads.safetensors}. A student that fine-tunes its
+ * backbone's top layers also carries them ({@link BertLayers}, names {@code backbone.*}); its token states are then
+ * those entering the first of them, and the PMA pools what they output.
  *
  * <p>Parameters are created outside any {@link NDScope}, so a training step may run its forward in a scope and
  * close every intermediate without touching them. Not thread-safe: one trainer uses one instance. Close it to free
@@ -41,8 +43,9 @@ public final class StudentHeads implements AutoCloseable {
   private final Map<String, NDArray> parameters = new LinkedHashMap<>();
   private final PmaBlock pma;
   private final IemBlock iem;
+  private final BertLayers backbone; // null unless the student tunes backbone layers
 
-  private StudentHeads(NDManager manager, HeadsSpec spec, Map<String, Tensor> tensors) {
+  private StudentHeads(NDManager manager, HeadsSpec spec, Map<String, Tensor> tensors, int backboneHeads) {
     this.manager = manager;
     this.spec = spec;
     tensors.forEach((name, t) -> {
@@ -53,6 +56,8 @@ public final class StudentHeads implements AutoCloseable {
     });
     this.pma = PmaBlock.of(parameters, spec.heads());
     this.iem = spec.hasIem() ? IemBlock.of(parameters, spec.iemInput()) : null;
+    this.backbone = BertLayers.layerIndices(parameters.keySet()).isEmpty() ? null
+        : BertLayers.of(parameters, backboneHeads);
   }
 
   /**
@@ -173,7 +178,7 @@ public final class StudentHeads implements AutoCloseable {
 
   /** Fresh heads of this architecture, initialised by {@link #initialTensors}. */
   public static StudentHeads create(NDManager parent, HeadsSpec spec, long seed) {
-    return new StudentHeads(parent.newSubManager(), spec, initialTensors(spec, seed));
+    return new StudentHeads(parent.newSubManager(), spec, initialTensors(spec, seed), BertLayers.DEFAULT_HEADS);
   }
 
   /**
@@ -185,6 +190,18 @@ public final class StudentHeads implements AutoCloseable {
    * @throws IllegalArgumentException naming a missing tensor or a wrong shape
    */
   public static StudentHeads fromTensors(NDManager parent, Map<String, Tensor> tensors, int heads) {
+    return fromTensors(parent, tensors, heads, BertLayers.DEFAULT_HEADS);
+  }
+
+  /**
+   * As {@link #fromTensors(NDManager, Map, int)}, also taking the backbone layers among the tensors (names
+   * {@link BertLayers#PREFIX}{@code encoder.layer.N.*}): their output, not the token states given, is what the PMA
+   * pools.
+   *
+   * @param backboneHeads attention heads of those layers
+   */
+  public static StudentHeads fromTensors(NDManager parent, Map<String, Tensor> tensors, int heads,
+      int backboneHeads) {
     Tensor seed = tensors.get(PmaBlock.SEED);
     if (seed == null || seed.shape().length != 2) {
       throw new IllegalArgumentException("heads need tensor " + PmaBlock.SEED + " of shape [1, d]");
@@ -208,9 +225,14 @@ public final class StudentHeads implements AutoCloseable {
         known.put(name, require(tensors, name));
       }
     }
+    tensors.forEach((name, t) -> {
+      if (name.startsWith(BertLayers.PREFIX)) {
+        known.put(name, t);
+      }
+    });
     NDManager manager = parent.newSubManager();
     try {
-      return new StudentHeads(manager, spec, known);
+      return new StudentHeads(manager, spec, known, backboneHeads);
     } catch (RuntimeException e) {
       manager.close();
       throw e;
@@ -296,6 +318,11 @@ public final class StudentHeads implements AutoCloseable {
       throw new IllegalStateException("these heads have no IEM");
     }
     return iem;
+  }
+
+  /** The backbone layers these heads tune, if any: they run on the token states before the PMA. */
+  public Optional<BertLayers> backbone() {
+    return Optional.ofNullable(backbone);
   }
 
   /** Every parameter by name, in bundle order (the live arrays; do not close them). */

@@ -37,7 +37,8 @@ import org.slf4j.LoggerFactory;
  * bar with loss and ETA, and a per-epoch report.
  *
  * <p>A step: pad the batch's B queries, B positives and B·K hard negatives to the longest, pool them all with one
- * PMA forward (or, when the PMA does not train, gather the vectors {@link FrozenPooling} pooled once), score each
+ * forward of the backbone layers the heads tune, if any, and the PMA (or, when neither trains, gather the vectors
+ * {@link FrozenPooling} pooled once), score each
  * query against its 1 + K candidates and against the other queries' positives with the IEM, take the loss,
  * backpropagate, clip, update. Every intermediate array lives in an {@link NDScope} closed at
  * the end of the step. All examples must have the same K and the heads' dimension.
@@ -104,7 +105,9 @@ public final class Trainer {
     DjlRuntime.engine().setRandomSeed(Math.toIntExact(config.seed() & 0x7fffffffL));
 
     Map<String, NDArray> trainable = new LinkedHashMap<>();
-    Predicate<String> isTrainable = name -> name.startsWith("pma.") ? config.trainPma()
+    boolean tunesBackbone = heads.backbone().isPresent() && config.backboneLearningRate() > 0;
+    Predicate<String> isTrainable = name -> name.startsWith(BertLayers.PREFIX) ? tunesBackbone
+        : name.startsWith("pma.") ? config.trainPma()
         : config.trainIem() && (name.startsWith("iem.proj") ? !name.startsWith(otherBranch(config.branch()))
             : config.trainSharedIem());
     heads.requireGradients(isTrainable);
@@ -116,13 +119,16 @@ public final class Trainer {
 
     int stepsPerEpoch = (train.size() + config.batchSize() - 1) / config.batchSize();
     int totalSteps = stepsPerEpoch * config.epochs();
-    Tracker schedule = schedule(totalSteps);
+    Tracker schedule = schedule(totalSteps, config.learningRate());
+    Tracker backboneSchedule = tunesBackbone ? schedule(totalSteps, config.backboneLearningRate()) : schedule;
     float decay = (float) config.weightDecay();
-    Optimizer withDecay = Optimizer.adamW().optLearningRateTracker(schedule).optWeightDecays(decay).build();
-    Optimizer withoutDecay = Optimizer.adamW().optLearningRateTracker(schedule).optWeightDecays(0f).build();
+    Optimizers optimizers = new Optimizers(adamW(schedule, decay), adamW(schedule, 0f),
+        adamW(backboneSchedule, decay), adamW(backboneSchedule, 0f));
 
-    // A PMA that does not train pools each text the same way every step: pool once.
-    FrozenPooling frozen = config.trainPma() ? null : FrozenPooling.of(heads, List.of(train, heldOut));
+    // A PMA that does not train (on backbone layers that do not either) pools each text the same way every step:
+    // pool once.
+    FrozenPooling frozen = config.trainPma() || tunesBackbone ? null
+        : FrozenPooling.of(heads, List.of(train, heldOut));
     Evaluation initial = heldOut.isEmpty() ? null : evaluate(heads, heldOut, frozen);
     double best = initial == null ? Double.NaN : select.cost(heads, initial.loss());
     log.info("Training {} parameters ({} tensors) on {} examples ({} held out), {} steps of {}, K = {}; held-out "
@@ -149,7 +155,7 @@ public final class Trainer {
           for (int i = from; i < Math.min(order.size(), from + config.batchSize()); i++) {
             batch.add(train.get(order.get(i)));
           }
-          double[] lossAndNorm = step(heads, iem, batch, frozen, trainable, withDecay, withoutDecay, steps);
+          double[] lossAndNorm = step(heads, iem, batch, frozen, trainable, optimizers, steps);
           lossSum += lossAndNorm[0];
           normSum += lossAndNorm[1];
           batches++;
@@ -238,7 +244,7 @@ public final class Trainer {
 
   /** One optimizer step; returns {loss, gradient norm before clipping}. */
   private double[] step(StudentHeads heads, IemBlock iem, List<TrainingExample> batch, FrozenPooling frozen,
-      Map<String, NDArray> trainable, Optimizer withDecay, Optimizer withoutDecay, long stepIndex) {
+      Map<String, NDArray> trainable, Optimizers optimizers, long stepIndex) {
     double value;
     double norm;
     try (NDScope scope = new NDScope()) {
@@ -263,7 +269,7 @@ public final class Trainer {
       NDArray p = e.getValue();
       NDArray g = p.getGradient();
       NDArray clipped = scale < 1 ? Scalars.mul(g, scale) : g;
-      (decays(e.getKey()) ? withDecay : withoutDecay).update(e.getKey(), p, clipped); // also zeroes p's gradient
+      optimizers.of(e.getKey()).update(e.getKey(), p, clipped); // also zeroes p's gradient
       if (clipped != g) {
         clipped.close();
       }
@@ -313,9 +319,26 @@ public final class Trainer {
         new DistillationLoss.Teacher(Scalars.owned(manager, scores, new Shape(b, 1 + k)), teacherFeatures));
   }
 
+  /** AdamW per parameter group: heads and backbone layers (their own peak rate), each with and without decay. */
+  private record Optimizers(Optimizer heads, Optimizer headsNoDecay, Optimizer backbone, Optimizer backboneNoDecay) {
+    Optimizer of(String name) {
+      boolean decay = decays(name);
+      return name.startsWith(BertLayers.PREFIX) ? (decay ? backbone : backboneNoDecay)
+          : decay ? heads : headsNoDecay;
+    }
+  }
+
+  private static Optimizer adamW(Tracker schedule, float weightDecay) {
+    return Optimizer.adamW().optLearningRateTracker(schedule).optWeightDecays(weightDecay).build();
+  }
+
   /** Linear warm-up from 0 to the peak, then linear decay towards 0 at the last step. */
   Tracker schedule(int totalSteps) {
-    float peak = (float) config.learningRate();
+    return schedule(totalSteps, config.learningRate());
+  }
+
+  private Tracker schedule(int totalSteps, double peakRate) {
+    float peak = (float) peakRate;
     int warmup = (int) Math.round(config.warmupFraction() * totalSteps);
     int decaySteps = Math.max(1, totalSteps - warmup);
     Tracker decay = LinearTracker.builder().setBaseValue(peak).optSlope(-peak / (decaySteps + 1))
@@ -351,7 +374,7 @@ public final class Trainer {
 
   /** Weight matrices decay; biases, LayerNorm parameters and the seed do not. */
   static boolean decays(String name) {
-    return name.endsWith(".weight") && !name.contains(".ln");
+    return name.endsWith(".weight") && !name.contains(".ln") && !name.contains("LayerNorm");
   }
 
   private static String otherBranch(IemHead.Branch branch) {

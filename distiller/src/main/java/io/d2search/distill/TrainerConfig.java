@@ -24,11 +24,14 @@ import java.util.Objects;
  *     added to heads whose first branch must not change
  * @param trainIem whether the IEM trains at all (false: only the PMA does, scored through the IEM as it is; with
  *     the cosine start that is the bi-encoder's scaled cosine, so the losses shape the vectors HNSW searches)
+ * @param backboneLearningRate peak learning rate of the backbone layers the heads carry, if any (same schedule as
+ *     {@code learningRate}); 0 keeps them frozen. Fine-tuning a pretrained encoder wants a rate ~30× below the
+ *     fresh heads'.
  */
 public record TrainerConfig(
     int epochs, int batchSize, double learningRate, double warmupFraction, double weightDecay, double clipNorm,
     long seed, int patience, double minImprovement, IemHead.Branch branch, boolean trainPma, Progress progress,
-    boolean trainSharedIem, boolean trainIem) {
+    boolean trainSharedIem, boolean trainIem, double backboneLearningRate) {
 
   /** Where the progress bar (steps, loss, ETA of the whole run) goes. */
   public enum Progress {
@@ -67,6 +70,9 @@ public record TrainerConfig(
     if (!(minImprovement >= 0)) {
       throw new IllegalArgumentException("minImprovement must be >= 0: " + minImprovement);
     }
+    if (!(backboneLearningRate >= 0) || Double.isInfinite(backboneLearningRate)) {
+      throw new IllegalArgumentException("backboneLearningRate must be finite and >= 0: " + backboneLearningRate);
+    }
     if (!trainPma && !trainIem) {
       throw new IllegalArgumentException("nothing to train: neither the PMA nor the IEM");
     }
@@ -74,66 +80,73 @@ public record TrainerConfig(
 
   /**
    * 10 epochs of 32 queries, AdamW at 1e-3 with 10% warm-up and weight decay 0.01, clipping at norm 1, seed 0,
-   * patience 2, the asymmetric (search) branch, PMA and IEM both training, a console progress bar.
+   * patience 2, the asymmetric (search) branch, PMA and IEM both training, a console progress bar; backbone layers,
+   * when the student tunes any, at a peak of 3e-5 (the usual fine-tuning rate of a BERT encoder).
    */
   public static TrainerConfig defaults() {
     return new TrainerConfig(10, 32, 1e-3, 0.1, 0.01, 1.0, 0, 2, 1e-4, IemHead.Branch.ASYMMETRIC, true,
-        Progress.CONSOLE, true, true);
+        Progress.CONSOLE, true, true, 3e-5);
   }
 
   public TrainerConfig withEpochs(int n) {
     return new TrainerConfig(n, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem);
+        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem, backboneLearningRate);
   }
 
   public TrainerConfig withBatchSize(int n) {
     return new TrainerConfig(epochs, n, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem);
+        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem, backboneLearningRate);
   }
 
   public TrainerConfig withLearningRate(double lr) {
     return new TrainerConfig(epochs, batchSize, lr, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem);
+        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem, backboneLearningRate);
   }
 
   public TrainerConfig withSeed(long s) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, s, patience,
-        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem);
+        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem, backboneLearningRate);
   }
 
   public TrainerConfig withPatience(int p) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, p,
-        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem);
+        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem, backboneLearningRate);
   }
 
   public TrainerConfig withClipNorm(double c) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, c, seed, patience,
-        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem);
+        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem, backboneLearningRate);
   }
 
   public TrainerConfig withProgress(Progress p) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, trainPma, p, trainSharedIem, trainIem);
+        minImprovement, branch, trainPma, p, trainSharedIem, trainIem, backboneLearningRate);
   }
 
   /** The same, with the IEM's shared layers frozen. */
   public TrainerConfig withFrozenShared() {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, trainPma, progress, false, trainIem);
+        minImprovement, branch, trainPma, progress, false, trainIem, backboneLearningRate);
   }
 
   public TrainerConfig withBranch(IemHead.Branch b) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, b, trainPma, progress, trainSharedIem, trainIem);
+        minImprovement, b, trainPma, progress, trainSharedIem, trainIem, backboneLearningRate);
   }
 
   public TrainerConfig withTrainIem(boolean train) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, trainPma, progress, trainSharedIem, train);
+        minImprovement, branch, trainPma, progress, trainSharedIem, train, backboneLearningRate);
   }
 
   public TrainerConfig withTrainPma(boolean train) {
     return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
-        minImprovement, branch, train, progress, trainSharedIem, trainIem);
+        minImprovement, branch, train, progress, trainSharedIem, trainIem, backboneLearningRate);
+  }
+
+  /** The same, with the backbone layers' peak learning rate (0 freezes them). */
+  public TrainerConfig withBackboneLearningRate(double lr) {
+    return new TrainerConfig(epochs, batchSize, learningRate, warmupFraction, weightDecay, clipNorm, seed, patience,
+        minImprovement, branch, trainPma, progress, trainSharedIem, trainIem, lr);
   }
 }

@@ -27,7 +27,8 @@ import java.util.stream.Stream;
 
 /**
  * A loaded, verified model bundle: the directory {@code <bundles>/<version>/} with {@code manifest.json} and
- * {@code heads.safetensors} (docs/d2llm-heads.md). Loading checks the weights file's sha256, the tensors' names and
+ * {@code heads.safetensors} (docs/d2llm-heads.md), and the backbone graph and tokenizer when the bundle carries its
+ * own (one that fine-tuned backbone layers). Loading checks the weights file's sha256, the tensors' names and
  * shapes against the manifest, and the backbone ONNX's sha256, and refuses any mismatch with a
  * {@link BundleException} that names it. The bundle's identity is {@link #checksum()}, the sha256 of
  * {@code manifest.json}, which pins everything else.
@@ -142,7 +143,24 @@ public final class ModelBundle {
    * @throws UncheckedIOException if writing fails
    */
   public static Manifest write(Path dir, Manifest manifest, Map<String, Tensor> tensors) {
+    return write(dir, manifest, tensors, Map.of());
+  }
+
+  /**
+   * As {@link #write(Path, Manifest, Map)}, with more files in the bundle (a fine-tuned backbone's graph and
+   * tokenizer, which the manifest's {@code backbone} then names by their relative paths), written before the
+   * manifest.
+   *
+   * @param files file name (no directories) → bytes; not {@link #MANIFEST_FILE} or {@link #WEIGHTS_FILE}
+   */
+  public static Manifest write(Path dir, Manifest manifest, Map<String, Tensor> tensors, Map<String, byte[]> files) {
     Objects.requireNonNull(manifest, "manifest");
+    files.keySet().forEach(name -> {
+      if (name.equals(MANIFEST_FILE) || name.equals(WEIGHTS_FILE) || !Path.of(name).getFileName().toString()
+          .equals(name) || name.startsWith(".")) {
+        throw new IllegalArgumentException("not a name for an extra bundle file: " + name);
+      }
+    });
     HeadTensors.check(manifest, tensors);
     Path target = dir.toAbsolutePath().normalize();
     if (Files.exists(target) && !isEmptyDirectory(target)) {
@@ -156,6 +174,9 @@ public final class ModelBundle {
       Files.createDirectories(target.getParent());
       Files.createDirectory(staging);
       Files.write(staging.resolve(WEIGHTS_FILE), weights);
+      for (Map.Entry<String, byte[]> file : files.entrySet()) {
+        Files.write(staging.resolve(file.getKey()), file.getValue());
+      }
       Files.write(staging.resolve(MANIFEST_FILE), complete.toJson());
       Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
       return complete;

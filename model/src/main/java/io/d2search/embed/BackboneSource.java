@@ -42,7 +42,7 @@ public record BackboneSource(String id, String onnx, String tokenizer, boolean o
   }
 
   /** The tokenizer.json bytes. @throws UncheckedIOException if it cannot be read */
-  byte[] tokenizerBytes() {
+  public byte[] tokenizerBytes() {
     return read(tokenizer);
   }
 
