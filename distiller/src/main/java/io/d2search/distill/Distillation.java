@@ -1,8 +1,8 @@
 package io.d2search.distill;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.types.Shape;
 import io.d2search.bundle.HeadTensors;
 import io.d2search.bundle.Manifest;
 import io.d2search.bundle.ModelBundle;
@@ -304,17 +304,11 @@ public final class Distillation {
     for (int from = 0; from < distinct.size(); from += 32) {
       List<TokenSequence> batch = distinct.subList(from, Math.min(distinct.size(), from + 32));
       int width = batch.get(batch.size() - 1).tokens();
-      float[] states = new float[batch.size() * width * d];
-      float[] mask = new float[batch.size() * width];
-      for (int i = 0; i < batch.size(); i++) {
-        System.arraycopy(batch.get(i).data(), 0, states, i * width * d, batch.get(i).data().length);
-        Arrays.fill(mask, i * width, i * width + batch.get(i).tokens(), 1f);
-      }
       float[] result;
       try (NDScope scope = new NDScope()) {
         scope.suppressNotUsedWarning();
-        result = layers.forward(Scalars.owned(heads.manager(), states, new Shape(batch.size(), width, d)),
-            Scalars.owned(heads.manager(), mask, new Shape(batch.size(), width))).toFloatArray();
+        NDArray[] padded = FrozenPooling.pad(heads.manager(), batch, d);
+        result = layers.forward(padded[0], padded[1]).toFloatArray();
       }
       for (int i = 0; i < batch.size(); i++) {
         float[] real = Arrays.copyOfRange(result, i * width * d, (i * width + batch.get(i).tokens()) * d);

@@ -78,7 +78,20 @@ final class FrozenPooling {
    * PMA: {@code [n, d]}.
    */
   static NDArray pool(StudentHeads heads, NDManager manager, List<TokenSequence> sequences) {
-    int d = heads.spec().dimension();
+    NDArray[] padded = pad(manager, sequences, heads.spec().dimension());
+    NDArray x = padded[0];
+    NDArray m = padded[1];
+    if (heads.backbone().isPresent()) {
+      x = heads.backbone().get().forward(x, m); // the tuned top layers, on the frozen lower layers' states
+    }
+    return heads.pma().forward(x, m);
+  }
+
+  /**
+   * The sequences padded to the longest: {@code {states [n, T, d], mask [n, T]}} (mask 1 on real tokens), in
+   * {@code manager}, registered with the caller's scope.
+   */
+  static NDArray[] pad(NDManager manager, List<TokenSequence> sequences, int d) {
     int width = sequences.stream().mapToInt(TokenSequence::tokens).max().orElseThrow();
     int n = sequences.size();
     float[] states = new float[n * width * d];
@@ -88,11 +101,7 @@ final class FrozenPooling {
       System.arraycopy(s.data(), 0, states, i * width * d, s.data().length);
       Arrays.fill(mask, i * width, i * width + s.tokens(), 1f);
     }
-    NDArray x = Scalars.owned(manager, states, new Shape(n, width, d));
-    NDArray m = Scalars.owned(manager, mask, new Shape(n, width));
-    if (heads.backbone().isPresent()) {
-      x = heads.backbone().get().forward(x, m); // the tuned top layers, on the frozen lower layers' states
-    }
-    return heads.pma().forward(x, m);
+    return new NDArray[] {Scalars.owned(manager, states, new Shape(n, width, d)),
+        Scalars.owned(manager, mask, new Shape(n, width))};
   }
 }
