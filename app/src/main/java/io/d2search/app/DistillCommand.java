@@ -136,13 +136,14 @@ final class DistillCommand implements Callable<Integer> {
   int symmetricEpochs;
 
   @Option(names = "--iem-input", defaultValue = "interaction",
-      description = "IEM input: concat ([q, p]) or interaction ([q, p, q*p, |q-p|]) (default: ${DEFAULT-VALUE}).")
+      description = "IEM input: concat ([q, p]), interaction ([q, p, q*p, |q-p|]) or interaction-only ([q*p, |q-p|]: "
+          + "no block reads p alone, so the IEM cannot learn a per-document prior) (default: ${DEFAULT-VALUE}).")
   String iemInput;
 
   @Option(names = "--iem-init", paramLabel = "cosine|random",
       description = "How a fresh IEM starts: cosine (its logit is 20·q·p until training adds to it, so an untrained "
-          + "re-rank is the HNSW order; interaction input only) or random (PyTorch's default). Default: cosine for the "
-          + "interaction input, random for concat. Ignored when the parent bundle has an IEM of the same shape.")
+          + "re-rank is the HNSW order; interaction inputs only) or random (PyTorch's default). Default: cosine for the "
+          + "interaction inputs, random for concat. Ignored when the parent bundle has an IEM of the same shape.")
   String iemInit;
 
   @Option(names = "--loss", defaultValue = "d2llm", description = "d2llm or hybrid (default: ${DEFAULT-VALUE}).")
@@ -209,9 +210,9 @@ final class DistillCommand implements Callable<Integer> {
     }
     IemHead.Input input = IemHead.Input.fromId(iemInput);
     IemInit init = iemInit == null ? IemInit.defaultFor(input) : IemInit.fromId(iemInit);
-    if (init == IemInit.COSINE && input != IemHead.Input.INTERACTION) {
+    if (!init.allows(input)) {
       throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-          "--iem-init cosine needs --iem-input interaction (concat cannot form q·p in one layer)");
+          "--iem-init cosine needs --iem-input interaction or interaction-only (concat cannot form q·p in one layer)");
     }
     BeirDataset data = BeirDataset.load(beir, split);
     List<EvalPassage> docs = EvalPassage.wholeDocs(data);

@@ -162,7 +162,7 @@ public final class Distillation {
           + pm.dimension());
     }
     Map<String, Tensor> initial = StudentHeads.initialTensors(plan.spec(), plan.trainer().seed(), plan.iemInit());
-    Map<String, Tensor> inherited = inherit(parent, initial);
+    Map<String, Tensor> inherited = inherit(parent, initial, plan.spec().iemInput());
     OnnxWeights parentGraph = null;
     if (plan.tuning() != null) {
       parentGraph = OnnxWeights.of(parent.backbone());
@@ -179,7 +179,7 @@ public final class Distillation {
     TrainingSet parentHeldOut = heldOut; // the held-out token states as the parent's backbone ends them
     TrainingSet finalHeldOut = heldOut; // ... and as the student's does
     try (NDManager root = DjlRuntime.engine().newBaseManager();
-        StudentHeads heads = StudentHeads.fromTensors(root, inherited, plan.spec().heads(),
+        StudentHeads heads = StudentHeads.fromTensors(root, inherited, plan.spec().heads(), plan.spec().iemInput(),
             plan.tuning() == null ? BertLayers.DEFAULT_HEADS : plan.tuning().heads())) {
       if (plan.tuning() != null) {
         parentHeldOut = throughBackbone(heads, heldOut);
@@ -268,13 +268,18 @@ public final class Distillation {
         .withFrozenShared().withBackboneLearningRate(0);
   }
 
-  /** The parent's tensors where it has a tensor of that name and shape; the fresh ones elsewhere. */
-  static Map<String, Tensor> inherit(ModelBundle parent, Map<String, Tensor> initial) {
+  /**
+   * The parent's tensors where it has a tensor of that name and shape (its IEM's only if it reads the same input:
+   * concat and interaction-only have the same shapes); the fresh ones elsewhere.
+   */
+  static Map<String, Tensor> inherit(ModelBundle parent, Map<String, Tensor> initial, IemHead.Input input) {
     Map<String, Tensor> fromParent = Safetensors.read(parent.directory().resolve(ModelBundle.WEIGHTS_FILE)).tensors();
+    Manifest.IemSpec parentIem = parent.manifest().iem();
+    boolean sameIem = parentIem != null && parentIem.inputKind() == input;
     Map<String, Tensor> out = new LinkedHashMap<>(initial);
     List<String> taken = new ArrayList<>();
     initial.forEach((name, t) -> {
-      Tensor p = fromParent.get(name);
+      Tensor p = IemBlock.NAMES.contains(name) && !sameIem ? null : fromParent.get(name);
       if (p != null && Arrays.equals(p.shape(), t.shape())) {
         out.put(name, p);
         taken.add(name);

@@ -8,6 +8,7 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.core.Linear;
 import io.d2search.rank.IemHead.Branch;
 import io.d2search.rank.IemHead.Input;
+import io.d2search.rank.IemHead.Part;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -20,7 +21,8 @@ import java.util.Objects;
  *
  * <pre>
  * x = concat(q, p)                     (input CONCAT, 2d)
-x = concat(q, p, q ⊙ p, |q − p|)     (input INTERACTION, 4d)
+ * x = concat(q, p, q ⊙ p, |q − p|)     (input INTERACTION, 4d)
+ * x = concat(q ⊙ p, |q − p|)           (input INTERACTION_ONLY, 2d)
  * h = ReLU(fc1(x));  f = ReLU(proj_b(h));  z = out(f)        b = 0 symmetric, 1 asymmetric; out is shared
  * </pre>
  *
@@ -131,7 +133,15 @@ public final class IemBlock {
       throw new IllegalArgumentException("q and p must both be [..., " + dim + "]: " + shape + ", " + p.getShape());
     }
     int last = shape.dimension() - 1;
-    NDList parts = input == Input.CONCAT ? new NDList(q, p) : new NDList(q, p, q.mul(p), q.sub(p).abs());
+    NDList parts = new NDList();
+    for (Part part : input.parts()) {
+      parts.add(switch (part) {
+        case QUERY -> q;
+        case PASSAGE -> p;
+        case PRODUCT -> q.mul(p);
+        case DISTANCE -> q.sub(p).abs();
+      });
+    }
     NDArray x = NDArrays.concat(parts, last);
     NDArray h = Activation.relu(Linear.linear(x, tensors.get(FC1_WEIGHT), tensors.get(FC1_BIAS)).singletonOrThrow());
     String proj = branch == Branch.SYMMETRIC ? "iem.proj0" : "iem.proj1";

@@ -1,6 +1,7 @@
 package io.d2search.distill;
 
 import io.d2search.rank.IemHead.Input;
+import io.d2search.rank.IemHead.Part;
 
 /**
  * How a fresh IEM starts (one the parent bundle does not provide).
@@ -19,8 +20,9 @@ public enum IemInit {
    * {@link #RANDOM}, then: hidden unit 0 reads {@code ReLU(Σ q⊙p)} and unit 1 {@code ReLU(−Σ q⊙p)} from the
    * {@code q ⊙ p} block of the input, both branch projections pass units 0 and 1 through unchanged, and the shared
    * output is {@code SCALE·(f₀ − f₁)} with every other weight and the bias zero, so the logit is
-   * {@code SCALE · q·p} (q·p is the cosine: PMA outputs are unit vectors). Needs the
-   * {@link Input#INTERACTION} input, the only one from which one linear layer can form {@code q·p}.
+   * {@code SCALE · q·p} (q·p is the cosine: PMA outputs are unit vectors). Needs an input with the {@code q ⊙ p}
+   * block ({@link Input#INTERACTION}, {@link Input#INTERACTION_ONLY}): from {@code [q, p]} alone one linear layer
+   * cannot form {@code q·p}.
    */
   COSINE("cosine");
 
@@ -43,7 +45,12 @@ public enum IemInit {
 
   /** COSINE where the input allows it, else RANDOM. */
   public static IemInit defaultFor(Input input) {
-    return input == Input.INTERACTION ? COSINE : RANDOM;
+    return COSINE.allows(input) ? COSINE : RANDOM;
+  }
+
+  /** Whether this start can be built for {@code input}: RANDOM always, COSINE with a {@code q ⊙ p} block. */
+  public boolean allows(Input input) {
+    return this == RANDOM || input.block(Part.PRODUCT) >= 0;
   }
 
   /**

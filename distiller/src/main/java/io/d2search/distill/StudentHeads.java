@@ -76,7 +76,7 @@ public final class StudentHeads implements AutoCloseable {
    * As {@link #initialTensors(HeadsSpec, long)}, then the IEM as {@code iemInit} says (the same random draws, so
    * the two differ only in the units {@link IemInit#COSINE} sets).
    *
-   * @throws IllegalArgumentException if {@code iemInit} is COSINE and the spec's IEM input is not INTERACTION
+   * @throws IllegalArgumentException if {@code iemInit} is COSINE and the spec's IEM input has no {@code q ⊙ p} block
    */
   public static Map<String, Tensor> initialTensors(HeadsSpec spec, long seed, IemInit iemInit) {
     Map<String, Tensor> out = randomTensors(spec, seed);
@@ -88,8 +88,10 @@ public final class StudentHeads implements AutoCloseable {
 
   /** Replaces the IEM tensors that {@link IemInit#COSINE} changes. */
   private static void cosineIem(Map<String, Tensor> tensors, HeadsSpec spec) {
-    if (spec.iemInput() != IemHead.Input.INTERACTION) {
-      throw new IllegalArgumentException("a cosine IEM start needs the interaction input, not " + spec.iemInput().id());
+    int product = spec.iemInput().block(IemHead.Part.PRODUCT);
+    if (product < 0) {
+      throw new IllegalArgumentException("a cosine IEM start needs an input with the q ⊙ p block (interaction or "
+          + "interaction-only), not " + spec.iemInput().id());
     }
     int d = spec.dimension();
     int h = spec.iemHidden();
@@ -98,8 +100,8 @@ public final class StudentHeads implements AutoCloseable {
     float[] fc1Bias = tensors.get(IemBlock.FC1_BIAS).data();
     for (int unit = 0; unit < 2; unit++) {
       Arrays.fill(fc1, unit * in, (unit + 1) * in, 0f);
-      // Σ over the q ⊙ p block (the third d-wide block of the input) is q·p; unit 1 sees its negation.
-      Arrays.fill(fc1, unit * in + 2 * d, unit * in + 3 * d, unit == 0 ? 1f : -1f);
+      // Σ over the q ⊙ p block of the input is q·p; unit 1 sees its negation.
+      Arrays.fill(fc1, unit * in + product * d, unit * in + (product + 1) * d, unit == 0 ? 1f : -1f);
       fc1Bias[unit] = 0f;
     }
     replace(tensors, IemBlock.FC1_WEIGHT, fc1);
@@ -183,25 +185,28 @@ public final class StudentHeads implements AutoCloseable {
 
   /**
    * Heads over these tensors (copied into a new child manager of {@code parent}). {@code d} is read from
-   * {@code pma.seed}; the IEM is present when {@code iem.fc1.weight} is, and its input variant and hidden width
-   * are read from that tensor's shape.
+   * {@code pma.seed}; the IEM is present when {@code iem.fc1.weight} is, and its hidden width is read from that
+   * tensor's shape.
    *
    * @param heads PMA attention heads (not recoverable from the shapes; the manifest's {@code pooling.heads})
+   * @param input what the IEM reads (not recoverable from the shapes either: concat and interaction-only are both
+   *     2d wide; the manifest's {@code iem.input}); ignored without IEM tensors
    * @throws IllegalArgumentException naming a missing tensor or a wrong shape
    */
-  public static StudentHeads fromTensors(NDManager parent, Map<String, Tensor> tensors, int heads) {
-    return fromTensors(parent, tensors, heads, BertLayers.DEFAULT_HEADS);
+  public static StudentHeads fromTensors(NDManager parent, Map<String, Tensor> tensors, int heads,
+      IemHead.Input input) {
+    return fromTensors(parent, tensors, heads, input, BertLayers.DEFAULT_HEADS);
   }
 
   /**
-   * As {@link #fromTensors(NDManager, Map, int)}, also taking the backbone layers among the tensors (names
-   * {@link BertLayers#PREFIX}{@code encoder.layer.N.*}): their output, not the token states given, is what the PMA
-   * pools.
+   * As {@link #fromTensors(NDManager, Map, int, IemHead.Input)}, also taking the backbone layers among the tensors
+   * (names {@link BertLayers#PREFIX}{@code encoder.layer.N.*}): their output, not the token states given, is what
+   * the PMA pools.
    *
    * @param backboneHeads attention heads of those layers
    */
   public static StudentHeads fromTensors(NDManager parent, Map<String, Tensor> tensors, int heads,
-      int backboneHeads) {
+      IemHead.Input input, int backboneHeads) {
     Tensor seed = tensors.get(PmaBlock.SEED);
     if (seed == null || seed.shape().length != 2) {
       throw new IllegalArgumentException("heads need tensor " + PmaBlock.SEED + " of shape [1, d]");
@@ -212,8 +217,12 @@ public final class StudentHeads implements AutoCloseable {
     if (fc1 == null) {
       spec = new HeadsSpec(d, heads, null, IemBlock.DEFAULT_HIDDEN);
     } else {
+      java.util.Objects.requireNonNull(input, "input: the tensors have an IEM");
       int[] shape = fc1.shape();
-      IemHead.Input input = shape.length == 2 && shape[1] == 4 * d ? IemHead.Input.INTERACTION : IemHead.Input.CONCAT;
+      if (shape.length != 2 || shape[1] != input.blocks() * d) {
+        throw new IllegalArgumentException(IemBlock.FC1_WEIGHT + " has shape " + Arrays.toString(shape)
+            + ", IEM input " + input.id() + " needs [H, " + input.blocks() * d + "]");
+      }
       spec = new HeadsSpec(d, heads, input, shape[0]);
     }
     Map<String, Tensor> known = new LinkedHashMap<>();
@@ -245,11 +254,6 @@ public final class StudentHeads implements AutoCloseable {
       throw new IllegalArgumentException("missing tensor " + name);
     }
     return t;
-  }
-
-  /** Heads read from a {@code heads.safetensors} file. @see #fromTensors */
-  public static StudentHeads load(NDManager parent, Path file, int heads) {
-    return fromTensors(parent, HeadsFile.read(file), heads);
   }
 
   /**

@@ -134,7 +134,7 @@ class BackboneTuningTest {
         Safetensors.read(tuned.directory().resolve(ModelBundle.WEIGHTS_FILE)).tensors());
     all.putAll(BertLayers.tensors(after, 5, 6));
     try (NDManager root = DjlRuntime.engine().newBaseManager();
-        StudentHeads heads = StudentHeads.fromTensors(root, all, ModelBundle.VERSION_ZERO_HEADS);
+        StudentHeads heads = StudentHeads.fromTensors(root, all, ModelBundle.VERSION_ZERO_HEADS, spec.iemInput());
         NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
       float[] trained = FrozenPooling.pool(heads, heads.manager(), probe.stream().map(states::get).toList())

@@ -128,6 +128,33 @@ class DistillationTest {
   }
 
   @Test
+  void aParentsIemIsInheritedOnlyByAnIemThatReadsTheSameInput() throws IOException {
+    Random r = new Random(11);
+    TrainerConfig trainer = TrainerConfig.defaults().withEpochs(1).withBatchSize(8)
+        .withProgress(TrainerConfig.Progress.NONE).withSeed(5).withTrainPma(false);
+    HeadsSpec concat = new HeadsSpec(D, 2, IemHead.Input.CONCAT, 32);
+    Distillation.run(parent(), new Distillation.Plan("1", concat, trainer, LossConfig.d2llm(), "t", Map.of(), null,
+        IemInit.RANDOM), set(TrainerTest.examples(r, 16)), set(TrainerTest.examples(r, 8)), tmp.resolve("bundles/1"));
+    ModelBundle withConcat = ModelBundle.load(tmp.resolve("bundles/1"));
+    Map<String, Tensor> parentTensors = Safetensors.read(withConcat.directory().resolve(ModelBundle.WEIGHTS_FILE))
+        .tensors();
+
+    // interaction-only has concat's shapes (2d wide) but reads other blocks: its weights would mean something else.
+    HeadsSpec only = new HeadsSpec(D, 2, IemHead.Input.INTERACTION_ONLY, 32);
+    Map<String, Tensor> fresh = StudentHeads.initialTensors(only, 3, IemInit.COSINE);
+    Map<String, Tensor> inherited = Distillation.inherit(withConcat, fresh, IemHead.Input.INTERACTION_ONLY);
+    for (String name : IemBlock.NAMES) {
+      assertThat(inherited.get(name).data()).as(name).containsExactly(fresh.get(name).data());
+    }
+    Map<String, Tensor> same = Distillation.inherit(withConcat, StudentHeads.initialTensors(concat, 3),
+        IemHead.Input.CONCAT);
+    for (String name : IemBlock.NAMES) {
+      assertThat(same.get(name).data()).as(name).containsExactly(parentTensors.get(name).data());
+    }
+    assertThat(inherited.get(PmaBlock.SEED).data()).containsExactly(parentTensors.get(PmaBlock.SEED).data());
+  }
+
+  @Test
   void reciprocalRankCountsTiesAgainstThePositive() {
     assertThat(Distillation.reciprocalRankOfFirst(new double[] {3, 1, 2})).isEqualTo(1.0);
     assertThat(Distillation.reciprocalRankOfFirst(new double[] {1, 3, 2})).isEqualTo(1.0 / 3);

@@ -15,18 +15,20 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** The cosine start of a fresh IEM, through the serving forward: its logit is 20·q·p on either branch. */
 class IemInitTest {
   private static final int D = 384;
 
-  @Test
-  void aCosineStartScoresTwentyTimesTheDotProductOnBothBranches() {
+  @ParameterizedTest
+  @EnumSource(value = Input.class, names = {"INTERACTION", "INTERACTION_ONLY"})
+  void aCosineStartScoresTwentyTimesTheDotProductOnBothBranches(Input input) {
     long seed = System.nanoTime();
     Random random = new Random(seed);
-    HeadsSpec spec = HeadsSpec.of(D, 8, Input.INTERACTION);
-    IemHead iem = HeadTensors.iem(StudentHeads.initialTensors(spec, random.nextLong(), IemInit.COSINE),
-        Input.INTERACTION);
+    HeadsSpec spec = HeadsSpec.of(D, 8, input);
+    IemHead iem = HeadTensors.iem(StudentHeads.initialTensors(spec, random.nextLong(), IemInit.COSINE), input);
     for (int round = 0; round < 20; round++) {
       float[] q = unit(random);
       List<float[]> ps = new ArrayList<>();
@@ -75,6 +77,7 @@ class IemInitTest {
     assertThatThrownBy(() -> StudentHeads.initialTensors(HeadsSpec.of(D, 8, Input.CONCAT), 1, IemInit.COSINE))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("interaction");
     assertThat(IemInit.defaultFor(Input.INTERACTION)).isEqualTo(IemInit.COSINE);
+    assertThat(IemInit.defaultFor(Input.INTERACTION_ONLY)).isEqualTo(IemInit.COSINE);
     assertThat(IemInit.defaultFor(Input.CONCAT)).isEqualTo(IemInit.RANDOM);
     assertThat(IemInit.fromId("cosine")).isEqualTo(IemInit.COSINE);
     assertThatThrownBy(() -> IemInit.fromId("zero")).hasMessageContaining("random or cosine");

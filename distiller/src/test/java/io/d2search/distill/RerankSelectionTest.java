@@ -65,7 +65,7 @@ class RerankSelectionTest {
         IemHead reversing = HeadTensors.iem(negated, Input.INTERACTION);
         assertThat(selection.ndcg(reversing)).isLessThan(hnsw);
 
-        try (ai.djl.ndarray.NDManager m = Djl.manager(); StudentHeads heads = StudentHeads.fromTensors(m, cosine, 8)) {
+        try (ai.djl.ndarray.NDManager m = Djl.manager(); StudentHeads heads = StudentHeads.fromTensors(m, cosine, 8, Input.INTERACTION)) {
           assertThat(selection.cost(heads, 123.0)).isCloseTo(-hnsw, within(1e-9));
         }
       }

@@ -88,7 +88,7 @@ class ServingParityTest {
     HeadsSpec spec = new HeadsSpec(32, 4, input, IemBlock.DEFAULT_HIDDEN);
     Path file = dir.resolve("heads-" + input + ".safetensors");
     try (NDManager m = manager.newSubManager();
-        StudentHeads heads = StudentHeads.fromTensors(m, randomTensors(r, spec), spec.heads())) {
+        StudentHeads heads = StudentHeads.fromTensors(m, randomTensors(r, spec), spec.heads(), spec.iemInput())) {
       heads.save(file, Map.of("test", "parity"));
       Map<String, Tensor> stored = HeadsFile.read(file);
       assertThat(stored).isEqualTo(heads.toTensors());
@@ -155,7 +155,7 @@ class ServingParityTest {
         "Cellular senescence limits the proliferation of damaged cells and is a barrier against cancer.");
     EmbedderConfig config = EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU).withIntraOpThreads(1);
     try (NDManager m = manager.newSubManager();
-        StudentHeads heads = StudentHeads.fromTensors(m, randomTensors(r, spec), spec.heads())) {
+        StudentHeads heads = StudentHeads.fromTensors(m, randomTensors(r, spec), spec.heads(), spec.iemInput())) {
       Map<String, Tensor> tensors = heads.toTensors();
       PmaHead pma = HeadTensors.pma(tensors, spec.heads());
       IemHead iem = HeadTensors.iem(tensors, spec.iemInput());

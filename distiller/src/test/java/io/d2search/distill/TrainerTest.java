@@ -182,7 +182,7 @@ class TrainerTest {
     List<TrainingExample> heldOut = examples(r, 16, D / 2);
     Map<String, Tensor> before = StudentHeads.initialTensors(SPEC, 3, IemInit.COSINE);
     try (NDManager m = manager.newSubManager();
-        StudentHeads heads = StudentHeads.fromTensors(m, before, SPEC.heads())) {
+        StudentHeads heads = StudentHeads.fromTensors(m, before, SPEC.heads(), SPEC.iemInput())) {
       TrainingReport report = new Trainer(config().withEpochs(6).withTrainIem(false)
           .withProgress(TrainerConfig.Progress.NONE), LossConfig.d2llm()).fit(heads, train, heldOut);
       assertThat(report.bestHeldOutLoss()).isLessThan(report.initialHeldOutLoss());

@@ -12,6 +12,7 @@ import java.util.Objects;
  * <pre>
  * x = concat(q, p)                      input CONCAT       (2d)
  * x = concat(q, p, q ⊙ p, |q − p|)      input INTERACTION  (4d)
+ * x = concat(q ⊙ p, |q − p|)            input INTERACTION_ONLY (2d)
  * h = ReLU(fc1(x))                      fc1: d_in → hidden (512)
  * f = ReLU(proj_b(h))                   proj0 (SYMMETRIC) or proj1 (ASYMMETRIC): hidden → hidden
  * z = out(f)                            out: hidden → 1, shared by both branches
@@ -28,39 +29,68 @@ import java.util.Objects;
  */
 public final class IemHead {
 
-  /** What {@code fc1} reads. */
+  /** One d-wide block of {@code fc1}'s input. */
+  public enum Part {
+    /** {@code q} */
+    QUERY,
+    /** {@code p} */
+    PASSAGE,
+    /** {@code q ⊙ p} */
+    PRODUCT,
+    /** {@code |q − p|} */
+    DISTANCE
+  }
+
+  /** What {@code fc1} reads: its input blocks, in order. */
   public enum Input {
     /** {@code concat(q, p)}, 2d wide. */
-    CONCAT("concat", 2),
+    CONCAT("concat", Part.QUERY, Part.PASSAGE),
     /** {@code concat(q, p, q ⊙ p, |q − p|)}, 4d wide. */
-    INTERACTION("interaction", 4);
+    INTERACTION("interaction", Part.QUERY, Part.PASSAGE, Part.PRODUCT, Part.DISTANCE),
+    /**
+     * {@code concat(q ⊙ p, |q − p|)}, 2d wide: the interaction terms without the raw vectors. Without a block that
+     * reads {@code p} alone, fc1 cannot give a document a score of its own whatever the query (a "this document is
+     * often the answer" prior, which training on judged queries otherwise teaches).
+     */
+    INTERACTION_ONLY("interaction-only", Part.PRODUCT, Part.DISTANCE);
 
     private final String id;
-    private final int blocks;
+    private final List<Part> parts;
 
-    Input(String id, int blocks) {
+    Input(String id, Part... parts) {
       this.id = id;
-      this.blocks = blocks;
+      this.parts = List.of(parts);
     }
 
-    /** The name in a bundle's manifest: {@code concat} or {@code interaction}. */
+    /** The name in a bundle's manifest: {@code concat}, {@code interaction} or {@code interaction-only}. */
     public String id() {
       return id;
     }
 
-    /** Width of {@code fc1}'s input in multiples of d: 2 or 4. */
-    public int blocks() {
-      return blocks;
+    /** fc1's input blocks, in order. */
+    public List<Part> parts() {
+      return parts;
     }
 
-    /** @throws IllegalArgumentException for anything but {@code concat} or {@code interaction} */
+    /** Width of {@code fc1}'s input in multiples of d. */
+    public int blocks() {
+      return parts.size();
+    }
+
+    /** Index of {@code part} among the blocks, or −1 if this input does not read it. */
+    public int block(Part part) {
+      return parts.indexOf(part);
+    }
+
+    /** @throws IllegalArgumentException for an unknown id, naming the known ones */
     public static Input fromId(String id) {
       for (Input input : values()) {
         if (input.id.equals(id)) {
           return input;
         }
       }
-      throw new IllegalArgumentException("unknown IEM input '" + id + "' (expected concat or interaction)");
+      throw new IllegalArgumentException("unknown IEM input '" + id
+          + "' (expected concat, interaction or interaction-only)");
     }
   }
 
@@ -160,24 +190,29 @@ public final class IemHead {
   /** Fills {@code z} (and {@code features}, when not null) for all passages. */
   private void forward(float[] q, List<float[]> passages, Linear proj, float[] z, float[][] features) {
     checked("query", q);
+    Linear queryBlock = block(Part.QUERY);
+    Linear passageBlock = block(Part.PASSAGE);
+    Linear productBlock = block(Part.PRODUCT);
+    Linear distanceBlock = block(Part.DISTANCE);
     float[] fc1Query = new float[hidden]; // fc1's query block plus bias, shared by every passage
     for (int r = 0; r < hidden; r++) {
-      fc1Query[r] = fc1Blocks[0].dotRow(r, q) + fc1.bias(r);
+      fc1Query[r] = (queryBlock == null ? 0f : queryBlock.dotRow(r, q)) + fc1.bias(r);
     }
     int width = Math.min(BLOCK, passages.size());
     float[][] h = new float[width][hidden];
-    boolean interaction = input == Input.INTERACTION;
-    float[][] product = interaction ? new float[width][dimension] : null;
-    float[][] distance = interaction ? new float[width][dimension] : null;
+    float[][] product = productBlock != null ? new float[width][dimension] : null;
+    float[][] distance = distanceBlock != null ? new float[width][dimension] : null;
     float outBias = out.bias(0);
     for (int from = 0; from < passages.size(); from += BLOCK) {
       int n = Math.min(BLOCK, passages.size() - from);
       float[][] p = new float[n][];
       for (int b = 0; b < n; b++) {
         p[b] = checked("passage", passages.get(from + b));
-        if (interaction) {
-          for (int i = 0; i < dimension; i++) {
+        for (int i = 0; i < dimension; i++) {
+          if (product != null) {
             product[b][i] = q[i] * p[b][i];
+          }
+          if (distance != null) {
             distance[b][i] = Math.abs(q[i] - p[b][i]);
           }
         }
@@ -185,9 +220,15 @@ public final class IemHead {
       // h = ReLU(fc1(x)), one weight row at a time over the block
       for (int r = 0; r < hidden; r++) {
         for (int b = 0; b < n; b++) {
-          float v = fc1Query[r] + fc1Blocks[1].dotRow(r, p[b]);
-          if (interaction) {
-            v += fc1Blocks[2].dotRow(r, product[b]) + fc1Blocks[3].dotRow(r, distance[b]);
+          float v = fc1Query[r];
+          if (passageBlock != null) {
+            v += passageBlock.dotRow(r, p[b]);
+          }
+          if (product != null) {
+            v += productBlock.dotRow(r, product[b]);
+          }
+          if (distance != null) {
+            v += distanceBlock.dotRow(r, distance[b]);
           }
           h[b][r] = Math.max(0f, v);
         }
@@ -208,6 +249,12 @@ public final class IemHead {
         }
       }
     }
+  }
+
+  /** fc1's columns that read {@code part}, or null if the input has no such block. */
+  private Linear block(Part part) {
+    int b = input.block(part);
+    return b < 0 ? null : fc1Blocks[b];
   }
 
   private float[] checked(String what, float[] v) {

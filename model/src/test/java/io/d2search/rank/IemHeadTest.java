@@ -33,12 +33,15 @@ class IemHeadTest {
   static double[] naive(IemHead head, float[] q, float[] p, Branch branch) {
     int d = q.length;
     double[] x = new double[head.input().blocks() * d];
-    for (int i = 0; i < d; i++) {
-      x[i] = q[i];
-      x[d + i] = p[i];
-      if (head.input() == Input.INTERACTION) {
-        x[2 * d + i] = (double) q[i] * p[i];
-        x[3 * d + i] = Math.abs((double) q[i] - p[i]);
+    List<IemHead.Part> parts = head.input().parts();
+    for (int b = 0; b < parts.size(); b++) {
+      for (int i = 0; i < d; i++) {
+        x[b * d + i] = switch (parts.get(b)) {
+          case QUERY -> q[i];
+          case PASSAGE -> p[i];
+          case PRODUCT -> (double) q[i] * p[i];
+          case DISTANCE -> Math.abs((double) q[i] - p[i]);
+        };
       }
     }
     double[] h = relu(linear(head.fc1(), x));
@@ -142,6 +145,30 @@ class IemHeadTest {
     assertThat(head.logit(q, p, Branch.SYMMETRIC)).isCloseTo(2.6f, within(1e-6f));
     assertThat(head.logit(q, p, Branch.ASYMMETRIC)).isEqualTo(0f);
     assertThat(head.logits(q, List.of(p, q), Branch.SYMMETRIC)).containsExactly(new float[] {2.6f, 1f}, within(1e-6f));
+  }
+
+  /**
+   * d = 2, hidden 1, input interaction-only: x = [q ⊙ p, |q − p|] = [0.6, 0, 0.4, 0.8]; fc1 w = [1, 2, −1, 0.5],
+   * b = 0.1 → h = 0.6 − 0.4 + 0.4 + 0.1 = 0.7; proj0 2·h − 1 = 0.4; out 3·f → 1.2. The same passage against another
+   * query changes h, and no weight reads p alone: a passage equal to the query scores from its product block only.
+   */
+  @Test
+  void interactionOnlyByHand() {
+    IemHead head = new IemHead(Input.INTERACTION_ONLY,
+        Linear.of(1, 4, new float[] {1, 2, -1, 0.5f}, new float[] {0.1f}),
+        Linear.of(1, 1, new float[] {2}, new float[] {-1}),
+        Linear.of(1, 1, new float[] {1}, new float[] {0}),
+        Linear.of(1, 1, new float[] {3}, new float[] {0}));
+    float[] q = {1, 0};
+    float[] p = {0.6f, 0.8f};
+    assertThat(head.dimension()).isEqualTo(2);
+    assertThat(head.logit(q, p, Branch.SYMMETRIC)).isCloseTo(1.2f, within(1e-6f));
+    assertThat(head.logit(q, p, Branch.ASYMMETRIC)).isCloseTo(3 * 0.7f, within(1e-6f));
+    // p against itself: q ⊙ p = [0.36, 0.64], |q − p| = 0 → h = 0.36 + 1.28 + 0.1 = 1.74
+    assertThat(head.logit(p, p, Branch.ASYMMETRIC)).isCloseTo(3 * 1.74f, within(1e-5f));
+    assertThat(Input.fromId("interaction-only")).isEqualTo(Input.INTERACTION_ONLY);
+    assertThat(Input.INTERACTION_ONLY.block(IemHead.Part.PRODUCT)).isZero();
+    assertThat(Input.INTERACTION_ONLY.block(IemHead.Part.PASSAGE)).isEqualTo(-1);
   }
 
   @Test
