@@ -135,7 +135,7 @@ final class DistillCommand implements Callable<Integer> {
       description = "Most epochs of the symmetric stage (default: ${DEFAULT-VALUE}).")
   int symmetricEpochs;
 
-  @Option(names = "--iem-input", defaultValue = "interaction",
+  @Option(names = "--iem-input", defaultValue = "interaction-only",
       description = "IEM input: concat ([q, p]), interaction ([q, p, q*p, |q-p|]) or interaction-only ([q*p, |q-p|]: "
           + "no block reads p alone, so the IEM cannot learn a per-document prior) (default: ${DEFAULT-VALUE}).")
   String iemInput;
