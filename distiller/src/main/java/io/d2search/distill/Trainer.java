@@ -110,6 +110,10 @@ public final class Trainer {
         : name.startsWith("pma.") ? config.trainPma()
         : config.trainIem() && (name.startsWith("iem.proj") ? !name.startsWith(otherBranch(config.branch()))
             : config.trainSharedIem());
+    if (!config.trainPma() && !config.trainIem() && !tunesBackbone) {
+      throw new IllegalArgumentException("nothing to train: neither the PMA nor the IEM, and the heads carry no "
+          + "backbone layers");
+    }
     heads.requireGradients(isTrainable);
     heads.parameters().forEach((name, p) -> {
       if (isTrainable.test(name)) {

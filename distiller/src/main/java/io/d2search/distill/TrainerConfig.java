@@ -73,8 +73,8 @@ public record TrainerConfig(
     if (!(backboneLearningRate >= 0) || Double.isInfinite(backboneLearningRate)) {
       throw new IllegalArgumentException("backboneLearningRate must be finite and >= 0: " + backboneLearningRate);
     }
-    if (!trainPma && !trainIem) {
-      throw new IllegalArgumentException("nothing to train: neither the PMA nor the IEM");
+    if (!trainPma && !trainIem && backboneLearningRate == 0) {
+      throw new IllegalArgumentException("nothing to train: neither the PMA nor the IEM nor backbone layers");
     }
   }
 

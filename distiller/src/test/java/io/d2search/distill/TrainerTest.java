@@ -191,8 +191,16 @@ class TrainerTest {
           .forEach(name -> assertThat(after.get(name)).as(name).isEqualTo(before.get(name)));
       assertThat(after.get(PmaBlock.FC_V_WEIGHT)).isNotEqualTo(before.get(PmaBlock.FC_V_WEIGHT));
     }
-    assertThatThrownBy(() -> config().withTrainPma(false).withTrainIem(false))
+    assertThatThrownBy(() -> config().withTrainPma(false).withTrainIem(false).withBackboneLearningRate(0))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("nothing to train");
+    // Backbone layers alone may train; heads that carry none then have nothing to train.
+    try (NDManager m = manager.newSubManager();
+        StudentHeads heads = StudentHeads.fromTensors(m, before, SPEC.heads(), SPEC.iemInput())) {
+      Trainer layersOnly = new Trainer(config().withTrainPma(false).withTrainIem(false)
+          .withProgress(TrainerConfig.Progress.NONE), LossConfig.d2llm());
+      assertThatThrownBy(() -> layersOnly.fit(heads, train, heldOut)).isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("no backbone layers");
+    }
   }
 
   @Test
