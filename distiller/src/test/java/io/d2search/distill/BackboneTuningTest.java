@@ -91,12 +91,14 @@ class BackboneTuningTest {
     // Held out = trained on: 24 lists do not generalise, but the run must keep its trained epoch and measure it.
     TrainingSet heldOut = train;
     HeadsSpec spec = HeadsSpec.of(384, ModelBundle.VERSION_ZERO_HEADS, IemHead.Input.INTERACTION);
-    TrainerConfig trainer = TrainerConfig.defaults().withEpochs(2).withBatchSize(4).withPatience(5)
+    // Four epochs: with some draws the first two (12 steps, still warming up) do not beat the cosine start, which
+    // already ranks the lexical positive first.
+    TrainerConfig trainer = TrainerConfig.defaults().withEpochs(4).withBatchSize(4).withPatience(5)
         .withProgress(TrainerConfig.Progress.NONE).withTrainPma(false).withBackboneLearningRate(1e-3);
     Distillation.Result result = Distillation.run(parent, new Distillation.Plan("1", spec, trainer, LossConfig.d2llm(), "lexical", Map.of(), null,
         IemInit.COSINE, new Distillation.BackboneTuning(1, BertLayers.DEFAULT_HEADS)), train, heldOut,
         tmp.resolve("bundles/1"));
-    assertThat(result.report().bestEpoch()).isPositive();
+    assertThat(result.report().bestEpoch()).as("seed %d", seed).isPositive();
     assertThat((double) result.metrics().get("heldOut.loss.best"))
         .isLessThan((double) result.metrics().get("heldOut.loss.before"));
     assertThat(result.metrics()).containsKeys("heldOut.mrr.iem", "heldOut.mrr.cosine", "heldOut.mrr.parentCosine");
