@@ -46,7 +46,9 @@ class HeadsGradientTest {
   @ParameterizedTest
   @EnumSource(IemHead.Input.class)
   void autodiffMatchesFiniteDifferences(IemHead.Input input) {
-    long seed = new Random().nextLong();
+    // A fixed draw (-Dd2search.test.seed replays another): with some random draws every ReLU of the small branch
+    // projection is dead, its gradient exactly zero, and the "not trivially zero" check below fails.
+    long seed = Long.getLong("d2search.test.seed", 20261124L + input.ordinal());
     System.out.println("HeadsGradientTest seed " + seed + " input " + input);
     Random random = new Random(seed);
     try (NDManager m = manager.newSubManager()) {
