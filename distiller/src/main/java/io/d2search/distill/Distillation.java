@@ -308,11 +308,12 @@ public final class Distillation {
     int d = heads.spec().dimension();
     for (int from = 0; from < distinct.size(); from += 32) {
       List<TokenSequence> batch = distinct.subList(from, Math.min(distinct.size(), from + 32));
-      int width = batch.get(batch.size() - 1).tokens();
+      int width;
       float[] result;
       try (NDScope scope = new NDScope()) {
         scope.suppressNotUsedWarning();
         NDArray[] padded = FrozenPooling.pad(heads.manager(), batch, d);
+        width = Math.toIntExact(padded[1].getShape().get(1)); // the padded length, as the result is laid out
         result = layers.forward(padded[0], padded[1]).toFloatArray();
       }
       for (int i = 0; i < batch.size(); i++) {

@@ -217,7 +217,7 @@ public final class StudentHeads implements AutoCloseable {
     if (fc1 == null) {
       spec = new HeadsSpec(d, heads, null, IemBlock.DEFAULT_HIDDEN);
     } else {
-      java.util.Objects.requireNonNull(input, "input: the tensors have an IEM");
+      Objects.requireNonNull(input, "input: the tensors have an IEM");
       int[] shape = fc1.shape();
       if (shape.length != 2 || shape[1] != input.blocks() * d) {
         throw new IllegalArgumentException(IemBlock.FC1_WEIGHT + " has shape " + Arrays.toString(shape)

@@ -208,11 +208,13 @@ public final class IemHead {
       float[][] p = new float[n][];
       for (int b = 0; b < n; b++) {
         p[b] = checked("passage", passages.get(from + b));
-        for (int i = 0; i < dimension; i++) {
-          if (product != null) {
+        if (product != null) {
+          for (int i = 0; i < dimension; i++) {
             product[b][i] = q[i] * p[b][i];
           }
-          if (distance != null) {
+        }
+        if (distance != null) {
+          for (int i = 0; i < dimension; i++) {
             distance[b][i] = Math.abs(q[i] - p[b][i]);
           }
         }
