@@ -20,6 +20,8 @@ import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The DJL BERT layers against ONNX Runtime running the same bundled all-MiniLM-L6-v2 graph. */
 class BertLayersTest {
@@ -78,16 +80,18 @@ class BertLayersTest {
     }
   }
 
-  @Test
-  void frozenLowerLayersThenTheTopLayersAreTheOnnxBackbone() {
+  /** 0 frozen layers is {@code --tune-layers 6}: the embeddings alone below, every layer trained. */
+  @ParameterizedTest(name = "{0} frozen layers")
+  @ValueSource(ints = {0, 4, 5})
+  void frozenLowerLayersThenTheTopLayersAreTheOnnxBackbone(int frozen) {
     OnnxWeights weights = OnnxWeights.of(BackboneSource.MINILM_L6_V2);
-    try (PartialBackbone lower = partial(4); NDManager manager = DjlRuntime.engine().newBaseManager()) {
+    try (PartialBackbone lower = partial(frozen); NDManager manager = DjlRuntime.engine().newBaseManager()) {
       List<TokenSequence> middle = lower.compute(texts);
       Map<String, NDArray> params = new LinkedHashMap<>();
-      BertLayers.tensors(weights, 4, 6).forEach((name, t) ->
+      BertLayers.tensors(weights, frozen, 6).forEach((name, t) ->
           params.put(name, Scalars.owned(manager, t.data(), StudentHeads.shapeOf(t))));
       BertLayers top = BertLayers.of(params, BertLayers.DEFAULT_HEADS);
-      assertThat(top.size()).isEqualTo(2);
+      assertThat(top.size()).isEqualTo(6 - frozen);
       int width = middle.stream().mapToInt(TokenSequence::tokens).max().orElseThrow();
       int d = 384;
       float[] padded = new float[middle.size() * width * d];
