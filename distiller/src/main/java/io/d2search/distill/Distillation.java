@@ -251,6 +251,12 @@ public final class Distillation {
           pm.backbone().artifact(), BACKBONE_FILE, TOKENIZER_FILE, TextHash.sha256(graph), pm.backbone().maxTokens());
       training.put("backboneTuning", Map.of("layers", plan.tuning().layers(), "heads", plan.tuning().heads(),
           "parentBackboneSha256", pm.backbone().sha256()));
+    } else if (pm.backbone().inBundle()) {
+      // The parent's own (tuned) graph, unchanged: copied, so this bundle stays loadable without its parent.
+      files.put(BACKBONE_FILE, parent.backbone().onnxBytes());
+      files.put(TOKENIZER_FILE, parent.backbone().tokenizerBytes());
+      backbone = new Manifest.BackboneSpec(pm.backbone().id(), pm.backbone().artifact(), BACKBONE_FILE,
+          TOKENIZER_FILE, pm.backbone().sha256(), pm.backbone().maxTokens());
     }
     Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, plan.version(), parent.version(), backbone,
         pm.dimension(), Manifest.PoolingSpec.pma(plan.spec().heads()),

@@ -34,7 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A distillation that fine-tunes the top layer of the real bundled all-MiniLM-L6-v2: the bundle carries the tuned
- * graph, only that layer changed, and ONNX Runtime serving the bundle computes what the trainer computed.
+ * graph, only that layer changed, ONNX Runtime serving the bundle computes what the trainer computed, and a
+ * bundle distilled from it carries that graph on.
  */
 @SuppressWarnings("unchecked")
 class BackboneTuningTest {
@@ -148,6 +149,30 @@ class BackboneTuningTest {
         }
       }
     }
+
+    // A child distilled from the tuned bundle with a frozen backbone carries the tuned graph: it loads without it.
+    Map<String, TokenSequence> tunedStates = new LinkedHashMap<>();
+    try (Embedder embedder = tuned.embedder(EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU))) {
+      List<TokenSequence> computed = TokenStateSource.of(embedder).compute(texts);
+      IntStream.range(0, texts.size()).forEach(i -> tunedStates.put(texts.get(i), computed.get(i)));
+    }
+    List<TrainingExample> childExamples = new ArrayList<>();
+    for (int i = 0; i < lists.size(); i++) {
+      String[] l = lists.get(i);
+      childExamples.add(new TrainingExample(tunedStates.get(l[0]), tunedStates.get(l[1]),
+          List.of(tunedStates.get(l[2]), tunedStates.get(l[3]), tunedStates.get(l[4])), teacher.get(i), null));
+    }
+    TrainingSet childSet = new TrainingSet(childExamples, ids(childExamples.size()));
+    Distillation.run(tuned, new Distillation.Plan("2", spec, TrainerConfig.defaults().withEpochs(1).withBatchSize(4)
+        .withProgress(TrainerConfig.Progress.NONE).withTrainPma(false), LossConfig.d2llm(), "lexical", Map.of(), null,
+        IemInit.COSINE), childSet, childSet, tmp.resolve("child/2"));
+    Path tunedCopy = tmp.resolve("tuned-copy");
+    Files.move(tuned.directory(), tunedCopy);
+    ModelBundle child = ModelBundle.load(tmp.resolve("child/2"));
+    assertThat(child.backboneSha256()).isEqualTo(tuned.backboneSha256());
+    assertThat(child.manifest().backbone().onnx()).isEqualTo(Distillation.BACKBONE_FILE);
+    assertThat(child.manifest().backbone().id()).isEqualTo("all-minilm-l6-v2+tuned-top1");
+    Files.move(tunedCopy, tuned.directory());
 
     // The bundle's own graph is pinned like any backbone: a changed byte is refused.
     byte[] bytes = Files.readAllBytes(graph);

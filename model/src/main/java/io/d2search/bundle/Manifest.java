@@ -174,6 +174,14 @@ public record Manifest(
       return BackboneSource.files(id, bundleDir.resolve(onnx).normalize(), bundleDir.resolve(tokenizer).normalize());
     }
 
+    /**
+     * Whether the graph and tokenizer are files of the bundle itself (relative paths): a bundle derived from this
+     * one must carry copies, since bundles are kept and deleted one by one.
+     */
+    public boolean inBundle() {
+      return !onnx.startsWith(CLASSPATH) && !Path.of(onnx).isAbsolute() && !Path.of(tokenizer).isAbsolute();
+    }
+
     /** Whether this names the same graph and tokenizer location and token limit as {@code other}, checksums aside. */
     boolean sameLocation(BackboneSpec other) {
       return id.equals(other.id) && onnx.equals(other.onnx) && tokenizer.equals(other.tokenizer)

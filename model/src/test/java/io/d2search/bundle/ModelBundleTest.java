@@ -305,6 +305,10 @@ class ModelBundleTest {
     ModelBundle bundle = ModelBundle.load(dir);
     assertThat(Path.of(bundle.backbone().onnx())).isEqualTo(dir.resolve("backbone/model.onnx"));
     assertThat(bundle.backbone().onClasspath()).isFalse();
+    // Only such a backbone belongs to the bundle (what a bundle derived from it must copy).
+    assertThat(relative.backbone().inBundle()).isTrue();
+    assertThat(m.backbone().inBundle()).as("an absolute file path").isFalse();
+    assertThat(BackboneSpec.of(BackboneSource.MINILM_L6_V2, backboneSha, 128).inBundle()).as("classpath").isFalse();
   }
 
   @Test
