@@ -76,19 +76,12 @@ class BackboneTuningTest {
       teacher.add(scores);
     }
     List<String> texts = lists.stream().flatMap(l -> List.of(l).stream()).distinct().toList();
-    Map<String, TokenSequence> states = new LinkedHashMap<>();
+    Map<String, TokenSequence> states;
     try (PartialBackbone lower = PartialBackbone.belowTop(parent.backbone(), parent.backboneSha256(), MAX_TOKENS, 1,
         BertLayers.DEFAULT_HEADS, 16)) {
-      List<TokenSequence> computed = lower.compute(texts);
-      IntStream.range(0, texts.size()).forEach(i -> states.put(texts.get(i), computed.get(i)));
+      states = states(lower, texts);
     }
-    List<TrainingExample> examples = new ArrayList<>();
-    for (int i = 0; i < lists.size(); i++) {
-      String[] l = lists.get(i);
-      examples.add(new TrainingExample(states.get(l[0]), states.get(l[1]),
-          List.of(states.get(l[2]), states.get(l[3]), states.get(l[4])), teacher.get(i), null));
-    }
-    TrainingSet train = new TrainingSet(examples, ids(examples.size()));
+    TrainingSet train = trainingSet(lists, teacher, states);
     // Held out = trained on: 24 lists do not generalise, but the run must keep its trained epoch and measure it.
     TrainingSet heldOut = train;
     HeadsSpec spec = HeadsSpec.of(384, ModelBundle.VERSION_ZERO_HEADS, IemHead.Input.INTERACTION);
@@ -151,18 +144,10 @@ class BackboneTuningTest {
     }
 
     // A child distilled from the tuned bundle with a frozen backbone carries the tuned graph: it loads without it.
-    Map<String, TokenSequence> tunedStates = new LinkedHashMap<>();
+    TrainingSet childSet;
     try (Embedder embedder = tuned.embedder(EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU))) {
-      List<TokenSequence> computed = TokenStateSource.of(embedder).compute(texts);
-      IntStream.range(0, texts.size()).forEach(i -> tunedStates.put(texts.get(i), computed.get(i)));
+      childSet = trainingSet(lists, teacher, states(TokenStateSource.of(embedder), texts));
     }
-    List<TrainingExample> childExamples = new ArrayList<>();
-    for (int i = 0; i < lists.size(); i++) {
-      String[] l = lists.get(i);
-      childExamples.add(new TrainingExample(tunedStates.get(l[0]), tunedStates.get(l[1]),
-          List.of(tunedStates.get(l[2]), tunedStates.get(l[3]), tunedStates.get(l[4])), teacher.get(i), null));
-    }
-    TrainingSet childSet = new TrainingSet(childExamples, ids(childExamples.size()));
     Distillation.run(tuned, new Distillation.Plan("2", spec, TrainerConfig.defaults().withEpochs(1).withBatchSize(4)
         .withProgress(TrainerConfig.Progress.NONE).withTrainPma(false), LossConfig.d2llm(), "lexical", Map.of(), null,
         IemInit.COSINE), childSet, childSet, tmp.resolve("child/2"));
@@ -180,6 +165,25 @@ class BackboneTuningTest {
     Files.write(graph, bytes);
     assertThatThrownBy(() -> ModelBundle.load(tmp.resolve("bundles/1"))).isInstanceOf(BundleException.class)
         .hasMessageContaining("sha256");
+  }
+
+  private static Map<String, TokenSequence> states(TokenStateSource source, List<String> texts) {
+    List<TokenSequence> computed = source.compute(texts);
+    Map<String, TokenSequence> states = new LinkedHashMap<>();
+    IntStream.range(0, texts.size()).forEach(i -> states.put(texts.get(i), computed.get(i)));
+    return states;
+  }
+
+  /** Each list is query, positive, three negatives. */
+  private static TrainingSet trainingSet(List<String[]> lists, List<float[]> teacher,
+      Map<String, TokenSequence> states) {
+    List<TrainingExample> examples = new ArrayList<>();
+    for (int i = 0; i < lists.size(); i++) {
+      String[] l = lists.get(i);
+      examples.add(new TrainingExample(states.get(l[0]), states.get(l[1]),
+          List.of(states.get(l[2]), states.get(l[3]), states.get(l[4])), teacher.get(i), null));
+    }
+    return new TrainingSet(examples, ids(examples.size()));
   }
 
   private static List<String> ids(int n) {
