@@ -243,20 +243,14 @@ public final class Distillation {
     Manifest.BackboneSpec backbone = pm.backbone();
     Map<String, byte[]> files = new LinkedHashMap<>();
     if (plan.tuning() != null) {
-      byte[] graph = parentGraph.patched(backboneTensors);
-      files.put(BACKBONE_FILE, graph);
-      files.put(TOKENIZER_FILE, parent.backbone().tokenizerBytes());
       // Same base model and artifact, its own graph: the id says which layers changed, the sha256 pins the bytes.
-      backbone = new Manifest.BackboneSpec(pm.backbone().id() + "+tuned-top" + plan.tuning().layers(),
-          pm.backbone().artifact(), BACKBONE_FILE, TOKENIZER_FILE, TextHash.sha256(graph), pm.backbone().maxTokens());
+      backbone = carry(parent, pm.backbone().id() + "+tuned-top" + plan.tuning().layers(),
+          parentGraph.patched(backboneTensors), files);
       training.put("backboneTuning", Map.of("layers", plan.tuning().layers(), "heads", plan.tuning().heads(),
           "parentBackboneSha256", pm.backbone().sha256()));
     } else if (pm.backbone().inBundle()) {
       // The parent's own (tuned) graph, unchanged: copied, so this bundle stays loadable without its parent.
-      files.put(BACKBONE_FILE, parent.backbone().onnxBytes());
-      files.put(TOKENIZER_FILE, parent.backbone().tokenizerBytes());
-      backbone = new Manifest.BackboneSpec(pm.backbone().id(), pm.backbone().artifact(), BACKBONE_FILE,
-          TOKENIZER_FILE, pm.backbone().sha256(), pm.backbone().maxTokens());
+      backbone = carry(parent, pm.backbone().id(), parent.backbone().onnxBytes(), files);
     }
     Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, plan.version(), parent.version(), backbone,
         pm.dimension(), Manifest.PoolingSpec.pma(plan.spec().heads()),
@@ -266,6 +260,18 @@ public final class Distillation {
     ModelBundle bundle = ModelBundle.load(outDir);
     log.info("wrote bundle {} ({}): held-out {}", bundle.version(), outDir, metrics);
     return new Result(bundle, report, metrics);
+  }
+
+  /**
+   * The backbone of a bundle that carries {@code graph} and the parent's tokenizer as its own files (added to
+   * {@code files}); artifact and token limit stay the parent's.
+   */
+  private static Manifest.BackboneSpec carry(ModelBundle parent, String id, byte[] graph, Map<String, byte[]> files) {
+    files.put(BACKBONE_FILE, graph);
+    files.put(TOKENIZER_FILE, parent.backbone().tokenizerBytes());
+    Manifest.BackboneSpec from = parent.manifest().backbone();
+    return new Manifest.BackboneSpec(id, from.artifact(), BACKBONE_FILE, TOKENIZER_FILE, TextHash.sha256(graph),
+        from.maxTokens());
   }
 
   /** The symmetric stage's effective settings: its branch only; backbone, PMA and shared IEM layers frozen. */

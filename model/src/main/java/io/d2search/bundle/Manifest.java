@@ -175,11 +175,11 @@ public record Manifest(
     }
 
     /**
-     * Whether the graph and tokenizer are files of the bundle itself (relative paths): a bundle derived from this
-     * one must carry copies, since bundles are kept and deleted one by one.
+     * Whether the graph or the tokenizer is a file of the bundle itself (a relative path): a bundle derived from
+     * this one must carry copies, since bundles are kept and deleted one by one.
      */
     public boolean inBundle() {
-      return !onnx.startsWith(CLASSPATH) && !Path.of(onnx).isAbsolute() && !Path.of(tokenizer).isAbsolute();
+      return !onnx.startsWith(CLASSPATH) && !(Path.of(onnx).isAbsolute() && Path.of(tokenizer).isAbsolute());
     }
 
     /** Whether this names the same graph and tokenizer location and token limit as {@code other}, checksums aside. */

@@ -308,6 +308,8 @@ class ModelBundleTest {
     // Only such a backbone belongs to the bundle (what a bundle derived from it must copy).
     assertThat(relative.backbone().inBundle()).isTrue();
     assertThat(m.backbone().inBundle()).as("an absolute file path").isFalse();
+    assertThat(new BackboneSpec("fake", null, m.backbone().onnx(), "tokenizer.json", backboneSha, 128).inBundle())
+        .as("the tokenizer alone in the bundle").isTrue();
     assertThat(BackboneSpec.of(BackboneSource.MINILM_L6_V2, backboneSha, 128).inBundle()).as("classpath").isFalse();
   }
 
