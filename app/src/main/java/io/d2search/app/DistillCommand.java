@@ -18,6 +18,7 @@ import io.d2search.distill.TokenStateSource;
 import io.d2search.distill.TrainerConfig;
 import io.d2search.distill.TrainingSet;
 import io.d2search.distill.TrainingSetBuilder;
+import io.d2search.distill.TuningMemory;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.TextHash;
 import io.d2search.eval.BeirDataset;
@@ -45,7 +46,10 @@ import java.util.function.Function;
 import java.util.function.Predicate;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code distill}: trains a new student bundle from judged BEIR data. Every query with a relevant document becomes
@@ -171,6 +175,11 @@ final class DistillCommand implements Callable<Integer> {
           + "(default: ${DEFAULT-VALUE}).")
   int tuneLayers;
 
+  @Option(names = "--memory-check", defaultValue = "true", negatable = true, fallbackValue = "true",
+      description = "With --tune-layers, refuse a run whose estimated peak memory (activations at the backbone's "
+          + "longest sequences) exceeds this machine's (default: ${DEFAULT-VALUE}).")
+  boolean memoryCheck;
+
   @Option(names = "--backbone-learning-rate", paramLabel = "RATE", defaultValue = "3e-5",
       description = "Peak AdamW rate of the tuned backbone layers (default: ${DEFAULT-VALUE}).")
   double backboneLearningRate;
@@ -194,6 +203,8 @@ final class DistillCommand implements Callable<Integer> {
 
   @Mixin CacheOptions caches;
 
+  @Spec CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
     Settings settings = config.settings();
@@ -201,18 +212,24 @@ final class DistillCommand implements Callable<Integer> {
     String version = out.getFileName().toString();
     if (java.nio.file.Files.exists(out.resolve(ModelBundle.MANIFEST_FILE))) {
       // Bundles are immutable: refuse before the hour of work, not after.
-      throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-          "--out " + out + " already holds a bundle; bundles are immutable, choose a new version");
+      throw badArgument("--out " + out + " already holds a bundle; bundles are immutable, choose a new version");
     }
     if (negativeDepth < denseNegatives) {
-      throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-          "--negative-depth " + negativeDepth + " is less than --dense-negatives " + denseNegatives);
+      throw badArgument("--negative-depth " + negativeDepth + " is less than --dense-negatives " + denseNegatives);
     }
     IemHead.Input input = IemHead.Input.fromId(iemInput);
     IemInit init = iemInit == null ? IemInit.defaultFor(input) : IemInit.fromId(iemInit);
     if (!init.allows(input)) {
-      throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-          "--iem-init cosine needs --iem-input interaction or interaction-only (concat cannot form q·p in one layer)");
+      throw badArgument("--iem-init cosine needs --iem-input interaction or interaction-only (concat cannot form q·p "
+          + "in one layer)");
+    }
+    if (tuneLayers > 0 && memoryCheck) {
+      TuningMemory memory = TuningMemory.of(tuneLayers, parentBundle.manifest().dimension(), backboneHeads,
+          parentBundle.manifest().backbone().maxTokens(), batchSize, negatives);
+      String refusal = memory.refusal(Runtime.getRuntime().maxMemory(), physicalMemory(), batchSize);
+      if (refusal != null) {
+        throw badArgument(refusal);
+      }
     }
     BeirDataset data = BeirDataset.load(beir, split);
     List<EvalPassage> docs = EvalPassage.wholeDocs(data);
@@ -232,13 +249,11 @@ final class DistillCommand implements Callable<Integer> {
           d -> d.title() != null && d.title().strip().length() >= 8 && !d.text().isBlank(), d -> d.title().strip());
       case "sentence" -> pseudoQueries(data, pseudoQueries, seed, querySplit.heldOutPositives(), "sentence",
           d -> true, d -> lastSentence(d.text(), 8, 40));
-      default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-          "--pseudo-query-kind must be title or sentence: " + pseudoQueryKind);
+      default -> throw badArgument("--pseudo-query-kind must be title or sentence: " + pseudoQueryKind);
     };
     trainQueries.addAll(pseudo);
     if (trainQueries.isEmpty()) {
-      throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-          "nothing to train on: --no-judged-training needs --pseudo-queries");
+      throw badArgument("nothing to train on: --no-judged-training needs --pseudo-queries");
     }
     System.out.printf(Locale.ROOT, "%d training queries%s, %d held out (%s), %d pseudo-queries%n",
         querySplit.train().size(), judgedTraining ? "" : " (not used: --no-judged-training)", heldOutQueries.size(),
@@ -358,6 +373,17 @@ final class DistillCommand implements Callable<Integer> {
         out.toAbsolutePath(), result.report().bestEpoch(), result.report().epochs().size());
     result.metrics().forEach((k, v) -> System.out.printf(Locale.ROOT, "  %-28s %s%n", k, v));
     return 0;
+  }
+
+  /** An argument error, printed with this command's usage on the command line's error stream. */
+  private ParameterException badArgument(String message) {
+    return new ParameterException(spec.commandLine(), message);
+  }
+
+  /** This machine's physical memory (the container's limit where there is one). */
+  static long physicalMemory() {
+    return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+        .getOperatingSystemMXBean()).getTotalMemorySize();
   }
 
   /**
