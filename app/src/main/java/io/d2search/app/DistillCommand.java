@@ -224,9 +224,9 @@ final class DistillCommand implements Callable<Integer> {
           + "in one layer)");
     }
     if (tuneLayers > 0 && memoryCheck) {
-      TuningMemory memory = TuningMemory.of(tuneLayers, parentBundle.manifest().dimension(), backboneHeads,
+      TuningMemory memory = new TuningMemory(tuneLayers, parentBundle.manifest().dimension(), backboneHeads,
           parentBundle.manifest().backbone().maxTokens(), batchSize, negatives);
-      String refusal = memory.refusal(Runtime.getRuntime().maxMemory(), physicalMemory(), batchSize);
+      String refusal = memory.refusal(Runtime.getRuntime().maxMemory(), physicalMemory());
       if (refusal != null) {
         throw badArgument(refusal);
       }

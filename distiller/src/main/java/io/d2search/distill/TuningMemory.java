@@ -21,9 +21,10 @@ import java.util.Locale;
  * @param hidden hidden size
  * @param heads attention heads
  * @param tokens tokens per sequence (the longest in a batch)
- * @param sequences sequences per step: batch × (2 + K)
+ * @param batchSize queries per step
+ * @param negatives hard negatives per query, K
  */
-public record TuningMemory(int layers, int hidden, int heads, int tokens, int sequences) {
+public record TuningMemory(int layers, int hidden, int heads, int tokens, int batchSize, int negatives) {
   /**
    * Resident memory besides the JVM heap and the activations: libtorch, ONNX Runtime's sessions for the backbone
    * and the teacher's encoders, their arenas, the cached states being read.
@@ -31,20 +32,16 @@ public record TuningMemory(int layers, int hidden, int heads, int tokens, int se
   public static final long NATIVE_BASE_BYTES = 2L << 30;
 
   public TuningMemory {
-    if (layers < 1 || hidden < 1 || heads < 1 || tokens < 1 || sequences < 1) {
-      throw new IllegalArgumentException("layers, hidden, heads, tokens and sequences must be >= 1: " + layers + ", "
-          + hidden + ", " + heads + ", " + tokens + ", " + sequences);
+    if (layers < 1 || hidden < 1 || heads < 1 || tokens < 1 || batchSize < 1 || negatives < 0) {
+      throw new IllegalArgumentException("layers, hidden, heads, tokens and the batch size must be >= 1 and the "
+          + "negatives >= 0: " + layers + ", " + hidden + ", " + heads + ", " + tokens + ", " + batchSize + ", "
+          + negatives);
     }
   }
 
-  /**
-   * A training step's sequences.
-   *
-   * @param batchSize queries per step
-   * @param negatives hard negatives per query, K
-   */
-  public static TuningMemory of(int layers, int hidden, int heads, int tokens, int batchSize, int negatives) {
-    return new TuningMemory(layers, hidden, heads, tokens, Math.multiplyExact(batchSize, 2 + negatives));
+  /** Sequences a step runs through the layers: each query, its positive and its K negatives. */
+  public long sequences() {
+    return (long) batchSize * (2 + negatives);
   }
 
   /** Bytes of the activations a step keeps for its backward pass. */
@@ -52,7 +49,7 @@ public record TuningMemory(int layers, int hidden, int heads, int tokens, int se
     long t = tokens;
     // BERT's intermediate layer is 4 × hidden in every backbone shipped here.
     long floats = 10 * t * hidden + 3L * heads * t * t + 2 * t * (4L * hidden);
-    return floats * Float.BYTES * sequences * layers;
+    return floats * Float.BYTES * sequences() * layers;
   }
 
   /**
@@ -67,7 +64,7 @@ public record TuningMemory(int layers, int hidden, int heads, int tokens, int se
   /**
    * Nothing when the estimated peak fits in {@code physicalBytes}; otherwise why not and what to change.
    */
-  public String refusal(long heapBytes, long physicalBytes, int batchSize) {
+  public String refusal(long heapBytes, long physicalBytes) {
     long peak = peakBytes(heapBytes);
     if (peak <= physicalBytes) {
       return null;
@@ -76,7 +73,7 @@ public record TuningMemory(int layers, int hidden, int heads, int tokens, int se
         + "activations of %d sequences × %d tokens kept for the backward pass and their gradients, plus a %.1f GB "
         + "heap and %.1f GB of native libraries); this machine has %.1f GB. Lower --batch-size, --tune-layers or "
         + "--negatives, or pass --no-memory-check if the passages are much shorter than %d tokens",
-        layers, batchSize, gb(peak), sequences, tokens, gb(heapBytes), gb(NATIVE_BASE_BYTES), gb(physicalBytes),
+        layers, batchSize, gb(peak), sequences(), tokens, gb(heapBytes), gb(NATIVE_BASE_BYTES), gb(physicalBytes),
         tokens);
   }
 

@@ -14,10 +14,11 @@ class TuningMemoryTest {
 
   @Test
   void countsEachActivationOfOneLayer() {
-    // h = 2, a = 1, t = 3: 10·t·h = 60, 3·a·t² = 27, 2·t·(4h) = 48 floats.
-    assertThat(new TuningMemory(1, 2, 1, 3, 1).activationBytes()).isEqualTo(135 * 4);
-    assertThat(new TuningMemory(1, 2, 1, 3, 1).peakBytes(GIB)).isEqualTo(GIB + TuningMemory.NATIVE_BASE_BYTES + 1080);
-    assertThat(TuningMemory.of(1, 2, 1, 3, 4, 15).sequences()).isEqualTo(68);
+    // h = 2, a = 1, t = 3: 10·t·h = 60, 3·a·t² = 27, 2·t·(4h) = 48 floats, for a query and its positive.
+    assertThat(new TuningMemory(1, 2, 1, 3, 1, 0).activationBytes()).isEqualTo(2 * 135 * 4);
+    assertThat(new TuningMemory(1, 2, 1, 3, 1, 0).peakBytes(GIB))
+        .isEqualTo(GIB + TuningMemory.NATIVE_BASE_BYTES + 2 * 1080);
+    assertThat(new TuningMemory(1, 2, 1, 3, 4, 15).sequences()).isEqualTo(68);
   }
 
   @RepeatedTest(20)
@@ -27,11 +28,16 @@ class TuningMemoryTest {
     int hidden = 8 * (1 + r.nextInt(128));
     int heads = 1 + r.nextInt(16);
     int tokens = 1 + r.nextInt(512);
-    int sequences = 1 + r.nextInt(256);
-    long base = new TuningMemory(layers, hidden, heads, tokens, sequences).activationBytes();
-    assertThat(new TuningMemory(layers, hidden, heads, tokens, 2 * sequences).activationBytes()).isEqualTo(2 * base);
-    assertThat(new TuningMemory(2 * layers, hidden, heads, tokens, sequences).activationBytes()).isEqualTo(2 * base);
-    assertThat(new TuningMemory(layers, hidden, heads, 2 * tokens, sequences).activationBytes())
+    int batch = 1 + r.nextInt(16);
+    int negatives = r.nextInt(32);
+    long base = new TuningMemory(layers, hidden, heads, tokens, batch, negatives).activationBytes();
+    assertThat(new TuningMemory(layers, hidden, heads, tokens, 2 * batch, negatives).activationBytes())
+        .isEqualTo(2 * base);
+    assertThat(new TuningMemory(layers, hidden, heads, tokens, batch, 2 * negatives + 2).activationBytes())
+        .isEqualTo(2 * base);
+    assertThat(new TuningMemory(2 * layers, hidden, heads, tokens, batch, negatives).activationBytes())
+        .isEqualTo(2 * base);
+    assertThat(new TuningMemory(layers, hidden, heads, 2 * tokens, batch, negatives).activationBytes())
         .isGreaterThan(2 * base);
   }
 
@@ -39,19 +45,21 @@ class TuningMemoryTest {
   void fitsTheSixLayerRunThatFitAndRefusesTheOneTheKernelKilled() {
     long heap = 6 * GIB; // -Xmx6g
     long machine = 24_684_092L * 1024; // MemTotal of the 23 GiB machine both ran on
-    TuningMemory fit = TuningMemory.of(6, 384, 12, 256, 4, 15);
+    TuningMemory fit = new TuningMemory(6, 384, 12, 256, 4, 15);
     // Measured: 21,668,304 kB resident at its peak.
     assertThat((double) fit.peakBytes(heap)).isCloseTo(21_668_304.0 * 1024, within(0.05 * 21_668_304.0 * 1024));
-    assertThat(fit.refusal(heap, machine, 4)).isNull();
+    assertThat(fit.refusal(heap, machine)).isNull();
 
-    String refusal = TuningMemory.of(6, 384, 12, 256, 8, 15).refusal(heap, machine, 8);
+    String refusal = new TuningMemory(6, 384, 12, 256, 8, 15).refusal(heap, machine);
     assertThat(refusal).contains("tuning 6 backbone layers at --batch-size 8", "this machine has 25.3 GB",
         "136 sequences × 256 tokens", "--no-memory-check");
   }
 
   @Test
   void refusesEmptyShapes() {
-    assertThatThrownBy(() -> new TuningMemory(0, 384, 12, 256, 68)).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> new TuningMemory(0, 384, 12, 256, 4, 15)).isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("must be >= 1");
+    assertThatThrownBy(() -> new TuningMemory(6, 384, 12, 256, 4, -1)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("negatives >= 0");
   }
 }
