@@ -19,6 +19,7 @@ import io.d2search.distill.TrainerConfig;
 import io.d2search.distill.TrainingSet;
 import io.d2search.distill.TrainingSetBuilder;
 import io.d2search.distill.TuningMemory;
+import io.d2search.distill.UnjudgedQuery;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.TextHash;
 import io.d2search.eval.BeirDataset;
@@ -35,6 +36,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -123,6 +125,13 @@ final class DistillCommand implements Callable<Integer> {
       description = "What a pseudo-query is: the document's title, or the last sentence of its text of 8 to 40 words "
           + "(an abstract's conclusion reads like a claim) (default: ${DEFAULT-VALUE}).")
   String pseudoQueryKind;
+
+  @Option(names = "--pseudo-positive", defaultValue = "own", paramLabel = "own|teacher",
+      description = "A pseudo-query's positive: own (the document it was taken from) or teacher (that document is "
+          + "left out of its list, K + 1 candidates are mined as for a judged query, and the one the teacher scores "
+          + "highest is the positive: a claim's evidence is another paper, not the one stating it) (default: "
+          + "${DEFAULT-VALUE}).")
+  String pseudoPositive;
 
   @Option(names = "--judged-training", defaultValue = "true", negatable = true, fallbackValue = "true",
       description = "Train on the judged queries that are not held out; --no-judged-training trains on the "
@@ -251,13 +260,23 @@ final class DistillCommand implements Callable<Integer> {
           d -> true, d -> lastSentence(d.text(), 8, 40));
       default -> throw badArgument("--pseudo-query-kind must be title or sentence: " + pseudoQueryKind);
     };
-    trainQueries.addAll(pseudo);
-    if (trainQueries.isEmpty()) {
+    List<UnjudgedQuery> unjudged = new ArrayList<>();
+    switch (pseudoPositive) {
+      case "own" -> trainQueries.addAll(pseudo);
+      case "teacher" -> pseudo.forEach(q -> {
+        Set<String> excluded = new HashSet<>(querySplit.heldOutPositives());
+        excluded.addAll(q.positives());
+        unjudged.add(new UnjudgedQuery(q.id(), q.text(), excluded));
+      });
+      default -> throw badArgument("--pseudo-positive must be own or teacher: " + pseudoPositive);
+    }
+    if (trainQueries.isEmpty() && unjudged.isEmpty()) {
       throw badArgument("nothing to train on: --no-judged-training needs --pseudo-queries");
     }
-    System.out.printf(Locale.ROOT, "%d training queries%s, %d held out (%s), %d pseudo-queries%n",
+    System.out.printf(Locale.ROOT, "%d training queries%s, %d held out (%s), %d pseudo-queries%s%n",
         querySplit.train().size(), judgedTraining ? "" : " (not used: --no-judged-training)", heldOutQueries.size(),
-        heldOutKind.name().toLowerCase(Locale.ROOT), pseudo.size());
+        heldOutKind.name().toLowerCase(Locale.ROOT), pseudo.size(),
+        unjudged.isEmpty() ? "" : " (positives picked by the teacher)");
 
     CacheOptions.Dirs cacheDirs = caches.dirs(settings);
     Path vectors = cacheDirs.vectors();
@@ -300,6 +319,9 @@ final class DistillCommand implements Callable<Integer> {
             teacher, teacher instanceof FeatureTeacher f ? f : null, frozenStates == null ? tokenStates : frozenStates,
             trainingStates, textOf, labels);
         train = builder.build(trainQueries, "train");
+        if (!unjudged.isEmpty()) {
+          train = train.concat(builder.buildUnjudged(unjudged, "pseudo-queries"));
+        }
         if (!trainPma && tuneLayers == 0 && !heldOutQueries.isEmpty()) {
           // The PMA stays the parent's, so the held-out queries' top 100 can be re-ranked as eval will re-rank them.
           Map<String, float[]> vectorOf = new HashMap<>();
@@ -359,7 +381,8 @@ final class DistillCommand implements Callable<Integer> {
     window.put("heldOutQueries", heldOutQueries.size());
     window.put("heldOutKind", heldOutKind.name().toLowerCase(Locale.ROOT));
     window.put("pseudoQueries", Map.of("count", pseudo.size(), "kind", "title".equals(pseudoQueryKind)
-        ? "document title -> its document" : "last sentence of 8-40 words -> its document"));
+        ? "document title" : "last sentence of 8-40 words", "positive", "own".equals(pseudoPositive)
+        ? "its document" : "the teacher's best of K + 1 mined, its document left out"));
     window.put("negatives", Map.of("k", negatives, "fromIndex", denseNegatives, "indexDepth", negativeDepth, "index",
         "bundle " + parentBundle.version() + " HNSW", "lexical", "bm25"));
     Distillation.Similarity similarity = simTrain == null ? null : new Distillation.Similarity(simTrain, simHeldOut,

@@ -63,16 +63,46 @@ class DistillCommandIT {
         "teacher re-rank top-100 of student v0 (pma) HNSW", "gap closed", "queries unseen by v1",
         "with nothing precomputed", "% of it");
 
-    // Pseudo-queries alone, the judged queries only held out: no judgement is a training answer.
+    // Pseudo-queries alone, the judged queries only held out: no judgement is a training answer. Their positives
+    // are the teacher's pick, their own documents left out of their lists.
     String pseudo = run("distill", "--config", config.toString(), "--beir", slice.toString(), "--out",
         dir.resolve("data/bundles/2").toString(), "--epochs", "2", "--batch-size", "8", "--negatives", "3",
         "--dense-negatives", "2", "--no-train-pma", "--no-judged-training", "--pseudo-queries", "24",
-        "--held-out", "0.5");
-    assertThat(pseudo).contains("(not used: --no-judged-training)", "24 pseudo-queries", "bundle 2 written");
+        "--pseudo-query-kind", "sentence", "--pseudo-positive", "teacher", "--held-out", "0.5");
+    assertThat(pseudo).contains("(not used: --no-judged-training)", "24 pseudo-queries (positives picked by the "
+        + "teacher)", "bundle 2 written");
     @SuppressWarnings("unchecked")
     Map<String, Object> pseudoData = (Map<String, Object>) ModelBundle.load(dir.resolve("data/bundles/2"))
         .manifest().training().get("data");
     assertThat(pseudoData).containsEntry("judgedTraining", false);
+    assertThat(pseudoData.get("pseudoQueries")).asInstanceOf(org.assertj.core.api.InstanceOfAssertFactories.MAP)
+        .containsEntry("count", 24).containsEntry("positive", "the teacher's best of K + 1 mined, its document left out");
+    Map<String, String> sourceOf = new LinkedHashMap<>();
+    for (String line : Files.readAllLines(slice.resolve("corpus.jsonl"))) {
+      JsonNode doc = JSON.readTree(line);
+      String sentence = DistillCommand.lastSentence(doc.get("text").asText(), 8, 40);
+      if (sentence != null) {
+        sourceOf.put(sentence, doc.get("_id").asText());
+      }
+    }
+    List<JsonNode> unjudgedLists = new ArrayList<>();
+    try (var files = Files.walk(dir.resolve("data/cache/labels"))) {
+      for (Path file : files.filter(f -> f.toString().endsWith(".jsonl")).toList()) {
+        for (String line : Files.readAllLines(file)) {
+          JsonNode entry = JSON.readTree(line);
+          if (entry.get("positives").isEmpty()) {
+            unjudgedLists.add(entry);
+          }
+        }
+      }
+    }
+    assertThat(unjudgedLists).hasSize(24).allSatisfy(entry -> {
+      assertThat(entry.get("negatives")).hasSize(4); // K + 1: the teacher's pick and K negatives
+      List<String> candidates = new ArrayList<>();
+      entry.get("negatives").forEach(n -> candidates.add(n.asText()));
+      assertThat(sourceOf).containsKey(entry.get("text").asText());
+      assertThat(candidates).doesNotContain(sourceOf.get(entry.get("text").asText()));
+    });
 
     // The top backbone layer tuned too: the bundle carries its own graph, and eval embeds the corpus with it.
     String tuned = run("distill", "--config", config.toString(), "--beir", slice.toString(), "--out",

@@ -61,6 +61,17 @@ public final class NegativeMiner {
     this.depth = depth;
   }
 
+  /**
+   * The same mining with {@code more} further index candidates per query: K + more in all, the extra ones from the
+   * index (as many strata more across the same depth, at least).
+   */
+  public NegativeMiner widened(int more) {
+    if (more < 0) {
+      throw new IllegalArgumentException("more must be >= 0: " + more);
+    }
+    return new NegativeMiner(dense, lexical, k + more, fromDense + more, Math.max(depth, fromDense + more));
+  }
+
   /** Negatives per query. */
   public int k() {
     return k;

@@ -1,5 +1,6 @@
 package io.d2search.distill;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -16,6 +17,15 @@ public record TrainingSet(List<TrainingExample> examples, List<String> queryIds)
     if (examples.size() != queryIds.size()) {
       throw new IllegalArgumentException(examples.size() + " examples but " + queryIds.size() + " query ids");
     }
+  }
+
+  /** This set's examples followed by {@code other}'s. */
+  public TrainingSet concat(TrainingSet other) {
+    List<TrainingExample> examples = new ArrayList<>(this.examples);
+    examples.addAll(other.examples);
+    List<String> ids = new ArrayList<>(queryIds);
+    ids.addAll(other.queryIds);
+    return new TrainingSet(examples, ids);
   }
 
   public int size() {

@@ -15,8 +15,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Turns judged queries into {@link TrainingExample}s: mines K hard negatives per query, asks the teacher for every
- * (query, candidate) pair, and attaches the backbone token states of every text (from the {@link TokenStateCache},
+ * Turns judged queries (and unjudged ones, whose positive the teacher picks) into {@link TrainingExample}s: mines K
+ * hard negatives per query, asks the teacher for every (query, candidate) pair, and attaches the backbone token states of every text (from the {@link TokenStateCache},
  * computing what it lacks). The slow parts (teacher and backbone) are cached on disk by their owners, so a second
  * build over the same data only reads.
  *
@@ -25,6 +25,7 @@ import org.slf4j.LoggerFactory;
 public final class TrainingSetBuilder {
   private static final Logger log = LoggerFactory.getLogger(TrainingSetBuilder.class);
   private final NegativeMiner miner;
+  private final NegativeMiner unjudgedMiner;
   private final Teacher teacher;
   private final FeatureTeacher features;
   private final TokenStateCache tokenStates;
@@ -54,6 +55,7 @@ public final class TrainingSetBuilder {
       TokenStateCache tokenStates, TokenStateSource backbone, Map<String, String> documentText, LabelStore labels) {
     this.labels = labels;
     this.miner = Objects.requireNonNull(miner, "miner");
+    this.unjudgedMiner = miner.widened(1);
     this.teacher = Objects.requireNonNull(teacher, "teacher");
     this.features = features;
     this.tokenStates = Objects.requireNonNull(tokenStates, "tokenStates");
@@ -61,9 +63,12 @@ public final class TrainingSetBuilder {
     this.documentText = Map.copyOf(documentText);
   }
 
+  /** A query's labelled list as one example: its positive, K negatives and the teacher's scores of the 1 + K. */
+  private record Labelled(String queryId, String query, String positive, List<String> negatives, float[] scores,
+      float[][] features) {}
+
   /** One example per (query, positive); queries whose positives are not in the corpus are skipped. */
   public TrainingSet build(List<JudgedQuery> queries, String label) {
-    record Labelled(JudgedQuery query, String positive, List<String> negatives, float[] scores, float[][] feats) {}
     List<Labelled> labelled = new ArrayList<>();
     int reused = 0;
     try (ProgressBar bar = bar(label + ": negatives + teacher", queries.size())) {
@@ -75,41 +80,113 @@ public final class TrainingSetBuilder {
         }
         LabelStore.Entry entry = labels == null ? null : labels.get(q.text(), positives);
         if (entry == null) {
-          entry = label(q, positives);
+          entry = label(q.text(), positives, miner.mine(q.text(), Set.copyOf(q.positives())));
           if (labels != null) {
             labels.put(entry);
           }
         } else {
           reused++;
         }
-        List<String> negatives = entry.negatives();
-        double[] scores = entry.scores();
-        double[][] feats = entry.features();
         int p = positives.size();
         for (int i = 0; i < p; i++) {
-          float[] s = new float[1 + negatives.size()];
-          float[][] f = feats == null ? null : new float[1 + negatives.size()][];
-          s[0] = (float) scores[i];
-          if (f != null) {
-            f[0] = toFloat(feats[i]);
-          }
-          for (int n = 0; n < negatives.size(); n++) {
-            s[1 + n] = (float) scores[p + n];
-            if (f != null) {
-              f[1 + n] = toFloat(feats[p + n]);
-            }
-          }
-          labelled.add(new Labelled(q, positives.get(i), negatives, s, f));
+          labelled.add(labelled(q.id(), entry, i, p));
         }
       }
     }
-    if (labels != null) {
-      log.info("{}: {} of {} queries' labelled lists reused from the label store", label, reused, queries.size());
-    }
+    logReuse(label, reused, queries.size());
+    return assemble(labelled, label);
+  }
 
+  /**
+   * One example per query that has no judged answer: K + 1 candidates mined as for a judged query (never one of
+   * {@code excluded}) and scored by the teacher; the candidate the teacher scores highest is the positive, the other
+   * K, in mined order, the negatives. What such an example teaches is the teacher's order of what the index and BM25
+   * return for the query, which is all a re-ranker sees at serving time; no document is an answer because it was
+   * the query's source.
+   */
+  public TrainingSet buildUnjudged(List<UnjudgedQuery> queries, String label) {
+    List<Labelled> labelled = new ArrayList<>();
+    int reused = 0;
+    try (ProgressBar bar = bar(label + ": candidates + teacher", queries.size())) {
+      for (UnjudgedQuery q : queries) {
+        bar.step();
+        // An unjudged list is stored with no positives: the key cannot collide with a judged list of the same text.
+        LabelStore.Entry entry = labels == null ? null : labels.get(q.text(), List.of());
+        if (entry != null && entry.negatives().stream().noneMatch(q.excluded()::contains)) {
+          reused++;
+        } else {
+          entry = label(q.text(), List.of(), unjudgedMiner.mine(q.text(), q.excluded()));
+          if (labels != null) {
+            labels.put(entry);
+          }
+        }
+        labelled.add(labelled(q.id(), teacherBest(entry), 0, 1));
+      }
+    }
+    logReuse(label, reused, queries.size());
+    return assemble(labelled, label);
+  }
+
+  /**
+   * An unjudged list (no positives) as a judged one: the candidate with the highest teacher score (the first of
+   * equals) moved to the front as the positive, the rest in their order as the negatives.
+   */
+  static LabelStore.Entry teacherBest(LabelStore.Entry unjudged) {
+    if (!unjudged.positives().isEmpty() || unjudged.negatives().size() < 2) {
+      throw new IllegalArgumentException("an unjudged list has no positives and at least two candidates");
+    }
+    double[] scores = unjudged.scores();
+    int best = 0;
+    for (int i = 1; i < scores.length; i++) {
+      if (scores[i] > scores[best]) {
+        best = i;
+      }
+    }
+    List<String> negatives = new ArrayList<>(unjudged.negatives());
+    String positive = negatives.remove(best);
+    double[] reordered = new double[scores.length];
+    double[][] features = unjudged.features() == null ? null : new double[scores.length][];
+    for (int from = 0, to = 1; from < scores.length; from++) {
+      int at = from == best ? 0 : to++;
+      reordered[at] = scores[from];
+      if (features != null) {
+        features[at] = unjudged.features()[from];
+      }
+    }
+    return new LabelStore.Entry(unjudged.text(), List.of(positive), negatives, reordered, features);
+  }
+
+  /** The example of the entry's {@code i}-th of {@code p} positives: its score then the negatives'. */
+  private static Labelled labelled(String queryId, LabelStore.Entry entry, int i, int p) {
+    List<String> negatives = entry.negatives();
+    double[] scores = entry.scores();
+    double[][] feats = entry.features();
+    float[] s = new float[1 + negatives.size()];
+    float[][] f = feats == null ? null : new float[1 + negatives.size()][];
+    s[0] = (float) scores[i];
+    if (f != null) {
+      f[0] = toFloat(feats[i]);
+    }
+    for (int n = 0; n < negatives.size(); n++) {
+      s[1 + n] = (float) scores[p + n];
+      if (f != null) {
+        f[1 + n] = toFloat(feats[p + n]);
+      }
+    }
+    return new Labelled(queryId, entry.text(), entry.positives().get(i), negatives, s, f);
+  }
+
+  private void logReuse(String label, int reused, int queries) {
+    if (labels != null) {
+      log.info("{}: {} of {} queries' labelled lists reused from the label store", label, reused, queries);
+    }
+  }
+
+  /** Attaches the token states of every text (computing those the cache lacks) to the labelled lists. */
+  private TrainingSet assemble(List<Labelled> labelled, String label) {
     LinkedHashSet<String> texts = new LinkedHashSet<>();
     for (Labelled l : labelled) {
-      texts.add(l.query().text());
+      texts.add(l.query());
       texts.add(documentText.get(l.positive()));
       l.negatives().forEach(n -> texts.add(documentText.get(n)));
     }
@@ -118,25 +195,23 @@ public final class TrainingSetBuilder {
     List<TrainingExample> examples = new ArrayList<>(labelled.size());
     List<String> queryIds = new ArrayList<>(labelled.size());
     for (Labelled l : labelled) {
-      examples.add(new TrainingExample(states.get(l.query().text()), states.get(documentText.get(l.positive())),
-          l.negatives().stream().map(n -> states.get(documentText.get(n))).toList(), l.scores(), l.feats()));
-      queryIds.add(l.query().id());
+      examples.add(new TrainingExample(states.get(l.query()), states.get(documentText.get(l.positive())),
+          l.negatives().stream().map(n -> states.get(documentText.get(n))).toList(), l.scores(), l.features()));
+      queryIds.add(l.queryId());
     }
     return new TrainingSet(examples, queryIds);
   }
 
-
-  /** Mines the query's negatives and asks the teacher about its positives and negatives in one call. */
-  private LabelStore.Entry label(JudgedQuery q, List<String> positives) {
-    List<String> negatives = miner.mine(q.text(), Set.copyOf(q.positives()));
-    List<String> candidates = new ArrayList<>(positives);
-    candidates.addAll(negatives);
-    List<String> texts = candidates.stream().map(documentText::get).toList();
+  /** Asks the teacher about the positives then the candidates, in one call. */
+  private LabelStore.Entry label(String query, List<String> positives, List<String> candidates) {
+    List<String> all = new ArrayList<>(positives);
+    all.addAll(candidates);
+    List<String> texts = all.stream().map(documentText::get).toList();
     if (features == null) {
-      return new LabelStore.Entry(q.text(), positives, negatives, teacher.score(q.text(), texts), null);
+      return new LabelStore.Entry(query, positives, candidates, teacher.score(query, texts), null);
     }
-    FeatureTeacher.Labels l = features.label(q.text(), texts);
-    return new LabelStore.Entry(q.text(), positives, negatives, l.scores(), l.features());
+    FeatureTeacher.Labels l = features.label(query, texts);
+    return new LabelStore.Entry(query, positives, candidates, l.scores(), l.features());
   }
 
   private static float[] toFloat(double[] x) {

@@ -108,4 +108,29 @@ class NegativeMinerTest {
     assertThatThrownBy(() -> new NegativeMiner(new Ranked(dense), null, 4, 3, 2))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("depth 2");
   }
+
+  @RepeatedTest(20)
+  void aWidenedMinerAddsIndexCandidatesAcrossTheSameDepth() {
+    Random r = new Random();
+    List<String> dense = shuffledCorpus(150, r);
+    List<String> lexical = shuffledCorpus(150, r);
+    Set<String> excluded = new HashSet<>(dense.subList(0, r.nextInt(4)));
+    int fromDense = 1 + r.nextInt(12);
+    int k = fromDense + r.nextInt(5);
+    int depth = fromDense + 1 + r.nextInt(100);
+    int more = r.nextInt(3);
+    NegativeMiner wide = new NegativeMiner(new Ranked(dense), new Ranked(lexical), k, fromDense, depth).widened(more);
+    List<String> got = wide.mine("q" + r.nextInt(), excluded);
+
+    assertThat(wide.k()).isEqualTo(k + more);
+    assertThat(got).hasSize(k + more).doesNotHaveDuplicates().noneMatch(excluded::contains);
+    List<String> ranked = dense.stream().filter(d -> !excluded.contains(d)).toList();
+    int wideDepth = Math.max(depth, fromDense + more); // never fewer ranks than index candidates
+    assertThat(got.subList(0, fromDense + more)).as("from the index's top %d", wideDepth)
+        .allMatch(id -> ranked.indexOf(id) < wideDepth);
+    List<String> bm25 = lexical.stream().filter(d -> !excluded.contains(d) && !got.subList(0, fromDense + more)
+        .contains(d)).toList();
+    assertThat(got.subList(fromDense + more, k + more)).isEqualTo(bm25.subList(0, k - fromDense));
+    assertThatThrownBy(() -> wide.widened(-1)).isInstanceOf(IllegalArgumentException.class);
+  }
 }
