@@ -16,9 +16,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Turns judged queries (and unjudged ones, whose positive the teacher picks) into {@link TrainingExample}s: mines K
- * hard negatives per query, asks the teacher for every (query, candidate) pair, and attaches the backbone token states of every text (from the {@link TokenStateCache},
- * computing what it lacks). The slow parts (teacher and backbone) are cached on disk by their owners, so a second
- * build over the same data only reads.
+ * hard negatives per query, asks the teacher for every (query, candidate) pair, and attaches the backbone token
+ * states of every text (from the {@link TokenStateCache}, computing what it lacks). The slow parts (teacher and
+ * backbone) are cached on disk by their owners, so a second build over the same data only reads.
  *
  * <p>Token states of a text are loaded once and shared by every example that uses it.
  */
@@ -87,9 +87,8 @@ public final class TrainingSetBuilder {
         } else {
           reused++;
         }
-        int p = positives.size();
-        for (int i = 0; i < p; i++) {
-          labelled.add(labelled(q.id(), entry, i, p));
+        for (int i = 0; i < positives.size(); i++) {
+          labelled.add(labelled(q.id(), entry, i));
         }
       }
     }
@@ -120,7 +119,7 @@ public final class TrainingSetBuilder {
             labels.put(entry);
           }
         }
-        labelled.add(labelled(q.id(), teacherBest(entry), 0, 1));
+        labelled.add(labelled(q.id(), teacherBest(entry), 0));
       }
     }
     logReuse(label, reused, queries.size());
@@ -156,8 +155,9 @@ public final class TrainingSetBuilder {
     return new LabelStore.Entry(unjudged.text(), List.of(positive), negatives, reordered, features);
   }
 
-  /** The example of the entry's {@code i}-th of {@code p} positives: its score then the negatives'. */
-  private static Labelled labelled(String queryId, LabelStore.Entry entry, int i, int p) {
+  /** The example of the entry's {@code i}-th positive: its score then the negatives'. */
+  private static Labelled labelled(String queryId, LabelStore.Entry entry, int i) {
+    int p = entry.positives().size();
     List<String> negatives = entry.negatives();
     double[] scores = entry.scores();
     double[][] feats = entry.features();
