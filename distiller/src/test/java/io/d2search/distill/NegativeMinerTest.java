@@ -33,6 +33,25 @@ class NegativeMinerTest {
     }
   }
 
+  /**
+   * A random set-up over 150 documents: both retrievers' rankings, up to 3 excluded documents from the index's top,
+   * and the miner's parameters (depth at least the index negatives).
+   */
+  private record Drawn(List<String> dense, List<String> lexical, Set<String> excluded, int fromDense, int k,
+      int depth) {
+    static Drawn of(Random r) {
+      List<String> dense = shuffledCorpus(150, r);
+      List<String> lexical = shuffledCorpus(150, r);
+      int fromDense = 1 + r.nextInt(12);
+      return new Drawn(dense, lexical, new HashSet<>(dense.subList(0, r.nextInt(4))), fromDense,
+          fromDense + r.nextInt(5), fromDense + r.nextInt(100));
+    }
+
+    NegativeMiner miner() {
+      return new NegativeMiner(new Ranked(dense), new Ranked(lexical), k, fromDense, depth);
+    }
+  }
+
   /** Documents d0..d(n−1) in a random order: one retriever's ranking. */
   private static List<String> shuffledCorpus(int n, Random r) {
     List<String> corpus = new ArrayList<>();
@@ -80,13 +99,13 @@ class NegativeMinerTest {
   @RepeatedTest(20)
   void aDepthSpreadsTheIndexNegativesOnePerStratumAndRepeatsForTheSameQuery() {
     Random r = new Random();
-    List<String> dense = shuffledCorpus(150, r);
-    List<String> lexical = shuffledCorpus(150, r);
-    Set<String> positives = new HashSet<>(dense.subList(0, r.nextInt(4)));
-    int fromDense = 1 + r.nextInt(12);
-    int k = fromDense + r.nextInt(5);
-    int depth = fromDense + r.nextInt(100);
-    NegativeMiner miner = new NegativeMiner(new Ranked(dense), new Ranked(lexical), k, fromDense, depth);
+    Drawn drawn = Drawn.of(r);
+    List<String> dense = drawn.dense();
+    Set<String> positives = drawn.excluded();
+    int fromDense = drawn.fromDense();
+    int k = drawn.k();
+    int depth = drawn.depth();
+    NegativeMiner miner = drawn.miner();
     String query = "q" + r.nextInt();
     List<String> got = miner.mine(query, positives);
 
@@ -112,14 +131,15 @@ class NegativeMinerTest {
   @RepeatedTest(20)
   void aWidenedMinerAddsIndexCandidatesAcrossTheSameDepth() {
     Random r = new Random();
-    List<String> dense = shuffledCorpus(150, r);
-    List<String> lexical = shuffledCorpus(150, r);
-    Set<String> excluded = new HashSet<>(dense.subList(0, r.nextInt(4)));
-    int fromDense = 1 + r.nextInt(12);
-    int k = fromDense + r.nextInt(5);
-    int depth = fromDense + 1 + r.nextInt(100);
+    Drawn drawn = Drawn.of(r);
+    List<String> dense = drawn.dense();
+    List<String> lexical = drawn.lexical();
+    Set<String> excluded = drawn.excluded();
+    int fromDense = drawn.fromDense();
+    int k = drawn.k();
+    int depth = drawn.depth();
     int more = r.nextInt(3);
-    NegativeMiner wide = new NegativeMiner(new Ranked(dense), new Ranked(lexical), k, fromDense, depth).widened(more);
+    NegativeMiner wide = drawn.miner().widened(more);
     List<String> got = wide.mine("q" + r.nextInt(), excluded);
 
     assertThat(wide.k()).isEqualTo(k + more);
