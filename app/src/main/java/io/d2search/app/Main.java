@@ -7,18 +7,23 @@ import picocli.CommandLine.Command;
 @Command(name = "d2search", mixinStandardHelpOptions = true, version = "d2search 0.1.0",
     description = "Streaming semantic search: Kafka Streams indexer, Lucene HNSW query service, D2LLM student.",
     subcommands = {DemoCommand.class, IndexerCommand.class, QueryServiceCommand.class, IngestCommand.class,
-        SearchCommand.class, EvalCommand.class, DistillCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        SearchCommand.class, EvalCommand.class, DistillCommand.class, InterpolateCommand.class, BenchCommand.class,
+        CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
     System.exit(commandLine().execute(args));
   }
 
-  /** The command line with d2search's error handling: a bad argument or setting prints one line, not a trace. */
+  /**
+   * The command line with d2search's error handling: a bad argument or setting, or a missing or corrupt bundle,
+   * prints one line, not a trace.
+   */
   static CommandLine commandLine() {
     CommandLine cmd = new CommandLine(new Main());
     cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-      if (e instanceof IllegalArgumentException || e instanceof java.io.UncheckedIOException) {
+      if (e instanceof IllegalArgumentException || e instanceof java.io.UncheckedIOException
+          || e instanceof io.d2search.bundle.BundleException) {
         commandLine.getErr().println("error: " + e.getMessage());
         return 2;
       }

@@ -266,7 +266,7 @@ public final class Distillation {
    * The backbone of a bundle that carries {@code graph} and the parent's tokenizer as its own files (added to
    * {@code files}); artifact and token limit stay the parent's.
    */
-  private static Manifest.BackboneSpec carry(ModelBundle parent, String id, byte[] graph, Map<String, byte[]> files) {
+  static Manifest.BackboneSpec carry(ModelBundle parent, String id, byte[] graph, Map<String, byte[]> files) {
     files.put(BACKBONE_FILE, graph);
     files.put(TOKENIZER_FILE, parent.backbone().tokenizerBytes());
     Manifest.BackboneSpec from = parent.manifest().backbone();

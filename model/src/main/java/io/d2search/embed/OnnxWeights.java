@@ -165,6 +165,11 @@ public final class OnnxWeights {
     }
   }
 
+  /** The graph's own names of its float32 initializers (raw data), in graph order. */
+  public List<String> names() {
+    return List.copyOf(slots.keySet());
+  }
+
   /** Whether the graph has a float32 initializer of this name or alias. */
   public boolean contains(String name) {
     return slot(name) != null;

@@ -43,6 +43,11 @@ class OnnxWeightsTest {
     float[] ln = weights.get("encoder.layer.0.attention.output.LayerNorm.weight");
     assertThat(ln).hasSize(384);
     assertThat(weights.contains("encoder.layer.6.output.dense.weight")).isFalse();
+    // names() lists the graph's own names: generated MatMul names, not their module aliases.
+    assertThat(weights.names()).doesNotHaveDuplicates()
+        .contains("embeddings.word_embeddings.weight", weights.graphName("encoder.layer.5.output.dense.weight"))
+        .doesNotContain("encoder.layer.5.output.dense.weight")
+        .allSatisfy(name -> assertThat(weights.graphName(name)).isEqualTo(name));
   }
 
   @Test
