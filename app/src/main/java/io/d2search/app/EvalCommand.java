@@ -54,6 +54,12 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--split", defaultValue = "test", description = "Qrels split to evaluate (default: ${DEFAULT-VALUE}).")
   String split;
 
+  @Option(names = "--held-out",
+      description = "Evaluate on the held-out queries distill drew from --split for the --student bundles (drawn again "
+          + "from their manifest; they must share one slice) instead of the whole split: compares bundles on queries "
+          + "none of them trained on, without the test split. Needs --split to be their training split.")
+  boolean heldOut;
+
   @Option(names = "--whole-docs",
       description = "Embed each document whole (title + text, truncated at model.max-tokens) as BEIR does, "
           + "instead of chunking it into passages like the indexer.")
@@ -109,7 +115,17 @@ final class EvalCommand implements Callable<Integer> {
   private int run() throws Exception {
     Settings settings = config.settings();
     BeirDataset data = BeirDataset.load(beir, split);
-    System.out.printf("%s (%s split): %d documents, %d queries, %s%n", beir.getFileName(), split,
+    List<ModelBundle> bundles = new ArrayList<>();
+    for (String version : students) {
+      bundles.add(Components.bundle(settings, version));
+    }
+    String queriesName = split + " split";
+    if (heldOut) {
+      HeldOutSlice slice = heldOutSlice(bundles, data);
+      data = data.restrictedTo(slice.queryIds());
+      queriesName = split + " split, held out by v" + slice.version() + " (" + slice.kind() + ")";
+    }
+    System.out.printf("%s (%s): %d documents, %d queries, %s%n", beir.getFileName(), queriesName,
         data.corpus().size(), data.queries().size(), wholeDocs ? "whole documents" : "chunked passages");
     CacheOptions.Dirs cacheDirs = caches.dirs(settings);
     List<Evaluation.Run> runs = new ArrayList<>();
@@ -132,8 +148,7 @@ final class EvalCommand implements Callable<Integer> {
 
     Set<String> unseen = null;
     String unseenFrom = null;
-    for (String version : students) {
-      ModelBundle bundle = Components.bundle(settings, version);
+    for (ModelBundle bundle : bundles) {
       Embedder embedder = own(bundle.embedder(Components.embedder(settings)));
       String label = "student v" + bundle.version();
       Dense student = dense(label + " (" + embedder.info().pooling() + ")", embedder, passages, cacheDirs,
@@ -153,7 +168,8 @@ final class EvalCommand implements Callable<Integer> {
         runs.add(Evaluation.runPerQuery(new IemRerankRetriever(label + " + IEM re-rank top-" + rerankDepth,
             student.hnsw(), bundle.iem().get(), rerankDepth, passages, student.vectors()), data.queries(), data.qrels()));
       }
-      String trainedOn = trainingSplit(bundle);
+      // A held-out slice is unseen (or random) by construction; the training qrels would contain it.
+      String trainedOn = heldOut ? null : trainingSplit(bundle);
       if (unseen == null && trainedOn != null) {
         Path qrels = beir.resolve("qrels").resolve(trainedOn + ".tsv");
         if (Files.exists(qrels)) {
@@ -178,9 +194,11 @@ final class EvalCommand implements Callable<Integer> {
     System.out.println();
     String unit = wholeDocs ? "whole documents (title + text, " + settings.integer("model.max-tokens") + " tokens)"
         : "passages of " + settings.integer("chunk.max-tokens") + " tokens, documents scored by their best passage";
-    System.out.printf("%s, %s split, all %d queries, %s%n", beir.getFileName(), split, data.queries().size(), unit);
+    System.out.printf("%s, %s, all %d queries, %s%n", beir.getFileName(), queriesName, data.queries().size(), unit);
     System.out.print(table(runs, null, baselineName, teacherName));
-    if (unseen != null) {
+    if (unseen != null && unseen.isEmpty()) {
+      System.out.printf("%nno %s query is unseen by %s (evaluating the training split itself?)%n", split, unseenFrom);
+    } else if (unseen != null) {
       System.out.printf("%n%s, %s split, the %d queries unseen by %s: none of their relevant documents is a "
           + "training positive%n", beir.getFileName(), split, unseen.size(), unseenFrom);
       System.out.print(table(runs, unseen, baselineName, teacherName));
@@ -248,6 +266,29 @@ final class EvalCommand implements Callable<Integer> {
     runs.stream().filter(r -> r != runs.get(baseline))
         .forEach(r -> versus.put(r.system(), Evaluation.ndcgDifference(r, runs.get(baseline), subset)));
     return Evaluation.table(rows, gap, versus);
+  }
+
+  /** The one held-out slice of the students trained on this dataset's split; refuses none and several. */
+  private HeldOutSlice heldOutSlice(List<ModelBundle> bundles, BeirDataset data) {
+    String dataset = beir.toAbsolutePath().normalize().getFileName().toString();
+    HeldOutSlice slice = null;
+    for (ModelBundle bundle : bundles) {
+      HeldOutSlice own = HeldOutSlice.of(bundle.version(), bundle.manifest().training(), dataset, split, data)
+          .orElse(null);
+      if (own == null) {
+        continue;
+      }
+      if (slice != null && !slice.queryIds().equals(own.queryIds())) {
+        throw new IllegalArgumentException("--held-out: v" + slice.version() + " and v" + own.version() + " held out "
+            + "different queries of " + dataset + "/" + split + "; evaluate them in separate runs");
+      }
+      slice = slice == null ? own : slice;
+    }
+    if (slice == null) {
+      throw new IllegalArgumentException("--held-out: no --student was trained on judged queries of " + dataset + "/"
+          + split + " (is --split its training split?)");
+    }
+    return slice;
   }
 
   /** The split of the dataset a bundle was trained on (manifest training.data), or null. */

@@ -62,6 +62,11 @@ class DistillCommandIT {
     assertThat(eval).contains("student v1 (pma) HNSW", "student v1 + IEM re-rank top-100",
         "teacher re-rank top-100 of student v0 (pma) HNSW", "gap closed", "queries unseen by v1",
         "with nothing precomputed", "% of it");
+    // The slice distill held out, drawn again: bundles compared on it without the test split.
+    String heldOut = run("eval", "--config", config.toString(), "--beir", slice.toString(), "--split", "train",
+        "--held-out", "--whole-docs", "--student", "0", "--student", "1");
+    assertThat(heldOut).contains("train split, held out by v1 (unseen), all " + data.get("heldOutQueries") + " queries",
+        "student v1 + IEM re-rank top-100").doesNotContain("queries unseen by");
 
     // Pseudo-queries alone, the judged queries only held out: no judgement is a training answer. Their positives
     // are the teacher's pick, their own documents left out of their lists.

@@ -87,6 +87,29 @@ public record BeirDataset(Map<String, Document> corpus, Map<String, String> quer
     return new BeirDataset(corpus, Collections.unmodifiableMap(keptQueries), Collections.unmodifiableMap(keptQrels));
   }
 
+  /**
+   * The part of this dataset judged for {@code queryIds} (in this dataset's order), e.g. a held-out slice.
+   *
+   * @throws IllegalArgumentException if an id is not a judged query here
+   */
+  public BeirDataset restrictedTo(java.util.Collection<String> queryIds) {
+    java.util.Set<String> wanted = new java.util.HashSet<>(queryIds);
+    for (String id : wanted) {
+      if (!qrels.containsKey(id)) {
+        throw new IllegalArgumentException("query " + id + " is not judged in this split");
+      }
+    }
+    Map<String, String> keptQueries = new LinkedHashMap<>();
+    Map<String, Map<String, Integer>> keptQrels = new LinkedHashMap<>();
+    qrels.forEach((query, judged) -> {
+      if (wanted.contains(query)) {
+        keptQueries.put(query, queries.get(query));
+        keptQrels.put(query, judged);
+      }
+    });
+    return new BeirDataset(corpus, Collections.unmodifiableMap(keptQueries), Collections.unmodifiableMap(keptQrels));
+  }
+
   /** Reads only the judgements of a split (e.g. the training qrels, to find which documents were positives). */
   public static Map<String, Map<String, Integer>> readQrels(Path file) {
     Map<String, Map<String, Integer>> qrels = new LinkedHashMap<>();

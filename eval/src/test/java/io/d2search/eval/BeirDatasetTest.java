@@ -62,4 +62,22 @@ class BeirDatasetTest {
         java.util.Map.of("t1", java.util.Map.of("d1", 1, "d3", 1), "t2", java.util.Map.of("d5", 1, "d2", 0));
     assertThat(data.unseenBy(train).queries()).containsOnlyKeys("q2");
   }
+
+  @Test
+  void restrictedToKeepsTheNamedQueriesInFileOrderAndRefusesUnjudgedOnes() {
+    java.util.Map<String, String> queries = new java.util.LinkedHashMap<>();
+    java.util.Map<String, java.util.Map<String, Integer>> qrels = new java.util.LinkedHashMap<>();
+    for (String q : java.util.List.of("q1", "q2", "q3", "q4")) {
+      queries.put(q, "text of " + q);
+      qrels.put(q, java.util.Map.of("d" + q, 1));
+    }
+    BeirDataset data = new BeirDataset(java.util.Map.of(), queries, qrels);
+    BeirDataset slice = data.restrictedTo(java.util.List.of("q4", "q2"));
+    assertThat(slice.queries()).containsExactly(java.util.Map.entry("q2", "text of q2"),
+        java.util.Map.entry("q4", "text of q4"));
+    assertThat(slice.qrels()).containsOnlyKeys("q2", "q4");
+    assertThat(slice.corpus()).isSameAs(data.corpus());
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> data.restrictedTo(java.util.List.of("q1", "q9")))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("q9");
+  }
 }
