@@ -219,10 +219,7 @@ final class DistillCommand implements Callable<Integer> {
     Settings settings = config.settings();
     ModelBundle parentBundle = Components.bundle(settings, parent != null ? parent : settings.string("model.version"));
     String version = out.getFileName().toString();
-    if (java.nio.file.Files.exists(out.resolve(ModelBundle.MANIFEST_FILE))) {
-      // Bundles are immutable: refuse before the hour of work, not after.
-      throw badArgument("--out " + out + " already holds a bundle; bundles are immutable, choose a new version");
-    }
+    ModelBundle.requireWritable(out); // before the hour of work, not after
     if (negativeDepth < denseNegatives) {
       throw badArgument("--negative-depth " + negativeDepth + " is less than --dense-negatives " + denseNegatives);
     }

@@ -2,16 +2,12 @@ package io.d2search.app;
 
 import io.d2search.bundle.ModelBundle;
 import io.d2search.distill.WeightInterpolation;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code interpolate}: a new bundle between two of one architecture, (1 − α)·from + α·to in every weight
@@ -41,21 +37,15 @@ final class InterpolateCommand implements Callable<Integer> {
       description = "The new bundle's directory; its name is the version. Must not exist.")
   Path out;
 
-  @Spec CommandSpec spec;
-
   @Override
   public Integer call() {
-    if (Files.exists(out.resolve(ModelBundle.MANIFEST_FILE))) {
-      throw new ParameterException(spec.commandLine(), "--out " + out + " already holds a bundle; bundles are "
-          + "immutable, choose a new version");
-    }
+    ModelBundle.requireWritable(out);
     Settings settings = config.settings();
     ModelBundle start = Components.bundle(settings, from);
     ModelBundle end = Components.bundle(settings, to);
-    ModelBundle bundle = WeightInterpolation.write(start, end, alpha, out);
+    WeightInterpolation.Interpolated written = WeightInterpolation.write(start, end, alpha, out);
     System.out.printf(Locale.ROOT, "bundle %s written to %s: %.3f x bundle %s + %.3f x bundle %s (IEM: %s)%n",
-        bundle.version(), out, 1 - alpha, start.version(), alpha, end.version(),
-        ((java.util.Map<?, ?>) bundle.manifest().training().get(WeightInterpolation.MANIFEST_KEY)).get("iem"));
+        written.bundle().version(), out, 1 - alpha, start.version(), alpha, end.version(), written.iem().id());
     return 0;
   }
 }

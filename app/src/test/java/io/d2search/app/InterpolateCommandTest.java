@@ -41,6 +41,10 @@ class InterpolateCommandTest {
     // Two equal endpoints: the same graph, the same heads.
     ModelBundle zero = ModelBundle.load(dir.resolve("data/bundles/0"));
     assertThat(bundle.backboneSha256()).isEqualTo(zero.backboneSha256());
+    // Bundles are immutable: a second write to the same directory is refused before any work.
+    assertThat(run("--to", "0", "--alpha", "0.5", "--out", out.toString())).isEqualTo(2);
+    assertThat(err.toString()).contains("error: ", "already exists; bundles are immutable");
+    assertThat(ModelBundle.load(out).checksum()).isEqualTo(bundle.checksum());
   }
 
   @Test

@@ -97,7 +97,7 @@ public final class Distillation {
    * Fine-tuning of the backbone's top layers, on the CPU-feasible pattern: the lower layers stay frozen (their
    * output is the examples' token states, from a {@link PartialBackbone} of {@code total - layers} layers), the top
    * {@code layers} train with the heads, and the bundle carries the parent's graph with those layers' weights
-   * replaced ({@link #BACKBONE_FILE}), served by ONNX Runtime as before.
+   * replaced ({@link ModelBundle#BACKBONE_FILE}), served by ONNX Runtime as before.
    *
    * @param layers how many top encoder layers train, ≥ 1
    * @param heads their attention heads
@@ -109,11 +109,6 @@ public final class Distillation {
       }
     }
   }
-
-  /** The fine-tuned backbone graph in a bundle that tunes one. */
-  public static final String BACKBONE_FILE = "backbone.onnx";
-  /** Its tokenizer, copied from the parent's backbone (a bundle with its own graph is self-contained). */
-  public static final String TOKENIZER_FILE = "tokenizer.json";
 
   /**
    * The symmetric branch's stage: after the search branch, with the PMA and the shared IEM layers as trained.
@@ -244,13 +239,13 @@ public final class Distillation {
     Map<String, byte[]> files = new LinkedHashMap<>();
     if (plan.tuning() != null) {
       // Same base model and artifact, its own graph: the id says which layers changed, the sha256 pins the bytes.
-      backbone = carry(parent, pm.backbone().id() + "+tuned-top" + plan.tuning().layers(),
+      backbone = ModelBundle.carriedBackbone(parent, pm.backbone().id() + "+tuned-top" + plan.tuning().layers(),
           parentGraph.patched(backboneTensors), files);
       training.put("backboneTuning", Map.of("layers", plan.tuning().layers(), "heads", plan.tuning().heads(),
           "parentBackboneSha256", pm.backbone().sha256()));
     } else if (pm.backbone().inBundle()) {
       // The parent's own (tuned) graph, unchanged: copied, so this bundle stays loadable without its parent.
-      backbone = carry(parent, pm.backbone().id(), parent.backbone().onnxBytes(), files);
+      backbone = ModelBundle.carriedBackbone(parent, pm.backbone().id(), parent.backbone().onnxBytes(), files);
     }
     Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, plan.version(), parent.version(), backbone,
         pm.dimension(), Manifest.PoolingSpec.pma(plan.spec().heads()),
@@ -260,18 +255,6 @@ public final class Distillation {
     ModelBundle bundle = ModelBundle.load(outDir);
     log.info("wrote bundle {} ({}): held-out {}", bundle.version(), outDir, metrics);
     return new Result(bundle, report, metrics);
-  }
-
-  /**
-   * The backbone of a bundle that carries {@code graph} and the parent's tokenizer as its own files (added to
-   * {@code files}); artifact and token limit stay the parent's.
-   */
-  static Manifest.BackboneSpec carry(ModelBundle parent, String id, byte[] graph, Map<String, byte[]> files) {
-    files.put(BACKBONE_FILE, graph);
-    files.put(TOKENIZER_FILE, parent.backbone().tokenizerBytes());
-    Manifest.BackboneSpec from = parent.manifest().backbone();
-    return new Manifest.BackboneSpec(id, from.artifact(), BACKBONE_FILE, TOKENIZER_FILE, TextHash.sha256(graph),
-        from.maxTokens());
   }
 
   /** The symmetric stage's effective settings: its branch only; backbone, PMA and shared IEM layers frozen. */

@@ -52,10 +52,17 @@ public final class WeightInterpolation {
     /** Only {@code to} has one, or their inputs differ. */
     TO;
 
-    String id() {
+    /** How the manifest's {@code interpolation.iem} names it. */
+    public String id() {
       return name().toLowerCase(Locale.ROOT);
     }
   }
+
+  /**
+   * @param bundle the new bundle, loaded
+   * @param iem where its IEM came from
+   */
+  public record Interpolated(ModelBundle bundle, IemSource iem) {}
 
   /**
    * Writes the interpolated bundle to {@code outDir} (which must not hold a bundle) and loads it.
@@ -65,7 +72,7 @@ public final class WeightInterpolation {
    *     limit, the graph's initializers by name and shape) or were trained on different data windows, or
    *     {@code alpha} is outside [0, 1]
    */
-  public static ModelBundle write(ModelBundle from, ModelBundle to, double alpha, Path outDir) {
+  public static Interpolated write(ModelBundle from, ModelBundle to, double alpha, Path outDir) {
     Objects.requireNonNull(from, "from");
     Objects.requireNonNull(to, "to");
     if (!(alpha >= 0 && alpha <= 1)) {
@@ -79,10 +86,10 @@ public final class WeightInterpolation {
     Manifest.BackboneSpec backbone = tm.backbone();
     if (!from.backboneSha256().equals(to.backboneSha256())) {
       byte[] graph = interpolatedGraph(OnnxWeights.of(from.backbone()), OnnxWeights.of(to.backbone()), alpha);
-      backbone = Distillation.carry(to, tm.backbone().id() + String.format(Locale.ROOT, "+wise%.2f", alpha), graph,
-          files);
+      backbone = ModelBundle.carriedBackbone(to, tm.backbone().id() + String.format(Locale.ROOT, "+wise%.2f", alpha),
+          graph, files);
     } else if (tm.backbone().inBundle()) {
-      backbone = Distillation.carry(to, tm.backbone().id(), to.backbone().onnxBytes(), files);
+      backbone = ModelBundle.carriedBackbone(to, tm.backbone().id(), to.backbone().onnxBytes(), files);
     }
 
     IemSource iemSource = iemSource(fm.iem(), tm.iem());
@@ -116,7 +123,7 @@ public final class WeightInterpolation {
       }
     }
     ModelBundle.write(outDir, manifest, heads, files);
-    return ModelBundle.load(outDir);
+    return new Interpolated(ModelBundle.load(outDir), iemSource);
   }
 
   private static void requireSameArchitecture(ModelBundle from, ModelBundle to) {
@@ -189,14 +196,14 @@ public final class WeightInterpolation {
     return to.patched(mixed);
   }
 
-  /** (1 − α)·a + α·b element-wise, in double: α = 0 gives a and α = 1 gives b exactly; equal inputs are copied. */
+  /**
+   * (1 − α)·a + α·b element-wise, in double: α = 0 gives a and α = 1 gives b exactly; elements equal in both are
+   * copied bit for bit (the double sum could round them).
+   */
   static float[] mix(float[] a, float[] b, double alpha) {
-    if (Arrays.equals(a, b)) {
-      return b.clone();
-    }
     float[] out = new float[a.length];
     for (int i = 0; i < a.length; i++) {
-      out[i] = (float) ((1 - alpha) * a[i] + alpha * b[i]);
+      out[i] = a[i] == b[i] ? b[i] : (float) ((1 - alpha) * a[i] + alpha * b[i]);
     }
     return out;
   }

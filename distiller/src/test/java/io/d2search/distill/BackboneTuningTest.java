@@ -96,12 +96,21 @@ class BackboneTuningTest {
     assertThat((double) result.metrics().get("heldOut.loss.best"))
         .isLessThan((double) result.metrics().get("heldOut.loss.before"));
     assertThat(result.metrics()).containsKeys("heldOut.mrr.iem", "heldOut.mrr.cosine", "heldOut.mrr.parentCosine");
+    // Fixed seeds: the same run again writes the same graph and heads, bit for bit.
+    Distillation.run(parent, new Distillation.Plan("1b", spec, trainer, LossConfig.d2llm(), "lexical", Map.of(), null,
+        IemInit.COSINE, new Distillation.BackboneTuning(1, BertLayers.DEFAULT_HEADS)), train, heldOut,
+        tmp.resolve("bundles/1b"));
+    ModelBundle again = ModelBundle.load(tmp.resolve("bundles/1b"));
+    assertThat(again.backboneSha256()).as("seed %d", seed)
+        .isEqualTo(ModelBundle.load(tmp.resolve("bundles/1")).backboneSha256());
+    assertThat(Files.readAllBytes(again.directory().resolve(ModelBundle.WEIGHTS_FILE)))
+        .isEqualTo(Files.readAllBytes(tmp.resolve("bundles/1").resolve(ModelBundle.WEIGHTS_FILE)));
 
     ModelBundle tuned = ModelBundle.load(tmp.resolve("bundles/1"));
     Manifest.BackboneSpec b = tuned.manifest().backbone();
-    Path graph = tuned.directory().resolve(Distillation.BACKBONE_FILE);
-    assertThat(b.onnx()).isEqualTo(Distillation.BACKBONE_FILE);
-    assertThat(b.tokenizer()).isEqualTo(Distillation.TOKENIZER_FILE);
+    Path graph = tuned.directory().resolve(ModelBundle.BACKBONE_FILE);
+    assertThat(b.onnx()).isEqualTo(ModelBundle.BACKBONE_FILE);
+    assertThat(b.tokenizer()).isEqualTo(ModelBundle.TOKENIZER_FILE);
     assertThat(b.id()).isEqualTo("all-minilm-l6-v2+tuned-top1");
     assertThat(b.sha256()).isEqualTo(TextHash.sha256(Files.readAllBytes(graph))).isNotEqualTo(parent.backboneSha256());
     assertThat((Map<String, Object>) tuned.manifest().training().get("backboneTuning")).containsEntry("layers", 1)
@@ -155,7 +164,7 @@ class BackboneTuningTest {
     Files.move(tuned.directory(), tunedCopy);
     ModelBundle child = ModelBundle.load(tmp.resolve("child/2"));
     assertThat(child.backboneSha256()).isEqualTo(tuned.backboneSha256());
-    assertThat(child.manifest().backbone().onnx()).isEqualTo(Distillation.BACKBONE_FILE);
+    assertThat(child.manifest().backbone().onnx()).isEqualTo(ModelBundle.BACKBONE_FILE);
     assertThat(child.manifest().backbone().id()).isEqualTo("all-minilm-l6-v2+tuned-top1");
     Files.move(tunedCopy, tuned.directory());
 

@@ -57,7 +57,7 @@ class WeightInterpolationTest {
     Random r = new Random(seed);
     ModelBundle to = student("s" + seed, r, IemHead.Input.INTERACTION_ONLY, SCIFACT_TRAIN);
     double alpha = 0.05 + 0.9 * r.nextDouble();
-    ModelBundle mid = WeightInterpolation.write(zero, to, alpha, tmp.resolve("bundles/mid" + seed));
+    ModelBundle mid = WeightInterpolation.write(zero, to, alpha, tmp.resolve("bundles/mid" + seed)).bundle();
 
     OnnxWeights a = OnnxWeights.of(zero.backbone());
     OnnxWeights b = OnnxWeights.of(to.backbone());
@@ -107,8 +107,10 @@ class WeightInterpolationTest {
   void alphaZeroAndOneReproduceTheEndpointsExactly() {
     Random r = new Random(System.nanoTime());
     ModelBundle to = student("e" + r.nextInt(1 << 30), r, IemHead.Input.INTERACTION, SCIFACT_TRAIN);
-    ModelBundle atZero = WeightInterpolation.write(zero, to, 0, tmp.resolve("bundles/" + to.version() + "-0"));
-    ModelBundle atOne = WeightInterpolation.write(zero, to, 1, tmp.resolve("bundles/" + to.version() + "-1"));
+    ModelBundle atZero = WeightInterpolation.write(zero, to, 0, tmp.resolve("bundles/" + to.version() + "-0"))
+        .bundle();
+    ModelBundle atOne = WeightInterpolation.write(zero, to, 1, tmp.resolve("bundles/" + to.version() + "-1"))
+        .bundle();
     assertThat(atZero.backboneSha256()).isEqualTo(zero.backboneSha256());
     assertThat(atOne.backboneSha256()).isEqualTo(to.backboneSha256());
     SortedMap<String, Tensor> zeroHeads = heads(zero);
@@ -127,13 +129,17 @@ class WeightInterpolationTest {
     ModelBundle b = student("b" + r.nextInt(1 << 30), r, IemHead.Input.INTERACTION_ONLY, SCIFACT_TRAIN);
     ModelBundle c = student("c" + r.nextInt(1 << 30), r, IemHead.Input.INTERACTION, SCIFACT_TRAIN);
 
-    ModelBundle soup = WeightInterpolation.write(a, b, 0.5, tmp.resolve("bundles/" + a.version() + b.version()));
+    WeightInterpolation.Interpolated soupWritten =
+        WeightInterpolation.write(a, b, 0.5, tmp.resolve("bundles/" + a.version() + b.version()));
+    assertThat(soupWritten.iem()).isEqualTo(WeightInterpolation.IemSource.INTERPOLATED);
+    ModelBundle soup = soupWritten.bundle();
     SortedMap<String, Tensor> ha = heads(a);
     SortedMap<String, Tensor> hb = heads(b);
     heads(soup).forEach((name, t) -> assertMixed(t.data(), ha.get(name).data(), hb.get(name).data(), 0.5, name));
     assertThat(interpolation(soup)).containsEntry("iem", "interpolated");
 
-    ModelBundle mixed = WeightInterpolation.write(a, c, 0.3, tmp.resolve("bundles/" + a.version() + c.version()));
+    ModelBundle mixed = WeightInterpolation.write(a, c, 0.3, tmp.resolve("bundles/" + a.version() + c.version()))
+        .bundle();
     assertThat(mixed.manifest().iem()).isEqualTo(c.manifest().iem());
     SortedMap<String, Tensor> hc = heads(c);
     heads(mixed).forEach((name, t) -> {
@@ -143,7 +149,8 @@ class WeightInterpolationTest {
     });
     assertThat(interpolation(mixed)).containsEntry("iem", "to");
 
-    ModelBundle back = WeightInterpolation.write(a, zero, 0.5, tmp.resolve("bundles/" + a.version() + "-zero"));
+    ModelBundle back = WeightInterpolation.write(a, zero, 0.5, tmp.resolve("bundles/" + a.version() + "-zero"))
+        .bundle();
     assertThat(back.manifest().iem()).isEqualTo(a.manifest().iem());
     assertThat(interpolation(back)).containsEntry("iem", "from");
   }
@@ -195,7 +202,8 @@ class WeightInterpolationTest {
       moved.put(name, v);
     }
     Map<String, byte[]> files = new LinkedHashMap<>();
-    Manifest.BackboneSpec backbone = Distillation.carry(zero, "all-minilm-l6-v2+moved", base.patched(moved), files);
+    Manifest.BackboneSpec backbone = ModelBundle.carriedBackbone(zero, "all-minilm-l6-v2+moved", base.patched(moved),
+        files);
     Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, version, "0", backbone, 384,
         Manifest.PoolingSpec.pma(ModelBundle.VERSION_ZERO_HEADS), Manifest.IemSpec.of(input, 16), null, training,
         Map.of(), "2026-11-25T00:00:00Z");

@@ -38,6 +38,10 @@ import java.util.stream.Stream;
 public final class ModelBundle {
   public static final String MANIFEST_FILE = "manifest.json";
   public static final String WEIGHTS_FILE = "heads.safetensors";
+  /** A backbone graph the bundle carries (one whose weights were tuned or interpolated). */
+  public static final String BACKBONE_FILE = "backbone.onnx";
+  /** Its tokenizer, copied from the parent's backbone (a bundle with its own graph is self-contained). */
+  public static final String TOKENIZER_FILE = "tokenizer.json";
   /** The version of the untrained bundle: PMA in mean initialisation, no IEM. */
   public static final String VERSION_ZERO = "0";
   /** PMA heads of version 0 (the doc's default h). */
@@ -162,10 +166,7 @@ public final class ModelBundle {
       }
     });
     HeadTensors.check(manifest, tensors);
-    Path target = dir.toAbsolutePath().normalize();
-    if (Files.exists(target) && !isEmptyDirectory(target)) {
-      throw new BundleException(target + " already exists; bundles are immutable, write a new version");
-    }
+    Path target = requireWritable(dir);
     byte[] weights = Safetensors.encode(tensors, WEIGHTS_METADATA);
     Manifest complete = manifest.withWeights(new Manifest.WeightsSpec(WEIGHTS_FILE, TextHash.sha256(weights)));
     Path staging = target.resolveSibling(
@@ -187,6 +188,34 @@ public final class ModelBundle {
       deleteQuietly(staging);
       throw new UncheckedIOException("Cannot write bundle " + target, e);
     }
+  }
+
+  /**
+   * The backbone of a new bundle that carries {@code graph} and {@code parent}'s tokenizer as its own files (added
+   * to {@code files}, for {@link #write(Path, Manifest, Map, Map)}); artifact and token limit stay the parent's.
+   */
+  public static Manifest.BackboneSpec carriedBackbone(ModelBundle parent, String id, byte[] graph,
+      Map<String, byte[]> files) {
+    files.put(BACKBONE_FILE, graph);
+    files.put(TOKENIZER_FILE, parent.backbone().tokenizerBytes());
+    Manifest.BackboneSpec from = parent.manifest().backbone();
+    return new Manifest.BackboneSpec(id, from.artifact(), BACKBONE_FILE, TOKENIZER_FILE, TextHash.sha256(graph),
+        from.maxTokens());
+  }
+
+  /**
+   * Checks that a bundle can be written to {@code dir}, as {@link #write} will: commands call it before hours of
+   * training, not after.
+   *
+   * @return the directory, absolute and normalised
+   * @throws BundleException if {@code dir} exists and is not an empty directory (bundles are immutable)
+   */
+  public static Path requireWritable(Path dir) {
+    Path target = dir.toAbsolutePath().normalize();
+    if (Files.exists(target) && !isEmptyDirectory(target)) {
+      throw new BundleException(target + " already exists; bundles are immutable, write a new version");
+    }
+    return target;
   }
 
   private static boolean isEmptyDirectory(Path dir) {
