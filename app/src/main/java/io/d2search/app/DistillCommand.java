@@ -371,7 +371,7 @@ final class DistillCommand implements Callable<Integer> {
     }
     Map<String, Object> window = new LinkedHashMap<>();
     window.put("source", "beir");
-    window.put("dataset", beir.toAbsolutePath().normalize().getFileName().toString());
+    window.put("dataset", BeirDataset.name(beir));
     window.put("split", split);
     window.put("queries", judged.size());
     window.put("judgedTraining", judgedTraining);

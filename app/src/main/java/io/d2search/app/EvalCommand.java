@@ -169,7 +169,8 @@ final class EvalCommand implements Callable<Integer> {
             student.hnsw(), bundle.iem().get(), rerankDepth, passages, student.vectors()), data.queries(), data.qrels()));
       }
       // A held-out slice is unseen (or random) by construction; the training qrels would contain it.
-      String trainedOn = heldOut ? null : trainingSplit(bundle);
+      String trainedOn = heldOut ? null : HeldOutSlice.trainedSplit(bundle.manifest().training(),
+          BeirDataset.name(beir));
       if (unseen == null && trainedOn != null) {
         Path qrels = beir.resolve("qrels").resolve(trainedOn + ".tsv");
         if (Files.exists(qrels)) {
@@ -270,38 +271,23 @@ final class EvalCommand implements Callable<Integer> {
 
   /** The one held-out slice of the students trained on this dataset's split; refuses none and several. */
   private HeldOutSlice heldOutSlice(List<ModelBundle> bundles, BeirDataset data) {
-    String dataset = beir.toAbsolutePath().normalize().getFileName().toString();
+    String dataset = BeirDataset.name(beir);
     HeldOutSlice slice = null;
     for (ModelBundle bundle : bundles) {
       HeldOutSlice own = HeldOutSlice.of(bundle.version(), bundle.manifest().training(), dataset, split, data)
           .orElse(null);
-      if (own == null) {
-        continue;
-      }
-      if (slice != null && !slice.queryIds().equals(own.queryIds())) {
+      if (slice == null) {
+        slice = own;
+      } else if (own != null && !slice.queryIds().equals(own.queryIds())) {
         throw new IllegalArgumentException("--held-out: v" + slice.version() + " and v" + own.version() + " held out "
             + "different queries of " + dataset + "/" + split + "; evaluate them in separate runs");
       }
-      slice = slice == null ? own : slice;
     }
     if (slice == null) {
       throw new IllegalArgumentException("--held-out: no --student was trained on judged queries of " + dataset + "/"
           + split + " (is --split its training split?)");
     }
     return slice;
-  }
-
-  /** The split of the dataset a bundle was trained on (manifest training.data), or null. */
-  private String trainingSplit(ModelBundle bundle) {
-    Map<String, Object> training = bundle.manifest().training();
-    if (training == null || !(training.get("data") instanceof Map<?, ?> window)) {
-      return null;
-    }
-    Object dataset = window.get("dataset");
-    Object trainSplit = window.get("split");
-    String here = beir.toAbsolutePath().normalize().getFileName().toString();
-    return "beir".equals(window.get("source")) && here.equals(dataset) && trainSplit != null
-        ? trainSplit.toString() : null;
   }
 
   /**

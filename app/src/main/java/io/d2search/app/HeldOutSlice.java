@@ -36,13 +36,12 @@ record HeldOutSlice(String version, String kind, List<String> queryIds) {
    */
   static Optional<HeldOutSlice> of(String version, Map<String, Object> training, String dataset, String split,
       BeirDataset data) {
-    if (training == null || !(training.get("data") instanceof Map<?, ?> window)
-        || !(training.get("trainer") instanceof Map<?, ?> trainer)) {
+    if (!split.equals(trainedSplit(training, dataset)) || !(training.get("trainer") instanceof Map<?, ?> trainer)) {
       return Optional.empty();
     }
-    if (!"beir".equals(window.get("source")) || !dataset.equals(window.get("dataset"))
-        || !split.equals(window.get("split")) || !(window.get("heldOutQueries") instanceof Number heldOut)
-        || !(window.get("queries") instanceof Number queries) || !(trainer.get("seed") instanceof Number seed)) {
+    Map<?, ?> window = (Map<?, ?>) training.get("data");
+    if (!(window.get("heldOutQueries") instanceof Number heldOut) || !(window.get("queries") instanceof Number queries)
+        || !(trainer.get("seed") instanceof Number seed)) {
       return Optional.empty();
     }
     List<JudgedQuery> judged = DistillCommand.judgedQueries(data);
@@ -62,5 +61,18 @@ record HeldOutSlice(String version, String kind, List<String> queryIds) {
           split, drawn.heldOut().size()));
     }
     return Optional.of(new HeldOutSlice(version, kind, drawn.heldOut().stream().map(JudgedQuery::id).toList()));
+  }
+
+  /**
+   * The split of {@code dataset} whose judged queries a bundle trained on (its manifest's {@code training.data}), or
+   * null when it did not train on BEIR judgements of that dataset.
+   */
+  static String trainedSplit(Map<String, Object> training, String dataset) {
+    if (training == null || !(training.get("data") instanceof Map<?, ?> window)) {
+      return null;
+    }
+    Object trainSplit = window.get("split");
+    return "beir".equals(window.get("source")) && dataset.equals(window.get("dataset")) && trainSplit != null
+        ? trainSplit.toString() : null;
   }
 }

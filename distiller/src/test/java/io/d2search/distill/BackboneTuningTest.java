@@ -89,17 +89,16 @@ class BackboneTuningTest {
     // already ranks the lexical positive first.
     TrainerConfig trainer = TrainerConfig.defaults().withEpochs(4).withBatchSize(4).withPatience(5)
         .withProgress(TrainerConfig.Progress.NONE).withTrainPma(false).withBackboneLearningRate(1e-3);
-    Distillation.Result result = Distillation.run(parent, new Distillation.Plan("1", spec, trainer, LossConfig.d2llm(), "lexical", Map.of(), null,
-        IemInit.COSINE, new Distillation.BackboneTuning(1, BertLayers.DEFAULT_HEADS)), train, heldOut,
-        tmp.resolve("bundles/1"));
+    java.util.function.Function<String, Distillation.Plan> plan = version -> new Distillation.Plan(version, spec,
+        trainer, LossConfig.d2llm(), "lexical", Map.of(), null, IemInit.COSINE,
+        new Distillation.BackboneTuning(1, BertLayers.DEFAULT_HEADS));
+    Distillation.Result result = Distillation.run(parent, plan.apply("1"), train, heldOut, tmp.resolve("bundles/1"));
     assertThat(result.report().bestEpoch()).as("seed %d", seed).isPositive();
     assertThat((double) result.metrics().get("heldOut.loss.best"))
         .isLessThan((double) result.metrics().get("heldOut.loss.before"));
     assertThat(result.metrics()).containsKeys("heldOut.mrr.iem", "heldOut.mrr.cosine", "heldOut.mrr.parentCosine");
     // Fixed seeds: the same run again writes the same graph and heads, bit for bit.
-    Distillation.run(parent, new Distillation.Plan("1b", spec, trainer, LossConfig.d2llm(), "lexical", Map.of(), null,
-        IemInit.COSINE, new Distillation.BackboneTuning(1, BertLayers.DEFAULT_HEADS)), train, heldOut,
-        tmp.resolve("bundles/1b"));
+    Distillation.run(parent, plan.apply("1b"), train, heldOut, tmp.resolve("bundles/1b"));
     ModelBundle again = ModelBundle.load(tmp.resolve("bundles/1b"));
     assertThat(again.backboneSha256()).as("seed %d", seed)
         .isEqualTo(ModelBundle.load(tmp.resolve("bundles/1")).backboneSha256());

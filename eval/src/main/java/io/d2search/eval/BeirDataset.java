@@ -39,6 +39,11 @@ public record BeirDataset(Map<String, Document> corpus, Map<String, String> quer
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /** A dataset's name, as bundle manifests record it: its directory's name. */
+  public static String name(Path dir) {
+    return dir.toAbsolutePath().normalize().getFileName().toString();
+  }
+
   /** Reads a dataset directory; only queries judged in {@code split} are kept. */
   public static BeirDataset load(Path dir, String split) {
     Path qrelsFile = dir.resolve("qrels").resolve(split + ".tsv");
@@ -75,16 +80,8 @@ public record BeirDataset(Map<String, Document> corpus, Map<String, String> quer
         trainingPositives.add(doc);
       }
     }));
-    Map<String, String> keptQueries = new LinkedHashMap<>();
-    Map<String, Map<String, Integer>> keptQrels = new LinkedHashMap<>();
-    qrels.forEach((query, judged) -> {
-      boolean seen = judged.entrySet().stream().anyMatch(e -> e.getValue() > 0 && trainingPositives.contains(e.getKey()));
-      if (!seen) {
-        keptQueries.put(query, queries.get(query));
-        keptQrels.put(query, judged);
-      }
-    });
-    return new BeirDataset(corpus, Collections.unmodifiableMap(keptQueries), Collections.unmodifiableMap(keptQrels));
+    return keeping(query -> qrels.get(query).entrySet().stream()
+        .noneMatch(e -> e.getValue() > 0 && trainingPositives.contains(e.getKey())));
   }
 
   /**
@@ -99,10 +96,15 @@ public record BeirDataset(Map<String, Document> corpus, Map<String, String> quer
         throw new IllegalArgumentException("query " + id + " is not judged in this split");
       }
     }
+    return keeping(wanted::contains);
+  }
+
+  /** The same corpus with the judged queries {@code keep} accepts, in this dataset's order. */
+  private BeirDataset keeping(java.util.function.Predicate<String> keep) {
     Map<String, String> keptQueries = new LinkedHashMap<>();
     Map<String, Map<String, Integer>> keptQrels = new LinkedHashMap<>();
     qrels.forEach((query, judged) -> {
-      if (wanted.contains(query)) {
+      if (keep.test(query)) {
         keptQueries.put(query, queries.get(query));
         keptQrels.put(query, judged);
       }
