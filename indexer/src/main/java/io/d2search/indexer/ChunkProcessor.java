@@ -9,15 +9,11 @@ import io.d2search.ingest.ValidationResult;
 import io.d2search.schemas.AvroSerde;
 import io.d2search.schemas.PassageId;
 import io.d2search.schemas.Topics;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.apache.kafka.common.errors.SerializationException;
-import org.apache.kafka.common.header.Headers;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.apache.kafka.streams.processor.api.RecordMetadata;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,20 +26,20 @@ import org.slf4j.LoggerFactory;
  */
 final class ChunkProcessor implements Processor<byte[], byte[], Object, Object> {
   private static final Logger log = LoggerFactory.getLogger(ChunkProcessor.class);
-  /** Headers hold the reason for people and tools; a whole stack trace or body does not belong there. */
-  private static final int MAX_ERROR_CHARS = 1_000;
 
   private final Chunker chunker;
   private final DocumentValidator validator;
   private final ChunkMetrics metrics;
+  private final int deadLetterMaxBytes;
   private final AvroSerde<DocumentEvent> serde = Topics.documentSerde();
   private ProcessorContext<Object, Object> context;
   private KeyValueStore<String, DocumentState> states;
 
-  ChunkProcessor(Chunker chunker, DocumentValidator validator, ChunkMetrics metrics) {
+  ChunkProcessor(Chunker chunker, DocumentValidator validator, ChunkMetrics metrics, int deadLetterMaxBytes) {
     this.chunker = chunker;
     this.validator = validator;
     this.metrics = metrics;
+    this.deadLetterMaxBytes = deadLetterMaxBytes;
   }
 
   @Override
@@ -123,34 +119,17 @@ final class ChunkProcessor implements Processor<byte[], byte[], Object, Object> 
   }
 
   private void deadLetter(Record<byte[], byte[]> record, String stage, String error) {
-    String reason = error == null || error.isBlank() ? "unknown error" : error;
-    if (reason.length() > MAX_ERROR_CHARS) {
-      reason = reason.substring(0, MAX_ERROR_CHARS) + "...";
-    }
-    String topic = "unknown";
-    String partition = "-1";
-    String offset = "-1";
-    if (context.recordMetadata().isPresent()) {
-      RecordMetadata metadata = context.recordMetadata().get();
-      topic = metadata.topic();
-      partition = Integer.toString(metadata.partition());
-      offset = Long.toString(metadata.offset());
-    }
-    // Keep the producer's headers, but ours replace any same-named ones a producer may have sent.
-    Headers headers = new RecordHeaders(record.headers().toArray());
-    put(headers, Topics.HEADER_ERROR, reason);
-    put(headers, Topics.HEADER_STAGE, stage);
-    put(headers, Topics.HEADER_SOURCE_TOPIC, topic);
-    put(headers, Topics.HEADER_SOURCE_PARTITION, partition);
-    put(headers, Topics.HEADER_SOURCE_OFFSET, offset);
-    context.forward(new Record<Object, Object>(record.key(), record.value(), record.timestamp(), headers),
+    DeadLetter.Reason reason = context.recordMetadata()
+        .map(m -> new DeadLetter.Reason(stage, error, m.topic(), m.partition(), m.offset()))
+        .orElseGet(() -> new DeadLetter.Reason(stage, error, "unknown", -1, -1));
+    DeadLetter letter =
+        DeadLetter.of(record.key(), record.value(), record.headers(), reason, deadLetterMaxBytes);
+    context.forward(new Record<Object, Object>(letter.key(), letter.value(), record.timestamp(), letter.headers()),
         ChunkTopology.DLQ_SINK);
     metrics.deadLettered(stage);
-    log.warn("Dead-lettered record {}-{}@{} at stage {}: {}", topic, partition, offset, stage, reason);
-  }
-
-  private static void put(Headers headers, String name, String value) {
-    headers.remove(name);
-    headers.add(name, value.getBytes(StandardCharsets.UTF_8));
+    log.warn("Dead-lettered record {}-{}@{} at stage {}: {}", reason.topic(), reason.partition(), reason.offset(),
+        stage, reason.error());
+    letter.truncation().ifPresent(note -> log.warn("Dead letter of {}-{}@{} cut to fit {} bytes: {}",
+        reason.topic(), reason.partition(), reason.offset(), deadLetterMaxBytes, note));
   }
 }

@@ -20,7 +20,8 @@ import org.apache.kafka.streams.state.Stores;
  * <p>Input is read as raw bytes so that a record which does not decode is caught here and dead-lettered, never
  * fails the application. A dead letter keeps the original key, value, timestamp and headers, and adds
  * {@link Topics#HEADER_ERROR}, {@link Topics#HEADER_STAGE} (one of {@link #STAGE_DECODE}, {@link #STAGE_VALIDATE},
- * {@link #STAGE_CHUNK}) and the source topic, partition and offset.
+ * {@link #STAGE_CHUNK}) and the source topic, partition and offset. A dead letter that would not fit the record size
+ * limit is cut until it does, and says so in {@link Topics#HEADER_TRUNCATED} ({@link DeadLetter}).
  *
  * <p>A valid UPSERT emits {@code Passage} records keyed {@code docId#n} for {@code n = 0..count-1}, and tombstones
  * for the numbers its previous version had beyond that. A DELETE tombstones every passage. The store
@@ -51,15 +52,18 @@ public final class ChunkTopology {
    * @param chunker cuts bodies into passages
    * @param validator rules a document must pass
    * @param registry where the chunk metrics go ({@code d2search.chunk.*})
+   * @param deadLetterMaxBytes the largest record the producer may send ({@code max.request.size}); dead letters
+   *     are cut to fit it ({@link DeadLetter})
    */
-  public static Topology build(Chunker chunker, DocumentValidator validator, MeterRegistry registry) {
+  public static Topology build(Chunker chunker, DocumentValidator validator, MeterRegistry registry,
+      int deadLetterMaxBytes) {
     Objects.requireNonNull(chunker, "chunker");
     Objects.requireNonNull(validator, "validator");
     ChunkMetrics metrics = new ChunkMetrics(Objects.requireNonNull(registry, "registry"));
     Topology topology = new Topology();
     // Bytes in: decoding happens in the processor, where a failure can be dead-lettered.
     topology.addSource(SOURCE, new ByteArrayDeserializer(), new ByteArrayDeserializer(), Topics.DOCUMENTS);
-    topology.addProcessor(PROCESSOR, () -> new ChunkProcessor(chunker, validator, metrics), SOURCE);
+    topology.addProcessor(PROCESSOR, () -> new ChunkProcessor(chunker, validator, metrics, deadLetterMaxBytes), SOURCE);
     topology.addStateStore(
         Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(DOCUMENT_STATE_STORE), Serdes.String(),
             AvroSerde.of(DocumentState.class)),

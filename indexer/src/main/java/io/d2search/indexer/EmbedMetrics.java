@@ -13,6 +13,7 @@ final class EmbedMetrics {
   final Counter skippedUnchanged;
   final Counter embedded;
   final Counter tombstones;
+  final Counter deadLettered;
 
   EmbedMetrics(MeterRegistry registry) {
     this.batchSize = DistributionSummary.builder("d2search.embed.batch.size").baseUnit("passages")
@@ -27,5 +28,7 @@ final class EmbedMetrics {
         .description("Passages embedded").register(registry);
     this.tombstones = Counter.builder("d2search.embed.tombstones")
         .description("Passage tombstones forwarded to the embeddings topic").register(registry);
+    this.deadLettered = Counter.builder("d2search.embed.dead.letters")
+        .description("Passages the embedder failed on, alone, sent to the dead-letter topic").register(registry);
   }
 }

@@ -5,10 +5,14 @@ import io.d2search.embed.Embedder;
 import io.d2search.embed.TextHash;
 import io.d2search.events.Passage;
 import io.d2search.events.PassageEmbedding;
+import io.d2search.schemas.AvroSerde;
+import io.d2search.schemas.Topics;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -20,12 +24,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Buffers passages in a state store and embeds them in batches; see {@link EmbedTopology}.
+ * Buffers passages in a state store and embeds them in batches; see {@link EmbedTopology}. Outputs go to two sinks
+ * of different types (embeddings, and dead letters as raw bytes), hence the {@code Object} output types; every
+ * forward names its sink.
  *
  * <p>Not thread-safe: Kafka Streams makes one instance per task and calls {@code process} and the punctuator
  * from the task's thread.
  */
-final class EmbedProcessor implements Processor<String, Passage, String, PassageEmbedding> {
+final class EmbedProcessor implements Processor<String, Passage, Object, Object> {
   private static final Logger log = LoggerFactory.getLogger(EmbedProcessor.class);
 
   private final Embedder embedder;
@@ -33,7 +39,9 @@ final class EmbedProcessor implements Processor<String, Passage, String, Passage
   private final int maxBatch;
   private final long maxWaitMs;
   private final EmbedMetrics metrics;
-  private ProcessorContext<String, PassageEmbedding> context;
+  private final int deadLetterMaxBytes;
+  private final AvroSerde<Passage> passageSerde = Topics.passageSerde();
+  private ProcessorContext<Object, Object> context;
   private KeyValueStore<String, PendingPassage> buffer;
   private KeyValueStore<String, String> hashes;
   /** Exact entry count of the buffer (RocksDB only estimates it); recounted from the store in init. */
@@ -41,7 +49,8 @@ final class EmbedProcessor implements Processor<String, Passage, String, Passage
   /** Wall-clock time the oldest pending passage was buffered (or restored); meaningful while pending > 0. */
   private long oldestPendingMs;
 
-  EmbedProcessor(Embedder embedder, int maxBatch, long maxWaitMs, EmbedMetrics metrics) {
+  EmbedProcessor(Embedder embedder, int maxBatch, long maxWaitMs, EmbedMetrics metrics, int deadLetterMaxBytes) {
+    this.deadLetterMaxBytes = deadLetterMaxBytes;
     this.embedder = embedder;
     this.modelVersion = embedder.info().version();
     this.maxBatch = maxBatch;
@@ -50,7 +59,7 @@ final class EmbedProcessor implements Processor<String, Passage, String, Passage
   }
 
   @Override
-  public void init(ProcessorContext<String, PassageEmbedding> context) {
+  public void init(ProcessorContext<Object, Object> context) {
     this.context = context;
     this.buffer = context.getStateStore(EmbedTopology.BUFFER_STORE);
     this.hashes = context.getStateStore(EmbedTopology.HASH_STORE);
@@ -85,7 +94,7 @@ final class EmbedProcessor implements Processor<String, Passage, String, Passage
     if (passage == null) {
       dropPending(key);
       hashes.delete(key);
-      context.forward(new Record<String, PassageEmbedding>(key, null, record.timestamp()));
+      context.forward(new Record<Object, Object>(key, null, record.timestamp()), EmbedTopology.SINK);
       metrics.tombstones.increment();
       return;
     }
@@ -128,22 +137,73 @@ final class EmbedProcessor implements Processor<String, Passage, String, Passage
       Passage p = entry.value.passage();
       texts.add(EmbedText.of(p.getTitle(), p.getText()));
     }
-    long started = System.nanoTime();
-    List<float[]> vectors = embedder.embed(texts);
-    metrics.latency.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+    List<float[]> vectors = embedAll(texts);
     long now = context.currentSystemTimeMs();
+    int embedded = 0;
     for (int i = 0; i < batch.size(); i++) {
       String key = batch.get(i).key;
       PendingPassage entry = batch.get(i).value;
-      String textHash = TextHash.sha256(texts.get(i));
-      context.forward(new Record<>(key, embedding(entry.passage(), vectors.get(i), textHash), entry.timestamp()));
-      hashes.put(key, modelVersion + ":" + textHash);
       buffer.delete(key);
+      if (vectors.get(i) == null) {
+        deadLetter(key, entry, failures.get(i));
+        continue;
+      }
+      String textHash = TextHash.sha256(texts.get(i));
+      context.forward(new Record<Object, Object>(key, embedding(entry.passage(), vectors.get(i), textHash),
+          entry.timestamp()), EmbedTopology.SINK);
+      hashes.put(key, modelVersion + ":" + textHash);
       metrics.queueTime.record(Math.max(0, now - entry.bufferedAtMs()), TimeUnit.MILLISECONDS);
+      embedded++;
     }
     pending = 0;
+    failures.clear();
     metrics.batchSize.record(batch.size());
-    metrics.embedded.increment(batch.size());
+    metrics.embedded.increment(embedded);
+  }
+
+  /** Why each text of the last {@link #embedAll} failed alone, by position; empty when the batch succeeded. */
+  private final java.util.Map<Integer, String> failures = new java.util.HashMap<>();
+
+  /**
+   * Embeds a batch; if the embedder fails on it, each text alone, so that one text it cannot take does not fail
+   * the whole batch again on every replay (which would stop the partition for good). A text that fails alone gets
+   * a null vector and its reason in {@link #failures}.
+   */
+  private List<float[]> embedAll(List<String> texts) {
+    long started = System.nanoTime();
+    try {
+      List<float[]> vectors = embedder.embed(texts);
+      metrics.latency.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+      return vectors;
+    } catch (RuntimeException batchFailure) {
+      log.warn("Embedder failed on a batch of {}; embedding its passages one by one: {}", texts.size(),
+          batchFailure.toString());
+    }
+    List<float[]> vectors = new ArrayList<>(texts.size());
+    for (int i = 0; i < texts.size(); i++) {
+      try {
+        vectors.add(embedder.embed(List.of(texts.get(i))).get(0));
+      } catch (RuntimeException e) {
+        vectors.add(null);
+        failures.put(i, e.toString());
+      }
+    }
+    return vectors;
+  }
+
+  /**
+   * Sends a passage the embedder cannot take to the dead-letter topic: the passage in its topic encoding, keyed by
+   * passage id, stage {@value EmbedTopology#STAGE_EMBED}. The buffered passage no longer knows its source offset
+   * (-1 in the header); the partition is the task's.
+   */
+  private void deadLetter(String key, PendingPassage entry, String error) {
+    DeadLetter letter = DeadLetter.of(key.getBytes(StandardCharsets.UTF_8), passageSerde.encode(entry.passage()),
+        new RecordHeaders(), new DeadLetter.Reason(EmbedTopology.STAGE_EMBED, error, Topics.PASSAGES,
+            context.taskId().partition(), -1), deadLetterMaxBytes);
+    context.forward(new Record<Object, Object>(letter.key(), letter.value(), entry.timestamp(), letter.headers()),
+        EmbedTopology.DLQ_SINK);
+    metrics.deadLettered.increment();
+    log.warn("Dead-lettered passage {} at stage {}: {}", key, EmbedTopology.STAGE_EMBED, letter.error());
   }
 
   private String marker(Passage p) {

@@ -4,6 +4,7 @@ import io.d2search.embed.Embedder;
 import io.d2search.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.Objects;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -11,7 +12,7 @@ import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.state.Stores;
 
 /**
- * {@code passages} → dynamic batching → embed → {@code embeddings} (ARCHITECTURE.md §5).
+ * {@code passages} → dynamic batching → embed → {@code embeddings}.
  *
  * <p>A passage whose title and text, under the embedder's model version, hash to what was last embedded for its
  * id ({@value #HASH_STORE}) is not embedded again. Any other passage is put into the buffer {@value #BUFFER_STORE}
@@ -22,14 +23,18 @@ import org.apache.kafka.streams.state.Stores;
  * punctuation checks twice per period). Nothing is held only in
  * memory across a commit.
  *
+ * <p>If the embedder fails on a batch, its passages are embedded one by one; one that fails alone goes to
+ * {@code documents.dlq} (key: passage id, value: the passage in its topic encoding, stage {@value #STAGE_EMBED})
+ * and the rest flow on. A failing passage never fails the task, which would replay the same batch forever.
+ *
  * <p>A passage tombstone drops any pending entry and its hash, and forwards a tombstone to {@code embeddings}.
  *
  * <p>Changing only a passage's URL or document version (same title and text) does not re-emit its embedding: the
  * record on {@code embeddings} keeps the values it was embedded with.
  *
  * <p>Meters: {@code d2search.embed.batch.size} (summary), {@code d2search.embed.latency} and
- * {@code d2search.embed.queue.time} (timers), {@code d2search.embed.passages}, {@code d2search.embed.skipped.unchanged}
- * and {@code d2search.embed.tombstones} (counters).
+ * {@code d2search.embed.queue.time} (timers), {@code d2search.embed.passages}, {@code d2search.embed.skipped.unchanged},
+ * {@code d2search.embed.tombstones} and {@code d2search.embed.dead.letters} (counters).
  */
 public final class EmbedTopology {
   /** Persistent, changelogged store: passage id → passage waiting to be embedded. */
@@ -39,7 +44,11 @@ public final class EmbedTopology {
 
   static final String SOURCE = "passages-source";
   static final String PROCESSOR = "embedder";
+  /** Dead-letter stage: the embedder failed on this passage alone. */
+  public static final String STAGE_EMBED = "embed";
+
   static final String SINK = "embeddings-sink";
+  static final String DLQ_SINK = "embed-dlq-sink";
 
   private EmbedTopology() {}
 
@@ -50,9 +59,11 @@ public final class EmbedTopology {
    * @param maxBatch passages per embedder call that trigger a flush, {@code >= 1}
    * @param maxWaitMs longest a passage waits for a fuller batch, {@code >= 1}
    * @param registry where the embed meters go
+   * @param deadLetterMaxBytes the largest record the producer may send ({@code max.request.size})
    * @throws IllegalArgumentException if maxBatch or maxWaitMs is below 1
    */
-  public static Topology build(Embedder embedder, int maxBatch, long maxWaitMs, MeterRegistry registry) {
+  public static Topology build(Embedder embedder, int maxBatch, long maxWaitMs, MeterRegistry registry,
+      int deadLetterMaxBytes) {
     Objects.requireNonNull(embedder, "embedder");
     if (maxBatch < 1) {
       throw new IllegalArgumentException("maxBatch must be >= 1: " + maxBatch);
@@ -63,7 +74,7 @@ public final class EmbedTopology {
     EmbedMetrics metrics = new EmbedMetrics(Objects.requireNonNull(registry, "registry"));
     Topology topology = new Topology();
     topology.addSource(SOURCE, new StringDeserializer(), Topics.passageSerde().deserializer(), Topics.PASSAGES);
-    topology.addProcessor(PROCESSOR, () -> new EmbedProcessor(embedder, maxBatch, maxWaitMs, metrics), SOURCE);
+    topology.addProcessor(PROCESSOR, () -> new EmbedProcessor(embedder, maxBatch, maxWaitMs, metrics, deadLetterMaxBytes), SOURCE);
     topology.addStateStore(
         Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(BUFFER_STORE), Serdes.String(),
             new PendingPassage.StoreSerde()),
@@ -72,6 +83,8 @@ public final class EmbedTopology {
         Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(HASH_STORE), Serdes.String(), Serdes.String()),
         PROCESSOR);
     topology.addSink(SINK, Topics.EMBEDDINGS, new StringSerializer(), Topics.embeddingSerde().serializer(),
+        PROCESSOR);
+    topology.addSink(DLQ_SINK, Topics.DOCUMENTS_DLQ, new ByteArraySerializer(), new ByteArraySerializer(),
         PROCESSOR);
     return topology;
   }

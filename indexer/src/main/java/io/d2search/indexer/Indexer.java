@@ -3,15 +3,26 @@ package io.d2search.indexer;
 import io.d2search.embed.Embedder;
 import io.d2search.ingest.Chunker;
 import io.d2search.ingest.DocumentValidator;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import io.d2search.schemas.Topics;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
@@ -25,8 +36,13 @@ import org.slf4j.LoggerFactory;
  * applications, {@code <prefix>-chunker} and {@code <prefix>-embedder}, both {@code exactly_once_v2}. Two
  * applications rather than one let each scale and rebalance on its own: chunking is cheap, embedding is not.
  *
- * <p>A stream thread that dies of an unexpected exception is logged and replaced. Bad input never gets that far:
- * the chunk topology dead-letters it.
+ * <p>A stream thread that dies of an unexpected exception is logged, counted
+ * ({@code d2search.indexer.thread.replacements}) and replaced; after {@value ThreadFailurePolicy#DEFAULT_MAX_FAILURES}
+ * deaths within {@code ThreadFailurePolicy.DEFAULT_WINDOW} the application shuts down instead (its state says so)
+ * rather than replaying one failure forever. Bad input never gets that far: the chunk topology
+ * dead-letters what it rejects, cut to fit the producer's {@code max.request.size}; the embed topology dead-letters
+ * a passage the embedder fails on; and a record no broker will take is dropped and counted by the
+ * {@link UnproducibleRecordHandler} rather than failing its task forever.
  *
  * <p>The constructor builds but does not start; {@link #start()} starts both. The indexer does not own the
  * embedder: close the indexer first, then the embedder. Thread-safe.
@@ -35,6 +51,10 @@ public final class Indexer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Indexer.class);
   /** How long {@link #close()} waits for both applications to stop. */
   public static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(30);
+  /** Kafka's default producer {@code max.request.size}. */
+  static final int DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024;
+  /** How long the start-up lookup of the dead-letter topic's size limit may take. */
+  private static final Duration LIMIT_LOOKUP = Duration.ofSeconds(10);
 
   private final IndexerConfig config;
   private final KafkaStreams chunker;
@@ -56,10 +76,11 @@ public final class Indexer implements AutoCloseable {
     this.config = Objects.requireNonNull(config, "config");
     Objects.requireNonNull(embedder, "embedder");
     this.registry = Objects.requireNonNull(registry, "registry");
+    int maxRecordBytes = deadLetterLimit(streamsConfig(config, config.chunkerApplicationId()));
     Topology chunkTopology = ChunkTopology.build(new Chunker(embedder.tokenizer(), config.chunker()),
-        new DocumentValidator(config.validation()), registry);
-    Topology embedTopology =
-        EmbedTopology.build(embedder, config.embedMaxBatch(), config.embedMaxWaitMs(), registry);
+        new DocumentValidator(config.validation()), registry, maxRecordBytes);
+    Topology embedTopology = EmbedTopology.build(embedder, config.embedMaxBatch(), config.embedMaxWaitMs(), registry,
+        maxRecordBytes);
     this.chunker = create(chunkTopology, config.chunkerApplicationId());
     this.embedder = create(embedTopology, config.embedderApplicationId());
     this.kafkaMetrics = List.of(
@@ -68,10 +89,23 @@ public final class Indexer implements AutoCloseable {
   }
 
   private KafkaStreams create(Topology topology, String applicationId) {
-    KafkaStreams streams = new KafkaStreams(topology, streamsConfig(config, applicationId));
+    Properties properties = streamsConfig(config, applicationId);
+    properties.put(UnproducibleRecordHandler.REGISTRY_CONFIG, registry);
+    KafkaStreams streams = new KafkaStreams(topology, properties);
+    Counter replacements = Counter.builder("d2search.indexer.thread.replacements")
+        .tag("application", applicationId)
+        .description("Stream threads that died of an unexpected exception and were replaced").register(registry);
+    ThreadFailurePolicy policy = ThreadFailurePolicy.defaults();
     streams.setUncaughtExceptionHandler(e -> {
-      log.error("Stream thread of {} failed; replacing it", applicationId, e);
-      return StreamThreadExceptionResponse.REPLACE_THREAD;
+      StreamThreadExceptionResponse response = policy.onFailure();
+      if (response == StreamThreadExceptionResponse.REPLACE_THREAD) {
+        replacements.increment();
+        log.error("Stream thread of {} failed; replacing it", applicationId, e);
+      } else {
+        log.error("Stream threads of {} failed {}; shutting {} down rather than replaying the same failure. Last: {}",
+            applicationId, policy.limit(), applicationId, e.toString(), e);
+      }
+      return response;
     });
     streams.setStateListener((now, before) -> {
       log.info("{} is {} (was {})", applicationId, now, before);
@@ -96,8 +130,53 @@ public final class Indexer implements AutoCloseable {
     p.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.ByteArraySerde.class.getName());
     p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, config.streamThreads());
     p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, config.commitIntervalMs());
+    // A record no broker will take is dropped and counted, not retried into the same failure forever.
+    p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, UnproducibleRecordHandler.class.getName());
     p.putAll(config.streamsOverrides());
     return p;
+  }
+
+  /**
+   * The largest dead letter both ends take: the producer's {@code max.request.size} and, when the topic exists,
+   * the {@code documents.dlq} topic's effective {@code max.message.bytes} (its own setting or the broker's
+   * {@code message.max.bytes}). Under exactly-once a record the broker refuses puts the transaction into an error
+   * state whatever a production exception handler answers, so the limit must be known before sending.
+   */
+  static int deadLetterLimit(Properties streams) {
+    int producer = maxRequestSize(streams);
+    Map<String, Object> admin = new StreamsConfig(streams).getAdminConfigs("d2search-limits");
+    try (Admin client = Admin.create(admin)) {
+      ConfigResource dlq = new ConfigResource(ConfigResource.Type.TOPIC, Topics.DOCUMENTS_DLQ);
+      Config described = client.describeConfigs(List.of(dlq)).all().get(LIMIT_LOOKUP.toMillis(),
+          TimeUnit.MILLISECONDS).get(dlq);
+      ConfigEntry entry = described == null ? null : described.get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG);
+      if (entry != null && entry.value() != null) {
+        int topic = Integer.parseInt(entry.value());
+        if (topic < producer) {
+          log.info("Dead letters are cut to {} bytes, the {} topic's max.message.bytes", topic, Topics.DOCUMENTS_DLQ);
+        }
+        return Math.min(producer, topic);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException | RuntimeException e) {
+      log.info("Could not read {}'s max.message.bytes ({}); dead letters are cut to the producer's {} bytes",
+          Topics.DOCUMENTS_DLQ, e.getCause() == null ? e.toString() : e.getCause().toString(), producer);
+    }
+    return producer;
+  }
+
+  /**
+   * The producer's {@code max.request.size} in these Streams properties: {@code producer.max.request.size}, else
+   * {@code max.request.size}, else Kafka's default (1 MiB). Dead letters are cut to fit it.
+   */
+  static int maxRequestSize(Properties streams) {
+    Object value = streams.getOrDefault(StreamsConfig.producerPrefix(ProducerConfig.MAX_REQUEST_SIZE_CONFIG),
+        streams.get(ProducerConfig.MAX_REQUEST_SIZE_CONFIG));
+    if (value == null) {
+      return DEFAULT_MAX_REQUEST_SIZE;
+    }
+    return Integer.parseInt(value.toString().trim());
   }
 
   /**

@@ -70,7 +70,8 @@ class ChunkTopologyTest {
   void startDriver() {
     registry = new SimpleMeterRegistry();
     driver = new TopologyTestDriver(
-        ChunkTopology.build(chunker, new DocumentValidator(ValidationLimits.defaults()), registry),
+        ChunkTopology.build(chunker, new DocumentValidator(ValidationLimits.defaults()), registry,
+            Indexer.DEFAULT_MAX_REQUEST_SIZE),
         Indexer.streamsConfig(IndexerConfig.defaults("unused:9092", stateDir), "chunk-test"),
         Instant.parse("2026-01-01T00:00:00Z"));
     documents = driver.createInputTopic(Topics.DOCUMENTS, new ByteArraySerializer(), new ByteArraySerializer());
@@ -216,6 +217,25 @@ class ChunkTopologyTest {
         .satisfies(kv -> assertThat(kv.key).isEqualTo("good#0"));
     assertThat(counter("d2search.chunk.dead.letters", "stage", "decode")).isEqualTo(1);
     assertThat(counter("d2search.chunk.dead.letters", "stage", "validate")).isEqualTo(3);
+  }
+
+  @Test
+  void aRejectedRecordNearTheSizeLimitIsDeadLetteredCutToFit() {
+    // Over the validator's body limit, and so close to 1 MiB that the copy with reason headers would not fit.
+    DocumentEvent big = upsert("big", 1, "y".repeat(1_048_300));
+    byte[] value = Topics.documentSerde().encode(big);
+    documents.pipeInput(bytes("big"), value);
+    send("doc", upsert("doc", 1, "Version one."));
+
+    TestRecord<byte[], byte[]> dead = deadLetters.readRecord();
+    assertThat(new String(dead.headers().lastHeader(Topics.HEADER_STAGE).value(), StandardCharsets.UTF_8))
+        .isEqualTo(ChunkTopology.STAGE_VALIDATE);
+    assertThat(new String(dead.headers().lastHeader(Topics.HEADER_TRUNCATED).value(), StandardCharsets.UTF_8))
+        .startsWith("value " + value.length + " bytes, kept ");
+    assertThat(DeadLetter.serializedSizeUpperBound(dead.key(), dead.value(), dead.headers().toArray()))
+        .isLessThanOrEqualTo(Indexer.DEFAULT_MAX_REQUEST_SIZE);
+    assertThat(value).startsWith(dead.value());
+    assertThat(passages.readKeyValuesToList()).extracting(kv -> kv.key).containsExactly("doc#0");
   }
 
   @Test

@@ -7,6 +7,9 @@ import io.d2search.embed.EmbedText;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.EmbedderConfig;
 import io.d2search.embed.ExecutionProvider;
+import io.d2search.embed.MeanPooling;
+import io.d2search.embed.Pooling;
+import io.d2search.embed.TokenStates;
 import io.d2search.embed.TextHash;
 import io.d2search.events.Passage;
 import io.d2search.events.PassageEmbedding;
@@ -59,7 +62,8 @@ class EmbedTopologyTest {
   @BeforeEach
   void startDriver() {
     registry = new SimpleMeterRegistry();
-    driver = new TopologyTestDriver(EmbedTopology.build(embedder, MAX_BATCH, MAX_WAIT_MS, registry),
+    driver = new TopologyTestDriver(EmbedTopology.build(embedder, MAX_BATCH, MAX_WAIT_MS, registry,
+        Indexer.DEFAULT_MAX_REQUEST_SIZE),
         Indexer.streamsConfig(IndexerConfig.defaults("unused:9092", stateDir), "embed-test"), START);
     passages = driver.createInputTopic(Topics.PASSAGES, new StringSerializer(), Topics.passageSerde().serializer());
     embeddings = driver.createOutputTopic(Topics.EMBEDDINGS, new StringDeserializer(),
@@ -104,6 +108,65 @@ class EmbedTopologyTest {
       s += a[i] * b.get(i);
     }
     return s;
+  }
+
+  /**
+   * Fault injection on the real model: a pooling that fails on any sequence longer than 40 tokens, as a real
+   * backbone may fail on one input it cannot take. The batch fails, its passages are embedded one by one, the
+   * long one goes to the dead-letter topic and the others flow, and nothing is left in the buffer to replay.
+   */
+  @Test
+  void aPassageTheEmbedderFailsOnIsDeadLetteredAndTheRestOfItsBatchFlows() {
+    Pooling failsOnLongInput = new Pooling() {
+      @Override
+      public float[] pool(TokenStates states, int sequence) {
+        long tokens = java.util.Arrays.stream(states.mask()[sequence]).sum();
+        if (tokens > 40) {
+          throw new IllegalStateException("cannot take " + tokens + " tokens");
+        }
+        return MeanPooling.INSTANCE.pool(states, sequence);
+      }
+
+      @Override
+      public String name() {
+        return "mean";
+      }
+    };
+    SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    try (Embedder failing = Embedder.create(EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU),
+            failsOnLongInput);
+        TopologyTestDriver faulty = new TopologyTestDriver(
+            EmbedTopology.build(failing, MAX_BATCH, MAX_WAIT_MS, meters, Indexer.DEFAULT_MAX_REQUEST_SIZE),
+            Indexer.streamsConfig(IndexerConfig.defaults("unused:9092", stateDir.resolve("faulty")), "faulty"),
+            START)) {
+      TestInputTopic<String, Passage> in =
+          faulty.createInputTopic(Topics.PASSAGES, new StringSerializer(), Topics.passageSerde().serializer());
+      TestOutputTopic<String, PassageEmbedding> out = faulty.createOutputTopic(Topics.EMBEDDINGS,
+          new StringDeserializer(), Topics.embeddingSerde().deserializer());
+      TestOutputTopic<byte[], byte[]> dead = faulty.createOutputTopic(Topics.DOCUMENTS_DLQ,
+          new org.apache.kafka.common.serialization.ByteArrayDeserializer(),
+          new org.apache.kafka.common.serialization.ByteArrayDeserializer());
+      Passage longOne = passage("d", 1, "Kafka keeps an ordered log of records. ".repeat(12));
+      in.pipeInput("d#0", passage("d", 0, "A short passage."), START);
+      in.pipeInput("d#1", longOne, START);
+      in.pipeInput("d#2", passage("d", 2, "Another short one."), START);
+
+      assertThat(out.readKeyValuesToMap()).containsOnlyKeys("d#0", "d#2");
+      TestRecord<byte[], byte[]> letter = dead.readRecord();
+      assertThat(new String(letter.key(), java.nio.charset.StandardCharsets.UTF_8)).isEqualTo("d#1");
+      assertThat(Topics.passageSerde().decode(letter.value())).isEqualTo(longOne);
+      assertThat(new String(letter.headers().lastHeader(Topics.HEADER_STAGE).value(),
+          java.nio.charset.StandardCharsets.UTF_8)).isEqualTo(EmbedTopology.STAGE_EMBED);
+      assertThat(new String(letter.headers().lastHeader(Topics.HEADER_ERROR).value(),
+          java.nio.charset.StandardCharsets.UTF_8)).contains("cannot take");
+      assertThat(dead.isEmpty()).isTrue();
+      KeyValueStore<String, ?> buffer = faulty.getKeyValueStore(EmbedTopology.BUFFER_STORE);
+      try (var it = buffer.all()) {
+        assertThat(it.hasNext()).as("nothing left to replay").isFalse();
+      }
+      assertThat(meters.get("d2search.embed.dead.letters").counter().count()).isEqualTo(1);
+      assertThat(meters.get("d2search.embed.passages").counter().count()).isEqualTo(2);
+    }
   }
 
   @Test

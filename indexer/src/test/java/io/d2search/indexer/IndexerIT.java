@@ -26,12 +26,16 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.stream.IntStream;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Deserializer;
@@ -94,7 +98,7 @@ class IndexerIT {
       assertThat(indexer.isRunning()).isTrue();
 
       // Step 2: a good document, garbage, another good document.
-      try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig())) {
+      try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig(kafka.bootstrapServers()))) {
         for (ProducerRecord<byte[], byte[]> r : List.of(
             record(first.getId(), Topics.documentSerde().encode(first)),
             record("junk", garbage),
@@ -104,16 +108,19 @@ class IndexerIT {
       }
 
       // Step 3: embeddings of both documents arrive (committed), the garbage is in the dead-letter topic.
-      Map<String, PassageEmbedding> embeddings = consume(Topics.EMBEDDINGS, new StringDeserializer(),
+      Map<String, PassageEmbedding> embeddings = consume(kafka.bootstrapServers(), Topics.EMBEDDINGS, new StringDeserializer(),
           Topics.embeddingSerde().deserializer(), seen -> seen.keySet().containsAll(expectedKeys));
-      assertThat(embeddings.keySet()).containsExactlyInAnyOrderElementsOf(expectedKeys);
+      // Topics are shared by this class's tests: look at this test's documents only.
+      assertThat(embeddings.keySet()).filteredOn(k -> k.startsWith("doc-a#") || k.startsWith("doc-b#"))
+          .containsExactlyInAnyOrderElementsOf(expectedKeys);
       assertThat(embeddings.values()).allSatisfy(e -> {
         assertThat(e.getVector()).hasSize(embedder.info().dimension());
         assertThat(e.getModelVersion()).isEqualTo(embedder.info().version());
       });
       assertThat(embeddings.get("doc-b#0").getText()).startsWith("Lucene builds");
 
-      List<ConsumerRecord<byte[], byte[]>> dead = consumeRecords(Topics.DOCUMENTS_DLQ, 1);
+      List<ConsumerRecord<byte[], byte[]>> dead = consumeRecords(kafka.bootstrapServers(), Topics.DOCUMENTS_DLQ, Integer.MAX_VALUE,
+          r -> !java.util.Arrays.equals(r.key(), "doc-big".getBytes(StandardCharsets.UTF_8)));
       assertThat(dead).singleElement().satisfies(r -> {
         assertThat(r.key()).isEqualTo("junk".getBytes(StandardCharsets.UTF_8));
         assertThat(r.value()).isEqualTo(garbage);
@@ -130,6 +137,111 @@ class IndexerIT {
     }
   }
 
+  /**
+   * Finding 1 of the reliability issue: a document the broker accepts but validation rejects, so close to the
+   * record size limit that its dead letter (the same bytes plus reason headers) no longer fits. Before the fix the
+   * DLQ send failed with RecordTooLargeException, the stream thread was replaced and failed again on the same record
+   * forever, and no later document was indexed.
+   */
+  @Test
+  void aDeadLetterNearTheRecordSizeLimitDoesNotStopIngestion() throws Exception {
+    IndexerConfig config = IndexerConfig.defaults(kafka.bootstrapServers(), dir.resolve("state-poison"))
+        .withApplicationIdPrefix("it-poison");
+    // 1,048,482 bytes of value, as in the report: over the validator's 1,000,000 characters, under the
+    // producer's and broker's 1 MiB.
+    int overhead = Topics.documentSerde().encode(document("doc-big", "x".repeat(1_048_400))).length - 1_048_400;
+    DocumentEvent big = document("doc-big", "x".repeat(1_048_482 - overhead));
+    byte[] bigBytes = Topics.documentSerde().encode(big);
+    assertThat(bigBytes).hasSize(1_048_482);
+    List<DocumentEvent> after = List.of(
+        document("doc-after-1", "Brokers replicate partitions to followers. Followers fetch from the leader."),
+        document("doc-after-2", "Transactions make a read-process-write cycle atomic across partitions."),
+        document("doc-after-3", "Compaction keeps the latest record per key and drops older ones."),
+        document("doc-after-4", "A consumer group shares the partitions of its topics among its members."));
+    Chunker chunker = new Chunker(embedder.tokenizer(), config.chunker());
+    Set<String> expectedKeys = new HashSet<>();
+    for (DocumentEvent d : after) {
+      IntStream.range(0, chunker.chunk(d.getBody()).size()).forEach(n -> expectedKeys.add(d.getId() + "#" + n));
+    }
+
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    try (Indexer indexer = new Indexer(config, embedder, registry)) {
+      indexer.start();
+      assertThat(indexer.awaitRunning(TIMEOUT)).as("running within %s: %s", TIMEOUT, indexer.state()).isTrue();
+      try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig(kafka.bootstrapServers()))) {
+        producer.send(record(big.getId(), bigBytes)).get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        for (DocumentEvent d : after) {
+          producer.send(record(d.getId(), Topics.documentSerde().encode(d)))
+              .get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        }
+      }
+
+      Map<String, PassageEmbedding> embeddings = consume(kafka.bootstrapServers(), Topics.EMBEDDINGS, new StringDeserializer(),
+          Topics.embeddingSerde().deserializer(), seen -> seen.keySet().containsAll(expectedKeys));
+      assertThat(embeddings.keySet()).as("documents sent after the oversized one are indexed")
+          .containsAll(expectedKeys);
+
+      byte[] bigKey = big.getId().getBytes(StandardCharsets.UTF_8);
+      List<ConsumerRecord<byte[], byte[]>> dead = consumeRecords(kafka.bootstrapServers(), Topics.DOCUMENTS_DLQ, Integer.MAX_VALUE,
+          r -> java.util.Arrays.equals(r.key(), bigKey));
+      assertThat(dead).as("the oversized document reached the dead-letter topic").singleElement().satisfies(r -> {
+        assertThat(header(r, Topics.HEADER_STAGE)).isEqualTo(ChunkTopology.STAGE_VALIDATE);
+        assertThat(header(r, Topics.HEADER_ERROR)).contains("more than the limit of 1000000");
+        assertThat(header(r, Topics.HEADER_TRUNCATED)).contains("value 1048482 bytes");
+        assertThat(r.value().length).isLessThan(bigBytes.length);
+        assertThat(bigBytes).startsWith(r.value());
+      });
+      assertThat(registry.get("d2search.indexer.thread.replacements").counters().stream().mapToDouble(c -> c.count()).sum())
+          .as("no stream thread died").isZero();
+    }
+  }
+
+  /**
+   * A cluster whose dead-letter topic takes smaller records than the producer may send. Under exactly-once a
+   * refused send fails the transaction whatever a production exception handler answers (seen here: the task
+   * failed into the same refusal on every thread replacement), so the indexer reads the topic's limit at start-up
+   * and cuts dead letters to it.
+   */
+  @Test
+  void deadLettersFitADeadLetterTopicWithASmallerLimit() throws Exception {
+    try (TestKafka small = TestKafka.start(dir.resolve("kafka-small-dlq"));
+        Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, small.bootstrapServers()))) {
+      List<NewTopic> topics = IndexerTopics.definitions(1, (short) 1).stream()
+          .map(t -> t.name().equals(Topics.DOCUMENTS_DLQ)
+              ? new NewTopic(t.name(), 1, (short) 1).configs(Map.of(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, "20000"))
+              : t)
+          .toList();
+      admin.createTopics(topics).all().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      IndexerConfig config = IndexerConfig.defaults(small.bootstrapServers(), dir.resolve("state-small-dlq"))
+          .withApplicationIdPrefix("it-small-dlq");
+      DocumentEvent big = document("doc-big", "z".repeat(1_000_001)); // over the body limit: dead-lettered
+      DocumentEvent after = document("doc-after", "Leaders append to the log. Followers copy what they append.");
+      SimpleMeterRegistry registry = new SimpleMeterRegistry();
+      try (Indexer indexer = new Indexer(config, embedder, registry)) {
+        indexer.start();
+        assertThat(indexer.awaitRunning(TIMEOUT)).as("running within %s: %s", TIMEOUT, indexer.state()).isTrue();
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig(small.bootstrapServers()))) {
+          for (DocumentEvent d : List.of(big, after)) {
+            producer.send(record(d.getId(), Topics.documentSerde().encode(d)))
+                .get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+          }
+        }
+        Map<String, PassageEmbedding> embeddings = consume(small.bootstrapServers(), Topics.EMBEDDINGS,
+            new StringDeserializer(), Topics.embeddingSerde().deserializer(), seen -> seen.containsKey("doc-after#0"));
+        assertThat(embeddings).containsKey("doc-after#0");
+        List<ConsumerRecord<byte[], byte[]>> dead =
+            consumeRecords(small.bootstrapServers(), Topics.DOCUMENTS_DLQ, 1, r -> true);
+        assertThat(dead).singleElement().satisfies(r -> {
+          assertThat(DeadLetter.serializedSizeUpperBound(r.key(), r.value(), r.headers().toArray()))
+              .isLessThanOrEqualTo(20_000);
+          assertThat(header(r, Topics.HEADER_TRUNCATED)).startsWith("value ");
+        });
+        assertThat(registry.get("d2search.indexer.thread.replacements").counters().stream()
+            .mapToDouble(c -> c.count()).sum()).as("no stream thread died").isZero();
+      }
+    }
+  }
+
   private static DocumentEvent document(String id, String body) {
     return DocumentEvent.newBuilder().setId(id).setOp(DocumentOp.UPSERT).setTitle("Title " + id).setBody(body)
         .setVersion(1).setTs(Instant.now()).build();
@@ -139,17 +251,17 @@ class IndexerIT {
     return new ProducerRecord<>(Topics.DOCUMENTS, key.getBytes(StandardCharsets.UTF_8), value);
   }
 
-  private static Map<String, Object> producerConfig() {
+  private static Map<String, Object> producerConfig(String bootstrapServers) {
     return Map.of(
-        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
         ProducerConfig.ACKS_CONFIG, "all",
         ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
         ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
   }
 
-  private static Map<String, Object> consumerConfig() {
+  private static Map<String, Object> consumerConfig(String bootstrapServers) {
     return Map.of(
-        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
         ConsumerConfig.GROUP_ID_CONFIG, "it-" + UUID.randomUUID(),
         ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
         // Only what the exactly-once applications committed.
@@ -157,11 +269,11 @@ class IndexerIT {
   }
 
   /** Latest value per key of {@code topic}, read until {@code done} holds or {@link #TIMEOUT} passes. */
-  private static <V> Map<String, V> consume(String topic, Deserializer<String> keys, Deserializer<V> values,
+  private static <V> Map<String, V> consume(String bootstrapServers, String topic, Deserializer<String> keys, Deserializer<V> values,
       Predicate<Map<String, V>> done) {
     Map<String, V> seen = new HashMap<>();
     long deadline = System.nanoTime() + TIMEOUT.toNanos();
-    try (KafkaConsumer<String, V> consumer = new KafkaConsumer<>(consumerConfig(), keys, values)) {
+    try (KafkaConsumer<String, V> consumer = new KafkaConsumer<>(consumerConfig(bootstrapServers), keys, values)) {
       consumer.subscribe(List.of(topic));
       while (!done.test(seen) && System.nanoTime() < deadline) {
         consumer.poll(Duration.ofMillis(200)).forEach(r -> seen.put(r.key(), r.value()));
@@ -170,15 +282,27 @@ class IndexerIT {
     return seen;
   }
 
-  /** Records of {@code topic}, read until {@code expected} arrived or {@link #TIMEOUT} passed. */
-  private static List<ConsumerRecord<byte[], byte[]>> consumeRecords(String topic, int expected) {
+  /**
+   * Records of {@code topic} that match {@code keep}, read until {@code expected} of them arrived, or until
+   * {@link #TIMEOUT} passed or at least one matched and the topic then stayed quiet for a few polls.
+   */
+  private static List<ConsumerRecord<byte[], byte[]>> consumeRecords(String bootstrapServers, String topic,
+      int expected,
+      Predicate<ConsumerRecord<byte[], byte[]>> keep) {
     List<ConsumerRecord<byte[], byte[]>> seen = new ArrayList<>();
     long deadline = System.nanoTime() + TIMEOUT.toNanos();
+    int quietPolls = 0;
     try (KafkaConsumer<byte[], byte[]> consumer =
-        new KafkaConsumer<>(consumerConfig(), new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+        new KafkaConsumer<>(consumerConfig(bootstrapServers), new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
       consumer.subscribe(List.of(topic));
-      while (seen.size() < expected && System.nanoTime() < deadline) {
-        consumer.poll(Duration.ofMillis(200)).forEach(seen::add);
+      while (seen.size() < expected && System.nanoTime() < deadline && (seen.isEmpty() || quietPolls < 10)) {
+        var records = consumer.poll(Duration.ofMillis(200));
+        quietPolls = records.isEmpty() ? quietPolls + 1 : 0;
+        records.forEach(r -> {
+          if (keep.test(r)) {
+            seen.add(r);
+          }
+        });
       }
     }
     return seen;

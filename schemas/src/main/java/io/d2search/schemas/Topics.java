@@ -46,6 +46,12 @@ public final class Topics {
   public static final String HEADER_SOURCE_PARTITION = "d2search.source.partition";
   /** Dead-letter header: offset the record had in its source partition. */
   public static final String HEADER_SOURCE_OFFSET = "d2search.source.offset";
+  /**
+   * Dead-letter header, present only when the dead letter had to be cut to fit the record size limit: which parts
+   * were cut and their original sizes, e.g. {@code "value 1048482 bytes, kept 1047700"}. The whole record stays
+   * at its source offset for as long as the source topic retains it.
+   */
+  public static final String HEADER_TRUNCATED = "d2search.truncated";
 
   public static AvroSerde<DocumentEvent> documentSerde() {
     return AvroSerde.of(DocumentEvent.class);
