@@ -16,16 +16,16 @@ import java.nio.file.Path;
 import java.util.Locale;
 
 /** Turns settings into component configs: the one place that knows both. */
-final class Components {
+public final class Components {
   private Components() {}
 
-  static EmbedderConfig embedder(Settings s) {
+  public static EmbedderConfig embedder(Settings s) {
     return new EmbedderConfig(s.string("model.version"), BackboneSource.MINILM_L6_V2, s.integer("model.max-tokens"),
         s.integer("embed.max-batch"), s.integer("model.threads"), provider(s));
   }
 
   /** Setting model.provider: where every ONNX model of this process runs. */
-  static ExecutionProvider provider(Settings s) {
+  public static ExecutionProvider provider(Settings s) {
     return ExecutionProvider.valueOf(s.string("model.provider").toUpperCase(Locale.ROOT));
   }
 
@@ -34,17 +34,17 @@ final class Components {
    * head), with batch size, threads and provider from the settings. All services of one deployment must name the
    * same version: a query is embedded with the version of the index it searches.
    */
-  static Embedder serviceEmbedder(Settings s) {
+  public static Embedder serviceEmbedder(Settings s) {
     return serviceEmbedder(s, serviceBundle(s));
   }
 
   /** {@link #serviceEmbedder(Settings)} of a bundle already loaded, so a caller that also needs its IEM loads it once. */
-  static Embedder serviceEmbedder(Settings s, ModelBundle bundle) {
+  public static Embedder serviceEmbedder(Settings s, ModelBundle bundle) {
     return bundle.embedder(embedder(s));
   }
 
   /** The bundle of setting model.version: what every service runs. */
-  static ModelBundle serviceBundle(Settings s) {
+  public static ModelBundle serviceBundle(Settings s) {
     return bundle(s, s.string("model.version"));
   }
 
@@ -52,17 +52,17 @@ final class Components {
    * Starts the query service on a bundle's embedder, re-ranking with the bundle's IEM head when it has one (version
    * 0 has none: HNSW order).
    */
-  static QueryService startQueryService(Settings s, ModelBundle bundle, Embedder embedder,
+  public static QueryService startQueryService(Settings s, ModelBundle bundle, Embedder embedder,
       PrometheusMeterRegistry registry) {
     return QueryService.start(queryService(s), embedder, bundle.iem().orElse(null), registry);
   }
 
-  static ChunkerConfig chunker(Settings s) {
+  public static ChunkerConfig chunker(Settings s) {
     return new ChunkerConfig(s.integer("chunk.max-tokens"), s.integer("chunk.overlap-tokens"));
   }
 
   /** Where model bundles live: setting model.bundles-dir, or {@code <data.dir>/bundles} when it is empty. */
-  static Path bundlesDir(Settings s) {
+  public static Path bundlesDir(Settings s) {
     String dir = s.string("model.bundles-dir");
     return dir.isBlank() ? dataDir(s).resolve("bundles") : Path.of(dir);
   }
@@ -72,25 +72,25 @@ final class Components {
    * mean-pooling initialisation, is created first when missing. A name with a path separator is a bundle
    * directory.
    */
-  static ModelBundle bundle(Settings s, String version) {
+  public static ModelBundle bundle(Settings s, String version) {
     if (ModelBundle.VERSION_ZERO.equals(version)) {
       return ModelBundle.versionZero(bundlesDir(s), BackboneSource.MINILM_L6_V2, s.integer("model.max-tokens"));
     }
     return ModelBundle.load(version.contains("/") ? Path.of(version) : bundlesDir(s).resolve(version));
   }
 
-  static Path dataDir(Settings s) {
+  public static Path dataDir(Settings s) {
     return s.path("data.dir");
   }
 
-  static IndexerConfig indexer(Settings s) {
+  public static IndexerConfig indexer(Settings s) {
     return IndexerConfig.defaults(s.string("kafka.bootstrap.servers"), dataDir(s).resolve("streams"))
         .withApplicationIdPrefix(s.string("kafka.application-id-prefix"))
         .withChunker(chunker(s))
         .withEmbedBatching(s.integer("embed.max-batch"), s.longValue("embed.max-wait-ms"));
   }
 
-  static QueryServiceConfig queryService(Settings s) {
+  public static QueryServiceConfig queryService(Settings s) {
     return QueryServiceConfig.defaults(s.string("kafka.bootstrap.servers"), dataDir(s).resolve("index"))
         .withHttp(s.string("http.host"), s.integer("http.port"))
         .withCommitPolicy(s.longValue("index.commit-interval-ms"), MaterializerConfig.DEFAULT_COMMIT_MAX_RECORDS)

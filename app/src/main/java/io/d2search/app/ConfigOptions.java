@@ -4,13 +4,13 @@ import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 /** The {@code --config} option every service command shares. */
-final class ConfigOptions {
+public final class ConfigOptions {
   @Option(names = "--config", paramLabel = "FILE",
       description = "Properties file overriding the defaults (see d2search-defaults.properties); "
           + "environment variables D2SEARCH_* override both.")
   Path configFile;
 
-  Settings settings() {
+  public Settings settings() {
     return Settings.load(configFile, System.getenv());
   }
 }

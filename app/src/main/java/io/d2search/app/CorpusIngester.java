@@ -1,6 +1,6 @@
 package io.d2search.app;
 
-import io.d2search.eval.BeirDataset;
+import io.d2search.ingest.CorpusFile;
 import io.d2search.events.DocumentEvent;
 import io.d2search.events.DocumentOp;
 import io.d2search.schemas.Topics;
@@ -28,11 +28,11 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * {@code {id,title,body,url}}) as UPSERTs, or deletions by id. One idempotent producer with {@code acks=all};
  * every event of one run carries the same version (the run's start time), so a later run supersedes it.
  */
-final class CorpusIngester implements AutoCloseable {
+public final class CorpusIngester implements AutoCloseable {
   private final Producer<String, byte[]> producer;
   private final long version = System.currentTimeMillis();
 
-  CorpusIngester(String bootstrapServers) {
+  public CorpusIngester(String bootstrapServers) {
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
     p.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -43,14 +43,14 @@ final class CorpusIngester implements AutoCloseable {
   }
 
   /** Sends every document of the file; returns how many. @throws UncheckedIOException if a send failed */
-  long ingest(Path corpus) {
+  public long ingest(Path corpus) {
     long lines = countLines(corpus);
     AtomicReference<Exception> failure = new AtomicReference<>();
     long[] sent = {0};
     try (ProgressBar bar = new ProgressBarBuilder().setTaskName("ingest " + corpus.getFileName())
         .setInitialMax(lines).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(250).setUnit(" docs", 1)
         .build()) {
-      BeirDataset.forEachDocument(corpus, d -> {
+      CorpusFile.forEachDocument(corpus, d -> {
         DocumentEvent event = DocumentEvent.newBuilder().setId(d.id()).setOp(DocumentOp.UPSERT)
             .setTitle(d.title().isEmpty() ? null : d.title()).setBody(d.text()).setUrl(d.url())
             .setVersion(version).setTs(Instant.now()).setAttributes(Map.of()).build();

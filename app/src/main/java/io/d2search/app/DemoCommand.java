@@ -1,11 +1,11 @@
 package io.d2search.app;
 
+import io.d2search.ingest.CorpusFile;
 import io.d2search.broker.EmbeddedKafka;
 import io.d2search.bundle.ModelBundle;
 import io.d2search.embed.EmbedText;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.TextHash;
-import io.d2search.eval.BeirDataset;
 import io.d2search.index.PassageIndex;
 import io.d2search.index.StoredPassage;
 import io.d2search.indexer.Indexer;
@@ -40,7 +40,7 @@ import picocli.CommandLine.Option;
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = "All-in-one: embedded Kafka + indexer + query service in one JVM; ingest a corpus (the bundled "
         + "sample by default), wait until it is searchable, then serve search on localhost.")
-final class DemoCommand implements Callable<Integer> {
+public final class DemoCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(DemoCommand.class);
   /** Give up waiting (but keep serving) when indexing makes no progress for this long. */
   private static final Duration STALL = Duration.ofSeconds(120);
@@ -127,7 +127,7 @@ final class DemoCommand implements Callable<Integer> {
   /** Passage id → hash of the text the indexer will embed, computed with the indexer's own chunker. */
   private static Map<String, String> expectedPassages(Path documents, Chunker chunker) {
     Map<String, String> expected = new LinkedHashMap<>();
-    BeirDataset.forEachDocument(documents, d -> {
+    CorpusFile.forEachDocument(documents, d -> {
       List<String> chunks = chunker.chunk(d.text());
       String title = d.title().isEmpty() ? null : d.title();
       for (int n = 0; n < chunks.size(); n++) {

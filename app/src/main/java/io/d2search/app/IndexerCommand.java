@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 @Command(name = "indexer", mixinStandardHelpOptions = true,
     description = "Run the indexer: documents -> validate -> chunk -> passages -> embed -> embeddings "
         + "(Kafka Streams, exactly-once). Scale by running more instances, up to the topic partitions.")
-final class IndexerCommand implements Callable<Integer> {
+public final class IndexerCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(IndexerCommand.class);
 
   @Mixin ConfigOptions config;

@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
 @Command(name = "ingest", mixinStandardHelpOptions = true,
     description = "Send documents from a JSONL file (BEIR corpus.jsonl or {id,title,body,url}) to the documents "
         + "topic, or delete documents by id.")
-final class IngestCommand implements Callable<Integer> {
+public final class IngestCommand implements Callable<Integer> {
   @Mixin ConfigOptions config;
 
   @Option(names = "--corpus", paramLabel = "PATH", description = "JSONL file of documents to upsert.")

@@ -9,13 +9,13 @@ import org.slf4j.LoggerFactory;
 /**
  * Components of a running service, closed in reverse order of start on shutdown (Ctrl-C, SIGTERM) or on failure.
  */
-final class Lifecycle implements AutoCloseable {
+public final class Lifecycle implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Lifecycle.class);
   private final Deque<AutoCloseable> started = new ArrayDeque<>();
   private final CountDownLatch stopped = new CountDownLatch(1);
 
   /** Registers a started component; returns it. */
-  <T extends AutoCloseable> T add(T component) {
+  public <T extends AutoCloseable> T add(T component) {
     synchronized (started) {
       started.push(component);
     }
@@ -23,7 +23,7 @@ final class Lifecycle implements AutoCloseable {
   }
 
   /** Blocks the calling thread until the JVM is asked to stop, then closes everything. */
-  void awaitShutdown() throws InterruptedException {
+  public void awaitShutdown() throws InterruptedException {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       close();
       stopped.countDown();

@@ -3,12 +3,16 @@ package io.d2search.app;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The d2search launcher: one picocli command per service or tool; it only wires configuration into components. */
+/**
+ * The serving command line: one picocli command per service or tool; it only wires configuration into components.
+ * The lab's commands (eval, distill, interpolate, bench) live in the lab artifact ({@code io.d2search.lab.LabMain}),
+ * which the {@code d2search} launcher picks for them.
+ */
 @Command(name = "d2search", mixinStandardHelpOptions = true, version = "d2search 0.1.0",
     description = "Streaming semantic search: Kafka Streams indexer, Lucene HNSW query service, D2LLM student.",
     subcommands = {DemoCommand.class, IndexerCommand.class, QueryServiceCommand.class, IngestCommand.class,
-        SearchCommand.class, EvalCommand.class, DistillCommand.class, InterpolateCommand.class, BenchCommand.class,
-        CommandLine.HelpCommand.class})
+        SearchCommand.class, CommandLine.HelpCommand.class},
+    footer = "%nThe lab's commands (eval, distill, interpolate, bench) run through the same launcher: ./d2search eval --help")
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
@@ -20,7 +24,12 @@ public final class Main implements Runnable {
    * prints one line, not a trace.
    */
   static CommandLine commandLine() {
-    CommandLine cmd = new CommandLine(new Main());
+    return commandLine(new Main());
+  }
+
+  /** {@link #commandLine()} over another root command (the lab's, which adds its commands to these). */
+  public static CommandLine commandLine(Object root) {
+    CommandLine cmd = new CommandLine(root);
     cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       if (e instanceof IllegalArgumentException || e instanceof java.io.UncheckedIOException
           || e instanceof io.d2search.bundle.BundleException) {

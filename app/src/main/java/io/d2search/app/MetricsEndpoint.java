@@ -12,7 +12,7 @@ import java.nio.charset.StandardCharsets;
  * {@code GET /metrics} in Prometheus text format for services without an HTTP API of their own (the indexer).
  * The JDK's HTTP server is enough for one scrape endpoint.
  */
-final class MetricsEndpoint implements AutoCloseable {
+public final class MetricsEndpoint implements AutoCloseable {
   private final HttpServer server;
 
   private MetricsEndpoint(HttpServer server) {

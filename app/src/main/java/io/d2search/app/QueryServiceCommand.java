@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 @Command(name = "query-service", mixinStandardHelpOptions = true,
     description = "Run the query service: materialise the embeddings topic into a local Lucene HNSW index "
         + "and serve POST /search, POST /clicks, GET /health, /metrics, /models.")
-final class QueryServiceCommand implements Callable<Integer> {
+public final class QueryServiceCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(QueryServiceCommand.class);
 
   @Mixin ConfigOptions config;

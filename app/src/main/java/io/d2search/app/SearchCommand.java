@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code search}: query a running query-service over HTTP and print the ranked passages. */
 @Command(name = "search", mixinStandardHelpOptions = true, description = "Search a running d2search over HTTP.")
-final class SearchCommand implements Callable<Integer> {
+public final class SearchCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @Parameters(arity = "1..*", paramLabel = "QUERY", description = "The query (words are joined with spaces).")

@@ -12,18 +12,18 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 
 /** Creates the topics a service writes to when they are missing; existing topics are left alone. */
-final class TopicSetup {
+public final class TopicSetup {
   private static final Duration TIMEOUT = Duration.ofSeconds(30);
 
   private TopicSetup() {}
 
   /** The indexer's topics: documents, documents.dlq, passages, embeddings. */
-  static void forIndexer(Settings s) {
+  public static void forIndexer(Settings s) {
     IndexerTopics.createIfMissing(admin(s), s.integer("kafka.topic.partitions"), replication(s), TIMEOUT);
   }
 
   /** The query service's output topics: impressions and clicks (plus model-releases, which it will read). */
-  static void forQueryService(Settings s) {
+  public static void forQueryService(Settings s) {
     int partitions = s.integer("kafka.topic.partitions");
     short rf = replication(s);
     List<NewTopic> topics = new ArrayList<>();

@@ -1,7 +1,7 @@
 package io.d2search.distill;
 
 import io.d2search.embed.Embedder;
-import io.d2search.eval.VectorCache;
+import io.d2search.data.VectorCache;
 import java.util.ArrayList;
 import java.util.List;
 import me.tongfei.progressbar.ProgressBar;

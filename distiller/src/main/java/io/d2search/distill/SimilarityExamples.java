@@ -1,7 +1,7 @@
 package io.d2search.distill;
 
 import io.d2search.embed.Embedder;
-import io.d2search.eval.StsBenchmark;
+import io.d2search.data.StsBenchmark;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;

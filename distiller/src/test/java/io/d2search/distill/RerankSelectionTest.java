@@ -10,7 +10,7 @@ import io.d2search.embed.EmbedderConfig;
 import io.d2search.embed.ExecutionProvider;
 import io.d2search.eval.EvalPassage;
 import io.d2search.eval.HnswDenseRetriever;
-import io.d2search.eval.PassageVectors;
+import io.d2search.data.PassageVectors;
 import io.d2search.rank.IemHead;
 import io.d2search.rank.IemHead.Input;
 import java.util.ArrayList;
@@ -39,7 +39,7 @@ class RerankSelectionTest {
               + (v % 2 == 0 ? ", with a long digression on unrelated matters" : "") + "."));
         }
       }
-      float[][] vectors = PassageVectors.embed(embedder, PassageVectors.texts(docs), null, "test corpus");
+      float[][] vectors = PassageVectors.embed(embedder, EvalPassage.texts(docs), null, "test corpus");
       Map<String, float[]> vectorOf = new HashMap<>();
       for (int i = 0; i < docs.size(); i++) {
         vectorOf.put(docs.get(i).docId(), vectors[i]);

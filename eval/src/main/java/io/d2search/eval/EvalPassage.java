@@ -1,5 +1,7 @@
 package io.d2search.eval;
 
+import io.d2search.ingest.CorpusDocument;
+import io.d2search.data.BeirDataset;
 import io.d2search.embed.EmbedText;
 import io.d2search.ingest.Chunker;
 import java.util.ArrayList;
@@ -22,10 +24,15 @@ public record EvalPassage(String passageId, String docId, int n, String title, S
     return EmbedText.of(title, text);
   }
 
+  /** The embedding input of every passage. */
+  public static List<String> texts(List<EvalPassage> passages) {
+    return passages.stream().map(EvalPassage::embedText).toList();
+  }
+
   /** One passage per document ({@code title + " " + text}, truncated by the embedder as BEIR does). */
   public static List<EvalPassage> wholeDocs(BeirDataset data) {
     List<EvalPassage> out = new ArrayList<>(data.corpus().size());
-    for (BeirDataset.Document d : data.corpus().values()) {
+    for (CorpusDocument d : data.corpus().values()) {
       out.add(new EvalPassage(d.id() + "#0", d.id(), 0, d.title(), d.text()));
     }
     return out;
@@ -34,7 +41,7 @@ public record EvalPassage(String passageId, String docId, int n, String title, S
   /** Documents cut into passages as the indexer cuts them. */
   public static List<EvalPassage> chunked(BeirDataset data, Chunker chunker) {
     List<EvalPassage> out = new ArrayList<>();
-    for (BeirDataset.Document d : data.corpus().values()) {
+    for (CorpusDocument d : data.corpus().values()) {
       List<String> chunks = chunker.chunk(d.text());
       if (chunks.isEmpty()) {
         chunks = List.of(d.text()); // a title-only document is still retrievable by its title

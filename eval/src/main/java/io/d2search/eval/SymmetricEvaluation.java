@@ -1,5 +1,8 @@
 package io.d2search.eval;
 
+import io.d2search.data.Snli;
+import io.d2search.data.StsBenchmark;
+import io.d2search.data.SymmetricData;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;

@@ -1,5 +1,9 @@
 package io.d2search.eval;
 
+import io.d2search.ingest.CorpusDocument;
+import io.d2search.data.BeirDataset;
+import io.d2search.data.VectorCache;
+import io.d2search.data.PassageVectors;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
@@ -62,7 +66,7 @@ class EvaluationTest {
       queries.put(e.getKey(), e.getValue());
       qrels.put(e.getKey(), full.qrels().get(e.getKey()));
     });
-    Map<String, BeirDataset.Document> corpus = new LinkedHashMap<>();
+    Map<String, CorpusDocument> corpus = new LinkedHashMap<>();
     qrels.values().forEach(j -> j.keySet().forEach(id -> corpus.put(id, full.corpus().get(id))));
     full.corpus().values().stream().limit(120).forEach(d -> corpus.putIfAbsent(d.id(), d));
     BeirDataset slice = new BeirDataset(corpus, queries, qrels);
@@ -72,7 +76,7 @@ class EvaluationTest {
       assertThat(passages.size()).isGreaterThan(corpus.size());
       float[][] vectors;
       try (VectorCache cache = VectorCache.open(cacheDir, embedder.info())) {
-        vectors = PassageVectors.embed(embedder, PassageVectors.texts(passages), cache, "embed");
+        vectors = PassageVectors.embed(embedder, EvalPassage.texts(passages), cache, "embed");
       }
       try (VectorCache reopened = VectorCache.open(cacheDir, embedder.info())) {
         assertThat(reopened.size()).isEqualTo(passages.stream().map(EvalPassage::embedText).distinct().count());

@@ -1,5 +1,9 @@
 package io.d2search.eval;
 
+import io.d2search.testkit.SharedData;
+import io.d2search.data.Snli;
+import io.d2search.data.StsBenchmark;
+import io.d2search.data.SymmetricData;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.d2search.embed.BackboneSource;

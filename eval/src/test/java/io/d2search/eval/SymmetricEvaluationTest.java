@@ -1,9 +1,12 @@
 package io.d2search.eval;
 
+import io.d2search.data.Snli;
+import io.d2search.data.StsBenchmark;
+import io.d2search.data.SymmetricData;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import io.d2search.eval.Snli.Label;
+import io.d2search.data.Snli.Label;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;

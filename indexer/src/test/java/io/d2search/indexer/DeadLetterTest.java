@@ -1,9 +1,9 @@
 package io.d2search.indexer;
 
+import io.d2search.testkit.Randomized;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.d2search.ingest.Randomized;
 import io.d2search.schemas.Topics;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;

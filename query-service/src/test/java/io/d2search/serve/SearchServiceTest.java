@@ -1,5 +1,6 @@
 package io.d2search.serve;
 
+import io.d2search.testkit.Randomized;
 import static io.d2search.index.HitAssertions.assertSameRanking;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -13,7 +14,6 @@ import io.d2search.index.Hit;
 import io.d2search.index.IndexConfig;
 import io.d2search.index.ModelVersionMismatchException;
 import io.d2search.index.PassageIndex;
-import io.d2search.index.Randomized;
 import io.d2search.rank.IemHead;
 import io.d2search.rank.IemHead.Branch;
 import io.d2search.rank.IemHead.Input;

@@ -3,8 +3,8 @@ package io.d2search.teach;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.EmbedderConfig;
 import io.d2search.embed.TextHash;
-import io.d2search.eval.PassageVectors;
-import io.d2search.eval.VectorCache;
+import io.d2search.data.PassageVectors;
+import io.d2search.data.VectorCache;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -256,7 +256,7 @@ public final class EnsembleTeacher implements FeatureTeacher {
    * Unit vectors of dense model {@code c} for texts, with that model's query or passage prefix added, from the
    * store or embedded and stored. For the measurement harness (whole-corpus retrieval by one model).
    */
-  List<float[]> denseVectors(int c, List<String> texts, boolean queries) {
+  public List<float[]> denseVectors(int c, List<String> texts, boolean queries) {
     DenseModel m = config.dense().get(c);
     if (queries) {
       return texts.stream().map(t -> queryVector(c, m.queryPrefix() + t)).toList();

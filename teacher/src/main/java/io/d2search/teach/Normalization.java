@@ -57,7 +57,7 @@ public record Normalization(Mode mode, List<Double> centers, List<Double> scales
   }
 
   /** One component's scores over a call's passages, normalised. */
-  double[] apply(int component, double[] raw) {
+  public double[] apply(int component, double[] raw) {
     if (mode == Mode.PER_CALL) {
       return EnsembleTeacher.zScores(raw);
     }

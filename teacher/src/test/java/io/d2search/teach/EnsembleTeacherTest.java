@@ -1,5 +1,6 @@
 package io.d2search.teach;
 
+import io.d2search.ingest.CorpusDocument;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -7,7 +8,7 @@ import io.d2search.embed.EmbedText;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.EmbedderConfig;
 import io.d2search.embed.ExecutionProvider;
-import io.d2search.eval.BeirDataset;
+import io.d2search.data.BeirDataset;
 import io.d2search.eval.Bm25Retriever;
 import io.d2search.eval.EvalPassage;
 import io.d2search.eval.RankingMetrics;
@@ -138,7 +139,7 @@ class EnsembleTeacherTest {
   }
 
   private static String text(BeirDataset data, String id) {
-    BeirDataset.Document d = data.corpus().get(id);
+    CorpusDocument d = data.corpus().get(id);
     return EmbedText.of(d.title(), d.text());
   }
 
