@@ -18,6 +18,7 @@ import io.d2search.data.PassageVectors;
 import io.d2search.eval.RankingMetrics;
 import io.d2search.eval.ScoredDoc;
 import io.d2search.data.VectorCache;
+import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -38,29 +39,51 @@ import java.util.stream.IntStream;
  * (step 0.05) maximising train nDCG@10; calibration is Platt scaling of the fused score on "judged relevant" over
  * every train candidate. Nothing is tuned on test.
  *
- * <pre>
- * java … io.d2search.teach.TeacherBench --data ../shared/data/scifact --cache /tmp/teacher-cache [--depth 100]
- *     [--fit-split train] [--eval-split test] [--threads 0]
- * </pre>
+ * <p>Run it with {@code d2search bench teacher} (see {@code --help}).
  */
 public final class TeacherBench {
-  private TeacherBench() {}
+  /**
+   * What to measure.
+   *
+   * @param data a BEIR dataset directory (SciFact: {@code <lab.data-dir>/scifact})
+   * @param cache where the teacher's and the student's corpus vectors are cached
+   * @param depth candidates per query (the student's exact top {@code depth})
+   * @param threads ONNX Runtime intra-op threads, 0 = all cores
+   * @param fitSplit the split weights and calibration are fitted on
+   * @param evalSplit the split they are measured on
+   */
+  public record Plan(Path data, Path cache, int depth, int threads, String fitSplit, String evalSplit) {
+    public Plan {
+      if (depth < 1) {
+        throw new IllegalArgumentException("depth must be >= 1: " + depth);
+      }
+      if (fitSplit.equals(evalSplit)) {
+        throw new IllegalArgumentException("fit and eval splits must differ (nothing is tuned on the eval split)");
+      }
+    }
+  }
+
+  private final Plan plan;
+  /** The report is printed as it is measured: fitting takes minutes, and each table is useful on its own. */
+  private final PrintStream out;
+
+  public TeacherBench(Plan plan, PrintStream out) {
+    this.plan = plan;
+    this.out = out;
+  }
 
   /** One query's candidates and every component's raw score on them. */
   record Candidates(String queryId, List<String> docIds, double[] student, double[][] raw, double studentMillis,
       double millis) {}
 
-  public static void main(String[] args) throws Exception {
-    Map<String, String> opts = new HashMap<>();
-    for (int i = 0; i + 1 < args.length; i += 2) {
-      opts.put(args[i].replaceFirst("^--", ""), args[i + 1]);
-    }
-    Path data = Path.of(opts.getOrDefault("data", "../shared/data/scifact"));
-    Path cache = Path.of(opts.getOrDefault("cache", System.getProperty("java.io.tmpdir") + "/d2search-teacher"));
-    int depth = Integer.parseInt(opts.getOrDefault("depth", "100"));
-    int threads = Integer.parseInt(opts.getOrDefault("threads", "0"));
-    String fitSplit = opts.getOrDefault("fit-split", "train");
-    String evalSplit = opts.getOrDefault("eval-split", "test");
+  /** Fits on the fit split, measures on the eval split, and prints every table. */
+  public void run() throws Exception {
+    Path data = plan.data();
+    Path cache = plan.cache();
+    int depth = plan.depth();
+    int threads = plan.threads();
+    String fitSplit = plan.fitSplit();
+    String evalSplit = plan.evalSplit();
 
     BeirDataset fit = BeirDataset.load(data, fitSplit);
     BeirDataset eval = BeirDataset.load(data, evalSplit);
@@ -68,7 +91,7 @@ public final class TeacherBench {
     List<String> texts = EvalPassage.texts(docs);
     Map<String, String> textOf = new HashMap<>();
     docs.forEach(d -> textOf.put(d.docId(), d.embedText()));
-    System.out.printf(Locale.ROOT, "%s: %d documents, %d %s queries, %d %s queries%n", data, docs.size(),
+    out.printf(Locale.ROOT, "%s: %d documents, %d %s queries, %d %s queries%n", data, docs.size(),
         fit.queries().size(), fitSplit, eval.queries().size(), evalSplit);
 
     EnsembleConfig config = EnsembleConfig.defaults().withProvider(ExecutionProvider.CPU).withIntraOpThreads(threads);
@@ -99,7 +122,7 @@ public final class TeacherBench {
     Fit globalFit = gridSearch(fitCands, fit.qrels(), names.size(), global);
     Calibration perCallCal = platt(fitCands, fit.qrels(), names, perCallFit.weights(), perCall);
     Calibration globalCal = platt(fitCands, fit.qrels(), names, globalFit.weights(), global);
-    System.out.printf(Locale.ROOT, "fitted on %s, components %s:%n  PER_CALL weights %s, calibration slope %.6f "
+    out.printf(Locale.ROOT, "fitted on %s, components %s:%n  PER_CALL weights %s, calibration slope %.6f "
         + "offset %.6f (train nDCG@10 %.4f)%n  GLOBAL centers %s scales %s, weights %s, calibration slope %.6f "
         + "offset %.6f (train nDCG@10 %.4f)%n", fitSplit, names, perCallFit.weights(), perCallCal.slope(),
         perCallCal.offset(), perCallFit.ndcg(), global.centers(), global.scales(), globalFit.weights(),
@@ -129,10 +152,10 @@ public final class TeacherBench {
     }
     rows.add(rerank("dense-only ensemble, equal weights (PER_CALL)", evalCands, eval.qrels(), depth,
         fusedScore(names, equal, perCall)));
-    System.out.println("split " + evalSplit + " (ms/query of a re-rank row: every teacher component on the "
+    out.println("split " + evalSplit + " (ms/query of a re-rank row: every teacher component on the "
         + depth + " candidates, passage vectors cached, query embedded; of a full-corpus row: its query embedding"
         + " and exact search):");
-    System.out.print(Evaluation.table(rows));
+    out.print(Evaluation.table(rows));
     calibrationReport("PER_CALL, fit (" + fitSplit + ")", fitCands, fit.qrels(), names, perCallFit.weights(),
         perCall, perCallCal);
     calibrationReport("PER_CALL, eval (" + evalSplit + ")", evalCands, eval.qrels(), names, perCallFit.weights(),
@@ -146,7 +169,7 @@ public final class TeacherBench {
     smallSetReport("GLOBAL, " + evalSplit, evalCands, eval.qrels(), names, globalFit.weights(), global, globalCal);
   }
 
-  private static Map<String, Candidates> candidates(BeirDataset split, ExactDenseRetriever student,
+  private Map<String, Candidates> candidates(BeirDataset split, ExactDenseRetriever student,
       EnsembleTeacher teacher, Map<String, String> textOf, int depth) {
     Map<String, Candidates> out = new java.util.LinkedHashMap<>();
     for (Map.Entry<String, String> q : split.queries().entrySet()) {
@@ -164,7 +187,7 @@ public final class TeacherBench {
   }
 
   /** One dense component alone, exact search over the whole corpus. */
-  private static EvalRow fullRetrieval(BeirDataset split, EnsembleTeacher teacher, int component,
+  private EvalRow fullRetrieval(BeirDataset split, EnsembleTeacher teacher, int component,
       List<EvalPassage> docs, int depth) {
     List<float[]> docVectors = teacher.denseVectors(component, EvalPassage.texts(docs), false);
     double ndcg = 0;
@@ -197,7 +220,7 @@ public final class TeacherBench {
     return new EvalRow(name, ndcg / n, recall / n, mrr / n, nanos / 1e6 / n, n);
   }
 
-  private static ToDoubleBiFunction<Candidates, Integer> fusedScore(List<String> names, List<Double> weights,
+  private ToDoubleBiFunction<Candidates, Integer> fusedScore(List<String> names, List<Double> weights,
       Normalization normalization) {
     Map<Candidates, double[]> memo = new java.util.IdentityHashMap<>();
     return (c, i) -> memo.computeIfAbsent(c,
@@ -205,7 +228,7 @@ public final class TeacherBench {
   }
 
   /** Pooled mean and standard deviation of each component's raw scores over every fitting candidate. */
-  static Normalization globalNormalization(Map<String, Candidates> cands, int components) {
+  Normalization globalNormalization(Map<String, Candidates> cands, int components) {
     List<Double> centers = new ArrayList<>();
     List<Double> scales = new ArrayList<>();
     for (int k = 0; k < components; k++) {
@@ -231,7 +254,7 @@ public final class TeacherBench {
    * scored as one small call, as distillation asks (a positive and a few hard negatives), against the same pairs'
    * probabilities from the full call.
    */
-  private static void smallSetReport(String label, Map<String, Candidates> cands,
+  private void smallSetReport(String label, Map<String, Candidates> cands,
       Map<String, Map<String, Integer>> qrels, List<String> names, List<Double> weights, Normalization normalization,
       Calibration calibration) {
     double ndcg = 0;
@@ -282,12 +305,12 @@ public final class TeacherBench {
         }
       }
     }
-    System.out.printf(Locale.ROOT, "small sets (%s, judged + 7 hard negatives, %d queries): nDCG@10 %.4f; mean "
+    out.printf(Locale.ROOT, "small sets (%s, judged + 7 hard negatives, %d queries): nDCG@10 %.4f; mean "
         + "P(relevant) of judged %.4f (%.4f in the full call), of negatives %.4f; mean |P(small) - P(full)| %.4f%n",
         label, queries, ndcg / queries, relSmall / rel, relFull / rel, otherSmall / (pairs - rel), drift / pairs);
   }
 
-  static EvalRow rerank(String name, Map<String, Candidates> cands, Map<String, Map<String, Integer>> qrels,
+  EvalRow rerank(String name, Map<String, Candidates> cands, Map<String, Map<String, Integer>> qrels,
       int depth, ToDoubleBiFunction<Candidates, Integer> score) {
     double ndcg = 0;
     double recall = 0;
@@ -305,7 +328,7 @@ public final class TeacherBench {
     return new EvalRow(name, ndcg / n, recall / n, mrr / n, ms / n, cands.size());
   }
 
-  private static List<String> ranking(Candidates c, ToDoubleBiFunction<Candidates, Integer> score) {
+  private List<String> ranking(Candidates c, ToDoubleBiFunction<Candidates, Integer> score) {
     int n = c.docIds().size();
     double[] s = new double[n];
     for (int i = 0; i < n; i++) {
@@ -317,7 +340,7 @@ public final class TeacherBench {
   }
 
   /** Weights on the simplex (step 0.05) with the best mean nDCG@10 on the given candidates; ties → first found. */
-  static Fit gridSearch(Map<String, Candidates> cands, Map<String, Map<String, Integer>> qrels, int components,
+  Fit gridSearch(Map<String, Candidates> cands, Map<String, Map<String, Integer>> qrels, int components,
       Normalization normalization) {
     // z-scores per query once; then each weight vector is a dot product per candidate.
     List<double[][]> z = new ArrayList<>();
@@ -352,19 +375,19 @@ public final class TeacherBench {
         bestW = w;
       }
     }
-    System.out.printf(Locale.ROOT, "grid search (%s): best fit nDCG@10 %.4f at %s%n", normalization.mode(), best,
+    out.printf(Locale.ROOT, "grid search (%s): best fit nDCG@10 %.4f at %s%n", normalization.mode(), best,
         Arrays.toString(bestW));
     return new Fit(Arrays.stream(bestW).boxed().toList(), best);
   }
 
   /** All non-negative integer vectors of the given length summing to {@code total}. */
-  private static List<int[]> simplex(int length, int total) {
+  private List<int[]> simplex(int length, int total) {
     List<int[]> out = new ArrayList<>();
     fill(new int[length], 0, total, out);
     return out;
   }
 
-  private static void fill(int[] v, int at, int left, List<int[]> out) {
+  private void fill(int[] v, int at, int left, List<int[]> out) {
     if (at == v.length - 1) {
       v[at] = left;
       out.add(v.clone());
@@ -379,7 +402,7 @@ public final class TeacherBench {
   /** Weights found by the grid search and their mean nDCG@10 on the fitting queries. */
   record Fit(List<Double> weights, double ndcg) {}
 
-  static Calibration platt(Map<String, Candidates> cands, Map<String, Map<String, Integer>> qrels, List<String> names,
+  Calibration platt(Map<String, Candidates> cands, Map<String, Map<String, Integer>> qrels, List<String> names,
       List<Double> weights, Normalization normalization) {
     List<Double> x = new ArrayList<>();
     List<Boolean> y = new ArrayList<>();
@@ -398,7 +421,7 @@ public final class TeacherBench {
     return Calibration.fit(x.stream().mapToDouble(Double::doubleValue).toArray(), labels, 100);
   }
 
-  private static void calibrationReport(String label, Map<String, Candidates> cands,
+  private void calibrationReport(String label, Map<String, Candidates> cands,
       Map<String, Map<String, Integer>> qrels, List<String> names, List<Double> weights, Normalization normalization,
       Calibration calibration) {
     double logLoss = 0;
@@ -426,7 +449,7 @@ public final class TeacherBench {
       }
       top1 += max;
     }
-    System.out.printf(Locale.ROOT,
+    out.printf(Locale.ROOT,
         "calibration on %s: log-loss %.4f per pair; mean P(relevant) %.4f over %d judged-relevant candidates, %.4f "
             + "over %d others; mean top score per query %.4f%n",
         label, logLoss / (rel + non), relSum / Math.max(1, rel), rel, nonSum / Math.max(1, non), non,

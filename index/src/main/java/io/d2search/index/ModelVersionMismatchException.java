@@ -2,7 +2,7 @@ package io.d2search.index;
 
 /**
  * An embedding or a query vector of one model version met an index of another. Vectors of different model
- * versions live in different spaces, so one index only ever holds one version (ARCHITECTURE.md §5).
+ * versions live in different spaces, so one index only ever holds one version.
  */
 public final class ModelVersionMismatchException extends IllegalArgumentException {
 

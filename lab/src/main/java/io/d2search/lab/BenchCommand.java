@@ -1,110 +1,25 @@
 package io.d2search.lab;
 
-import io.d2search.app.Components;
 import io.d2search.app.ConfigOptions;
-import io.d2search.app.CorpusIngester;
-import io.d2search.app.Lifecycle;
-import io.d2search.app.Settings;
-import io.d2search.app.TopicSetup;
-import io.d2search.ingest.CorpusFile;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.d2search.broker.EmbeddedKafka;
-import io.d2search.bundle.ModelBundle;
-import io.d2search.embed.EmbedText;
-import io.d2search.embed.Embedder;
-import io.d2search.embed.ModelInfo;
-import io.d2search.embed.TextHash;
-import io.d2search.data.BeirDataset;
-import io.d2search.ingest.CorpusDocument;
-import io.d2search.events.DocumentEvent;
-import io.d2search.events.DocumentOp;
-import io.d2search.index.Hit;
-import io.d2search.index.PassageIndex;
-import io.d2search.index.StoredPassage;
-import io.d2search.indexer.Indexer;
-import io.d2search.ingest.Chunker;
-import io.d2search.schemas.Topics;
-import io.d2search.serve.QueryService;
-import io.d2search.serve.SearchService;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import java.io.BufferedWriter;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
+import io.d2search.bench.PipelineBench;
+import io.d2search.bench.TeacherBench;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Locale;
-import java.util.Map;
-import java.util.Optional;
-import java.util.Properties;
-import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.stream.Stream;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/**
- * {@code bench}: the speed figures of ARCHITECTURE.md §4 in one run on one machine, each set against a baseline
- * measured in the same run: bare ONNX embedding throughput vs the whole ingest pipeline through a real broker
- * (exactly-once Kafka Streams, Lucene index), produce-to-searchable freshness, search latency in process and over
- * HTTP, and HNSW recall and latency against exact search. Everything runs in a temporary directory that is
- * deleted at the end.
- */
-@Command(name = "bench", mixinStandardHelpOptions = true,
+/** {@code bench}: the pipeline benchmark ({@link PipelineBench}); {@code bench teacher}: the teacher measurement. */
+@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = BenchCommand.Teacher.class,
     description = "Measure embed throughput (bare ONNX vs the full broker pipeline), produce-to-searchable "
         + "freshness, search latency (in process and over HTTP) and HNSW recall vs exact search, in one run on "
         + "this machine; prints one Markdown table.")
 final class BenchCommand implements Callable<Integer> {
-  private static final Logger log = LoggerFactory.getLogger(BenchCommand.class);
-  private static final ObjectMapper JSON = new ObjectMapper();
-
-  /** SciFact from the shared data folder, relative to the working directory (the repository root). */
-  static final Path DEFAULT_CORPUS = Path.of("../shared/data/scifact/corpus.jsonl");
-  /** Hits per search. */
-  static final int K = 10;
-  /** Untimed embedding batches before the bare-embedder measurement. */
-  static final int WARMUP_BATCHES = 3;
-  /** Untimed searches before each latency measurement. */
-  static final int WARMUP_QUERIES = 20;
-  /** Give up on the pipeline when the index grows by nothing for this long. */
-  static final Duration STALL = Duration.ofSeconds(120);
-  /** Give up on one freshness probe after this long. */
-  static final Duration FRESHNESS_TIMEOUT = Duration.ofSeconds(60);
-  /** How long the indexer and the materialiser may take to start. */
-  static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(120);
-
   @Mixin ConfigOptions config;
 
   @Option(names = "--corpus", paramLabel = "PATH",
       description = "JSONL documents: a BEIR corpus.jsonl or {id,title,body,url} lines (default: "
-          + "../shared/data/scifact/corpus.jsonl when it exists, else the sample corpus bundled with d2search).")
+          + "<lab.data-dir>/scifact/corpus.jsonl when it exists, else the sample corpus bundled with d2search).")
   Path corpus;
 
   @Option(names = "--docs", paramLabel = "N", defaultValue = "300",
@@ -114,7 +29,7 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--queries", paramLabel = "PATH",
       description = "Queries: a BEIR queries.jsonl ({_id,text} lines) or plain text, one query a line (default: "
           + "queries.jsonl next to the corpus when it exists, else the document titles).")
-  Path queriesFile;
+  Path queries;
 
   @Option(names = "--query-count", paramLabel = "N", defaultValue = "200",
       description = "Use the first N queries (default: ${DEFAULT-VALUE}).")
@@ -127,515 +42,52 @@ final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (docs < 1 || queryCount < 1 || freshDocs < 1) {
-      throw new IllegalArgumentException("--docs, --query-count and --fresh-docs must be at least 1");
-    }
-    Path tmp = Files.createTempDirectory("d2search-bench-");
-    try {
-      return run(tmp);
-    } finally {
-      deleteRecursively(tmp);
-    }
-  }
-
-  private int run(Path tmp) throws Exception {
-    Settings s = config.settings().with("data.dir", tmp).with("http.host", "127.0.0.1").with("http.port", 0)
-        .with("search.impressions", true);
-    Path corpusFile = resolveCorpus(tmp);
-    List<CorpusDocument> documents = firstDocuments(corpusFile, docs);
-    QuerySet queries = loadQueries(corpusFile, documents);
-    Path slice = writeCorpus(documents, tmp.resolve("bench-corpus.jsonl"));
-    int batch = s.integer("embed.max-batch");
-
-    Report report = new Report();
-    report.add("machine", String.format(Locale.ROOT, "%d cores (Runtime.availableProcessors()), %s %s, JDK %s",
-        Runtime.getRuntime().availableProcessors(), System.getProperty("os.name"), System.getProperty("os.arch"),
-        Runtime.version().feature()));
-
-    try (Lifecycle life = new Lifecycle()) {
-      PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-      life.add(registry::close);
-      ModelBundle bundle = Components.serviceBundle(s);
-      Embedder embedder = life.add(Components.serviceEmbedder(s, bundle));
-      ModelInfo model = embedder.info();
-      report.add("model", String.format(Locale.ROOT, "%s (dim %d, max %d tokens), ONNX provider %s, "
-          + "model.threads %s, batch %d; bundle v%s, %s", model.backboneId(), model.dimension(), model.maxTokens(),
-          model.provider(), s.integer("model.threads") == 0 ? "0 (all cores)" : s.string("model.threads"), batch,
-          bundle.version(), bundle.iem().isEmpty() ? "no IEM head (HNSW order)"
-              : "IEM re-ranking of the HNSW top " + s.string("search.rerank-depth")));
-
-      Chunker chunker = new Chunker(embedder.tokenizer(), Components.chunker(s));
-      Map<String, String> passageTexts = passageTexts(documents, chunker);
-      if (passageTexts.isEmpty()) {
-        throw new IllegalArgumentException("the first " + docs + " documents of " + corpusFile + " have no text");
-      }
-      Map<String, String> expected = new LinkedHashMap<>();
-      passageTexts.forEach((id, text) -> expected.put(id, TextHash.sha256(text)));
-      String corpusName = corpusFile.startsWith(tmp) ? "the bundled sample (/sample/documents.jsonl)"
-          : corpusFile.toString();
-      report.add("corpus", corpusName + " (first " + documents.size() + " documents)");
-      report.add("documents / passages", String.format(Locale.ROOT, "%d / %d (chunks of %s tokens, %s overlap)",
-          documents.size(), passageTexts.size(), s.string("chunk.max-tokens"), s.string("chunk.overlap-tokens")));
-      report.add("queries", queries.texts().size() + " from " + queries.source());
-
-      // 1. Baseline: the bare ONNX session over the same passage texts, batched as the indexer batches.
-      log.info("bench 1/5: bare ONNX embedding of {} passages", passageTexts.size());
-      List<String> texts = List.copyOf(passageTexts.values());
-      long bareNanos = bareEmbed(embedder, texts, batch);
-      double bareRate = texts.size() / (bareNanos / 1e9);
-      report.add("bare ONNX embed (baseline)", String.format(Locale.ROOT, "%.1f passages/s (%d passages in %.2f s)",
-          bareRate, texts.size(), bareNanos / 1e9));
-
-      // 2. The whole pipeline: broker, chunker and embedder apps (exactly-once), materialiser, Lucene index.
-      log.info("bench 2/5: full pipeline through an embedded broker");
-      EmbeddedKafka kafka = life.add(EmbeddedKafka.start(tmp.resolve("kafka"), 0));
-      s = s.with("kafka.bootstrap.servers", kafka.bootstrapServers());
-      TopicSetup.forIndexer(s);
-      TopicSetup.forQueryService(s);
-      Indexer indexer = life.add(new Indexer(Components.indexer(s), embedder, registry));
-      indexer.start();
-      QueryService service = life.add(Components.startQueryService(s, bundle, embedder, registry));
-      if (!indexer.awaitRunning(STARTUP_TIMEOUT)) {
-        throw new IllegalStateException("the indexer did not start within " + STARTUP_TIMEOUT.toSeconds()
-            + " s: " + indexer.state());
-      }
-      if (!service.materializer().awaitCaughtUp(STARTUP_TIMEOUT)) {
-        throw new IllegalStateException("the query service's materialiser did not start within "
-            + STARTUP_TIMEOUT.toSeconds() + " s", service.materializer().failure().orElse(null));
-      }
-      long pipelineNanos;
-      try (CorpusIngester ingester = new CorpusIngester(kafka.bootstrapServers())) {
-        long start = System.nanoTime();
-        ingester.ingest(slice);
-        pipelineNanos = awaitAll(service, indexer, expected) - start;
-      }
-      double pipelineRate = expected.size() / (pipelineNanos / 1e9);
-      report.add("full pipeline (broker, exactly-once, index)", String.format(Locale.ROOT,
-          "%.1f passages/s (%d passages in %.2f s, first produce to all searchable); ratio pipeline/bare = %.2f",
-          pipelineRate, expected.size(), pipelineNanos / 1e9, pipelineRate / bareRate));
-
-      // 3. Freshness: one new document at a time, from the produce call until all its passages are searchable.
-      log.info("bench 3/5: freshness of {} single documents", freshDocs);
-      KafkaProducer<String, byte[]> producer = life.add(producer(kafka.bootstrapServers()));
-      Freshness fresh = freshness(producer, service, indexer, embedder, chunker, documents);
-      report.add("freshness produce→searchable p50 / max", String.format(Locale.ROOT,
-          "%.0f / %.0f ms (%d single documents); bare embed of the same passages p50 %.1f ms, "
-              + "ratio freshness/bare p50 = %.1f", ms(fresh.searchable().p50()), ms(fresh.searchable().max()),
-          fresh.searchable().count(), ms(fresh.bareEmbed().p50()),
-          fresh.searchable().p50() / (double) fresh.bareEmbed().p50()));
-
-      // 4. Search latency: in process (query embedding, HNSW, stored fields, impression) and over HTTP.
-      log.info("bench 4/5: search latency over {} queries", queries.texts().size());
-      Percentiles inProcess = searchInProcess(service.search(), queries.texts(), true);
-      Percentiles overHttp;
-      try (HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-          .connectTimeout(Duration.ofSeconds(5)).build()) {
-        overHttp = searchOverHttp(http, URI.create("http://127.0.0.1:" + service.port() + "/search"),
-            queries.texts());
-      }
-      report.add("search in-process p50 / p99 (embed + HNSW + impression)", String.format(Locale.ROOT,
-          "%.2f / %.2f ms", ms(inProcess.p50()), ms(inProcess.p99())));
-      report.add("search over HTTP p50 / p99 (POST /search)", String.format(Locale.ROOT,
-          "%.2f / %.2f ms; ratio HTTP/in-process p50 = %.2f", ms(overHttp.p50()), ms(overHttp.p99()),
-          overHttp.p50() / (double) inProcess.p50()));
-      if (service.search().iem().isPresent()) {
-        // The same queries in HNSW order: what the re-ranking step costs.
-        Percentiles hnswOnly = searchInProcess(service.search(), queries.texts(), false);
-        report.add("search in-process p50 / p99 without re-ranking (rerank=false)", String.format(Locale.ROOT,
-            "%.2f / %.2f ms; re-ranking adds %.2f ms at p50", ms(hnswOnly.p50()), ms(hnswOnly.p99()),
-            ms(inProcess.p50() - hnswOnly.p50())));
-      }
-
-      // 5. HNSW against exact search over the same query vectors.
-      log.info("bench 5/5: HNSW vs exact search");
-      HnswQuality quality = hnswQuality(service.index(), embedder.embed(queries.texts()));
-      report.add("HNSW search p50 (k=" + K + ", vector given)", String.format(Locale.ROOT, "%.3f ms",
-          ms(quality.hnsw().p50())));
-      report.add("exact search p50 (brute force)", String.format(Locale.ROOT, "%.3f ms (HNSW is %.1f× faster)",
-          ms(quality.exact().p50()), quality.exact().p50() / (double) quality.hnsw().p50()));
-      report.add("HNSW recall@" + K + " vs exact", String.format(Locale.ROOT, "%.3f (mean over %d queries, "
-          + "%d passages, ef-search %s)", quality.recall(), quality.hnsw().count(), service.index().size(),
-          s.string("index.hnsw.ef-search")));
-      log.info("bench done; stopping");
-    }
+    PipelineBench.Plan plan = new PipelineBench.Plan(corpus, docs, queries, queryCount, freshDocs);
+    PipelineBench.Report report = new PipelineBench(plan, config.settings()).run();
     System.out.println();
     System.out.println(report.markdown());
     return 0;
   }
 
-  // ---- inputs ----
+  /** {@code bench teacher}: fits the ensemble teacher on one split of a BEIR set and measures it on another. */
+  @Command(name = "teacher", mixinStandardHelpOptions = true,
+      description = "Fit the offline ensemble teacher's fusion weights and calibration on a BEIR train split and "
+          + "measure its re-ranking of the MiniLM top-k on the test split (nothing tuned on test).")
+  static final class Teacher implements Callable<Integer> {
+    @Mixin ConfigOptions config;
 
-  private Path resolveCorpus(Path tmp) throws IOException {
-    if (corpus != null) {
-      if (!Files.isRegularFile(corpus)) {
-        throw new IllegalArgumentException("no such corpus file: " + corpus);
-      }
-      return corpus;
-    }
-    if (Files.isRegularFile(DEFAULT_CORPUS)) {
-      return DEFAULT_CORPUS.toAbsolutePath().normalize();
-    }
-    Path target = tmp.resolve("sample-corpus.jsonl");
-    try (InputStream in = BenchCommand.class.getResourceAsStream("/sample/documents.jsonl")) {
-      if (in == null) {
-        throw new IllegalStateException("the sample corpus is missing from the application jar");
-      }
-      Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
-    }
-    return target;
-  }
+    @Option(names = "--data", paramLabel = "DIR",
+        description = "BEIR dataset directory (default: <lab.data-dir>/scifact).")
+    Path data;
 
-  private static List<CorpusDocument> firstDocuments(Path file, int n) {
-    List<CorpusDocument> out = new ArrayList<>(Math.min(n, 10_000));
-    CorpusFile.forEachDocument(file, d -> {
-      if (out.size() < n) {
-        out.add(d);
-      }
-    });
-    if (out.isEmpty()) {
-      throw new IllegalArgumentException("no documents in " + file);
-    }
-    return out;
-  }
+    @Option(names = "--cache", paramLabel = "DIR",
+        description = "Where corpus vectors are cached (default: <data.dir>/cache/teacher-bench).")
+    Path cache;
 
-  /** The queries and where they came from. */
-  record QuerySet(String source, List<String> texts) {}
+    @Option(names = "--depth", paramLabel = "N", defaultValue = "100",
+        description = "Candidates per query (default: ${DEFAULT-VALUE}).")
+    int depth;
 
-  private QuerySet loadQueries(Path corpusFile, List<CorpusDocument> documents) {
-    Path file = queriesFile;
-    if (file == null) {
-      Path sibling = corpusFile.toAbsolutePath().resolveSibling("queries.jsonl");
-      file = Files.isRegularFile(sibling) ? sibling : null;
-    } else if (!Files.isRegularFile(file)) {
-      throw new IllegalArgumentException("no such queries file: " + file);
-    }
-    List<String> texts = new ArrayList<>();
-    String source;
-    if (file != null) {
-      source = file.toString();
-      boolean jsonl = file.getFileName().toString().endsWith(".jsonl");
-      try (Stream<String> lines = Files.lines(file, StandardCharsets.UTF_8)) {
-        for (String line : (Iterable<String>) lines::iterator) {
-          if (texts.size() >= queryCount) {
-            break;
-          }
-          String text = jsonl && !line.isBlank() ? queryText(file, line) : line;
-          addQuery(texts, text);
-        }
-      } catch (IOException e) {
-        throw new UncheckedIOException("Cannot read queries " + file, e);
-      }
-    } else {
-      source = "the document titles";
-      for (CorpusDocument d : documents) {
-        if (texts.size() >= queryCount) {
-          break;
-        }
-        addQuery(texts, d.title().isBlank() ? d.text().substring(0, Math.min(200, d.text().length())) : d.title());
-      }
-    }
-    if (texts.isEmpty()) {
-      throw new IllegalArgumentException("no queries in " + source);
-    }
-    return new QuerySet(source, List.copyOf(texts));
-  }
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0",
+        description = "ONNX Runtime intra-op threads, 0 = all cores (default: ${DEFAULT-VALUE}).")
+    int threads;
 
-  private static String queryText(Path file, String line) {
-    try {
-      JsonNode node = JSON.readTree(line);
-      return node.hasNonNull("text") ? node.get("text").asText() : node.path("query").asText("");
-    } catch (IOException e) {
-      throw new IllegalArgumentException(file + ": not valid JSON: " + line, e);
-    }
-  }
+    @Option(names = "--fit-split", paramLabel = "NAME", defaultValue = "train",
+        description = "Split the weights are fitted on (default: ${DEFAULT-VALUE}).")
+    String fitSplit;
 
-  private static void addQuery(List<String> texts, String text) {
-    String q = text.strip();
-    if (!q.isEmpty()) {
-      texts.add(q.length() > SearchService.MAX_QUERY_CHARS ? q.substring(0, SearchService.MAX_QUERY_CHARS) : q);
-    }
-  }
+    @Option(names = "--eval-split", paramLabel = "NAME", defaultValue = "test",
+        description = "Split they are measured on (default: ${DEFAULT-VALUE}).")
+    String evalSplit;
 
-  /** The documents as {@code {id,title,body,url}} JSONL, for {@link CorpusIngester}. */
-  private static Path writeCorpus(List<CorpusDocument> documents, Path target) throws IOException {
-    try (BufferedWriter out = Files.newBufferedWriter(target, StandardCharsets.UTF_8)) {
-      for (CorpusDocument d : documents) {
-        Map<String, String> line = new LinkedHashMap<>();
-        line.put("id", d.id());
-        line.put("title", d.title());
-        line.put("body", d.text());
-        if (d.url() != null) {
-          line.put("url", d.url());
-        }
-        out.write(JSON.writeValueAsString(line));
-        out.write('\n');
-      }
-    }
-    return target;
-  }
-
-  /** Passage id → the exact text the indexer embeds, with the indexer's own chunker. */
-  private static Map<String, String> passageTexts(List<CorpusDocument> documents, Chunker chunker) {
-    Map<String, String> texts = new LinkedHashMap<>();
-    for (CorpusDocument d : documents) {
-      texts.putAll(passageTexts(d.id(), d.title(), d.text(), chunker));
-    }
-    return texts;
-  }
-
-  private static Map<String, String> passageTexts(String docId, String title, String body, Chunker chunker) {
-    Map<String, String> texts = new LinkedHashMap<>();
-    List<String> chunks = chunker.chunk(body);
-    String t = title == null || title.isEmpty() ? null : title;
-    for (int n = 0; n < chunks.size(); n++) {
-      texts.put(docId + "#" + n, EmbedText.of(t, chunks.get(n)));
-    }
-    return texts;
-  }
-
-  // ---- measurements ----
-
-  /** Nanoseconds to embed every text in batches of {@code batch}, after a few untimed batches. */
-  private static long bareEmbed(Embedder embedder, List<String> texts, int batch) {
-    for (int from = 0, b = 0; from < texts.size() && b < WARMUP_BATCHES; from += batch, b++) {
-      embedder.embed(texts.subList(from, Math.min(texts.size(), from + batch)));
-    }
-    long start = System.nanoTime();
-    for (int from = 0; from < texts.size(); from += batch) {
-      embedder.embed(texts.subList(from, Math.min(texts.size(), from + batch)));
-    }
-    return System.nanoTime() - start;
-  }
-
-  /**
-   * Waits until every expected passage is in the index with the expected text hash; returns the
-   * {@link System#nanoTime()} at which that was first seen.
-   */
-  private static long awaitAll(QueryService service, Indexer indexer, Map<String, String> expected)
-      throws InterruptedException {
-    PassageIndex index = service.index();
-    List<Map.Entry<String, String>> pending = new ArrayList<>(expected.entrySet());
-    long lastProgress = System.nanoTime();
-    int lastSize = -1;
-    try (ProgressBar bar = new ProgressBarBuilder().setTaskName("index").setInitialMax(expected.size())
-        .setStyle(ProgressBarStyle.ASCII).setUnit(" passages", 1).setUpdateIntervalMillis(250).showSpeed().build()) {
-      while (true) {
-        checkAlive(service, indexer);
-        long seen = System.nanoTime();
-        int size = index.size();
-        if (size != lastSize) {
-          bar.stepTo(Math.min(size, expected.size()));
-          lastSize = size;
-          lastProgress = seen;
-        }
-        if (size >= expected.size()) {
-          pending.removeIf(e -> present(index, e.getKey(), e.getValue()));
-          if (pending.isEmpty()) {
-            bar.stepTo(expected.size());
-            return seen;
-          }
-        }
-        if (seen - lastProgress > STALL.toNanos()) {
-          throw new IllegalStateException(String.format(Locale.ROOT, "indexing stalled: %d of %d passages "
-              + "searchable after %d s without progress (see documents.dlq)", size, expected.size(),
-              STALL.toSeconds()));
-        }
-        Thread.sleep(20);
-      }
-    }
-  }
-
-  /** Produce-to-searchable latencies and bare-embed latencies of the same passages. */
-  record Freshness(Percentiles searchable, Percentiles bareEmbed) {}
-
-  /**
-   * Produces {@code freshDocs} new documents one at a time; each is timed from just before the send until all its
-   * passages are in the index. The bare embedding of each probe's passages is timed too, before it is sent.
-   */
-  private Freshness freshness(KafkaProducer<String, byte[]> producer, QueryService service, Indexer indexer,
-      Embedder embedder, Chunker chunker, List<CorpusDocument> documents) throws InterruptedException {
-    String run = Long.toString(System.currentTimeMillis(), 36);
-    long version = System.currentTimeMillis();
-    long[] searchable = new long[freshDocs];
-    long[] bare = new long[freshDocs];
-    for (int i = 0; i < freshDocs; i++) {
-      String id = "bench-fresh-" + run + "-" + i;
-      String title = "Freshness probe " + i;
-      String body = "Freshness probe " + i + " of bench run " + run + ". "
-          + snippet(documents.get(i % documents.size()).text());
-      Map<String, String> passages = passageTexts(id, title, body, chunker);
-      long embedStart = System.nanoTime();
-      embedder.embed(List.copyOf(passages.values()));
-      bare[i] = System.nanoTime() - embedStart;
-
-      DocumentEvent event = DocumentEvent.newBuilder().setId(id).setOp(DocumentOp.UPSERT).setTitle(title)
-          .setBody(body).setUrl(null).setVersion(version).setTs(Instant.now()).setAttributes(Map.of()).build();
-      long start = System.nanoTime();
-      try {
-        producer.send(new ProducerRecord<>(Topics.DOCUMENTS, id, Topics.documentSerde().encode(event))).get();
-      } catch (ExecutionException e) {
-        throw new IllegalStateException("sending to " + Topics.DOCUMENTS + " failed: " + e.getCause().getMessage(),
-            e.getCause());
-      }
-      List<Map.Entry<String, String>> pending = new ArrayList<>();
-      passages.forEach((pid, text) -> pending.add(Map.entry(pid, TextHash.sha256(text))));
-      while (true) {
-        long now = System.nanoTime();
-        pending.removeIf(e -> present(service.index(), e.getKey(), e.getValue()));
-        if (pending.isEmpty()) {
-          searchable[i] = now - start;
-          break;
-        }
-        if (now - start > FRESHNESS_TIMEOUT.toNanos()) {
-          throw new IllegalStateException("document " + id + " was not searchable within "
-              + FRESHNESS_TIMEOUT.toSeconds() + " s");
-        }
-        checkAlive(service, indexer);
-        Thread.sleep(2);
-      }
-    }
-    return new Freshness(Percentiles.of(searchable), Percentiles.of(bare));
-  }
-
-  /** About the first 400 characters of a text, cut at a space. */
-  private static String snippet(String text) {
-    if (text.length() <= 400) {
-      return text;
-    }
-    int cut = text.lastIndexOf(' ', 400);
-    return text.substring(0, cut > 0 ? cut : 400);
-  }
-
-  private static Percentiles searchInProcess(SearchService search, List<String> queries, boolean rerank) {
-    for (String q : queries.subList(0, Math.min(WARMUP_QUERIES, queries.size()))) {
-      search.search(q, K, rerank);
-    }
-    long[] nanos = new long[queries.size()];
-    for (int i = 0; i < nanos.length; i++) {
-      long start = System.nanoTime();
-      search.search(queries.get(i), K, rerank);
-      nanos[i] = System.nanoTime() - start;
-    }
-    return Percentiles.of(nanos);
-  }
-
-  private static Percentiles searchOverHttp(HttpClient http, URI uri, List<String> queries)
-      throws IOException, InterruptedException {
-    for (String q : queries.subList(0, Math.min(WARMUP_QUERIES, queries.size()))) {
-      post(http, uri, q);
-    }
-    long[] nanos = new long[queries.size()];
-    for (int i = 0; i < nanos.length; i++) {
-      long start = System.nanoTime();
-      post(http, uri, queries.get(i));
-      nanos[i] = System.nanoTime() - start;
-    }
-    return Percentiles.of(nanos);
-  }
-
-  private static void post(HttpClient http, URI uri, String query) throws IOException, InterruptedException {
-    HttpRequest request = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30))
-        .header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(Map.of("query", query, "k", K))))
-        .build();
-    HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
-    if (response.statusCode() != 200) {
-      throw new IllegalStateException("POST " + uri + " answered " + response.statusCode() + ": " + response.body());
-    }
-  }
-
-  /** Latencies of HNSW and exact search over the same vectors, and the mean recall of HNSW against exact. */
-  record HnswQuality(Percentiles hnsw, Percentiles exact, double recall) {}
-
-  private static HnswQuality hnswQuality(PassageIndex index, List<float[]> vectors) {
-    for (float[] v : vectors.subList(0, Math.min(WARMUP_QUERIES, vectors.size()))) {
-      index.search(v, K);
-      index.searchExact(v, K);
-    }
-    long[] hnswNanos = new long[vectors.size()];
-    long[] exactNanos = new long[vectors.size()];
-    double recallSum = 0;
-    for (int i = 0; i < vectors.size(); i++) {
-      long start = System.nanoTime();
-      List<Hit> approx = index.search(vectors.get(i), K);
-      long mid = System.nanoTime();
-      List<Hit> exact = index.searchExact(vectors.get(i), K);
-      exactNanos[i] = System.nanoTime() - mid;
-      hnswNanos[i] = mid - start;
-      recallSum += recall(approx, exact);
-    }
-    return new HnswQuality(Percentiles.of(hnswNanos), Percentiles.of(exactNanos), recallSum / vectors.size());
-  }
-
-  /** The share of the exact top k that the approximate top k found; 1 when the exact answer is empty. */
-  static double recall(List<Hit> approx, List<Hit> exact) {
-    if (exact.isEmpty()) {
-      return 1;
-    }
-    Set<String> truth = new HashSet<>();
-    exact.forEach(h -> truth.add(h.passageId()));
-    long found = approx.stream().filter(h -> truth.contains(h.passageId())).count();
-    return found / (double) exact.size();
-  }
-
-  // ---- helpers ----
-
-  private static boolean present(PassageIndex index, String passageId, String textHash) {
-    Optional<StoredPassage> stored = index.get(passageId);
-    return stored.isPresent() && stored.get().textHash().equals(textHash);
-  }
-
-  private static void checkAlive(QueryService service, Indexer indexer) {
-    if (indexer.state().stopped()) {
-      throw new IllegalStateException("the indexer stopped: " + indexer.state());
-    }
-    Optional<Throwable> failure = service.materializer().failure();
-    if (failure.isPresent()) {
-      throw new IllegalStateException("the query service's materialiser failed: " + failure.get().getMessage(),
-          failure.get());
-    }
-  }
-
-  private static KafkaProducer<String, byte[]> producer(String bootstrapServers) {
-    Properties p = new Properties();
-    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-    p.put(ProducerConfig.ACKS_CONFIG, "all");
-    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
-    p.put(ProducerConfig.LINGER_MS_CONFIG, "0");
-    p.put(ProducerConfig.CLIENT_ID_CONFIG, "d2search-bench");
-    return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
-  }
-
-  private static double ms(long nanos) {
-    return Percentiles.millis(nanos);
-  }
-
-  private static void deleteRecursively(Path dir) {
-    try (Stream<Path> paths = Files.walk(dir)) {
-      paths.sorted(Comparator.reverseOrder()).forEach(p -> {
-        try {
-          Files.deleteIfExists(p);
-        } catch (IOException e) {
-          log.warn("Cannot delete {}: {}", p, e.getMessage());
-        }
-      });
-    } catch (IOException | UncheckedIOException e) {
-      log.warn("Cannot delete {}: {}", dir, e.getMessage());
-    }
-  }
-
-  /** Rows of the result table, in order. */
-  private static final class Report {
-    private final Map<String, String> rows = new LinkedHashMap<>();
-
-    void add(String measure, String value) {
-      rows.put(measure, value);
-    }
-
-    String markdown() {
-      StringBuilder sb = new StringBuilder("| measure | value |\n|---|---|\n");
-      rows.forEach((m, v) -> sb.append("| ").append(m).append(" | ").append(v.replace("|", "\\|")).append(" |\n"));
-      return sb.toString();
+    @Override
+    public Integer call() throws Exception {
+      var settings = config.settings();
+      Path dataDir = data != null ? data : Path.of(settings.string("lab.data-dir")).resolve("scifact");
+      Path cacheDir = cache != null ? cache : Path.of(settings.string("data.dir")).resolve("cache/teacher-bench");
+      new TeacherBench(new TeacherBench.Plan(dataDir, cacheDir, depth, threads, fitSplit, evalSplit), System.out)
+          .run();
+      return 0;
     }
   }
 }

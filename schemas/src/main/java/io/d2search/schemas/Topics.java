@@ -9,7 +9,7 @@ import io.d2search.events.PassageEmbedding;
 import io.d2search.events.TrainingExample;
 import java.util.List;
 
-/** Topic names and the value serde of each (ARCHITECTURE.md §3). Keys are UTF-8 strings. */
+/** Topic names and the value serde of each (docs/architecture.md, "Topics"). Keys are UTF-8 strings. */
 public final class Topics {
   private Topics() {}
 

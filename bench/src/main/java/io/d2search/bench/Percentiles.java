@@ -1,4 +1,4 @@
-package io.d2search.lab;
+package io.d2search.bench;
 
 import java.util.Arrays;
 
