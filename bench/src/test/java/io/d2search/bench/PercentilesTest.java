@@ -76,10 +76,10 @@ class PercentilesTest {
   @Test
   void recallIsTheShareOfTheExactTopKFound() {
     List<Hit> exact = List.of(hit("a#0"), hit("b#0"), hit("c#0"), hit("d#0"));
-    assertThat(BenchCommand.recall(exact, exact)).isEqualTo(1.0);
-    assertThat(BenchCommand.recall(List.of(hit("b#0"), hit("x#0"), hit("a#0"), hit("y#0")), exact)).isEqualTo(0.5);
-    assertThat(BenchCommand.recall(List.of(), exact)).isEqualTo(0.0);
-    assertThat(BenchCommand.recall(List.of(), List.of())).isEqualTo(1.0);
+    assertThat(PipelineBench.recall(exact, exact)).isEqualTo(1.0);
+    assertThat(PipelineBench.recall(List.of(hit("b#0"), hit("x#0"), hit("a#0"), hit("y#0")), exact)).isEqualTo(0.5);
+    assertThat(PipelineBench.recall(List.of(), exact)).isEqualTo(0.0);
+    assertThat(PipelineBench.recall(List.of(), List.of())).isEqualTo(1.0);
   }
 
   private static Hit hit(String passageId) {
