@@ -1,5 +1,6 @@
 package io.d2search.app;
 
+import io.d2search.config.Settings;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 

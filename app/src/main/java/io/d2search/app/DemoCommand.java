@@ -1,5 +1,6 @@
 package io.d2search.app;
 
+import io.d2search.config.Settings;
 import io.d2search.ingest.CorpusFile;
 import io.d2search.broker.EmbeddedKafka;
 import io.d2search.bundle.ModelBundle;

@@ -1,5 +1,6 @@
 package io.d2search.app;
 
+import io.d2search.config.Settings;
 import io.d2search.embed.Embedder;
 import io.d2search.indexer.Indexer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;

@@ -1,5 +1,6 @@
 package io.d2search.app;
 
+import io.d2search.config.Settings;
 import io.d2search.indexer.IndexerTopics;
 import io.d2search.schemas.TopicAdmin;
 import io.d2search.schemas.Topics;

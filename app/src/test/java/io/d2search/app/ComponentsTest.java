@@ -1,6 +1,8 @@
 package io.d2search.app;
 
+import io.d2search.config.Settings;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.d2search.bundle.HeadTensors;
 import io.d2search.bundle.Manifest;
@@ -68,5 +70,18 @@ class ComponentsTest {
         registry.close();
       }
     }
+  }
+
+  @Test
+  void everyDefaultIsDocumentedAndComponentsBuildFromThem() {
+    Settings s = Settings.load(null, Map.of());
+    assertThat(Components.embedder(s).maxTokens()).isEqualTo(256);
+    assertThat(Components.chunker(s).maxTokens()).isEqualTo(160);
+    assertThat(Components.indexer(s).embedMaxBatch()).isEqualTo(32);
+    assertThat(Components.queryService(s).httpPort()).isEqualTo(8080);
+    assertThat(Components.queryService(s).rerankDepth()).isEqualTo(100);
+    assertThat(Components.queryService(s.with("search.rerank-depth", 40)).rerankDepth()).isEqualTo(40);
+    assertThatThrownBy(() -> Components.queryService(s.with("search.rerank-depth", 0)))
+        .hasMessageContaining("rerankDepth");
   }
 }

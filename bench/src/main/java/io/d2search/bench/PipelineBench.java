@@ -3,7 +3,7 @@ package io.d2search.bench;
 import io.d2search.app.Components;
 import io.d2search.app.CorpusIngester;
 import io.d2search.app.Lifecycle;
-import io.d2search.app.Settings;
+import io.d2search.config.Settings;
 import io.d2search.app.TopicSetup;
 import io.d2search.ingest.CorpusFile;
 import com.fasterxml.jackson.databind.JsonNode;

@@ -1,5 +1,6 @@
 package io.d2search.index;
 
+import io.d2search.config.Settings;
 /**
  * How a {@link PassageIndex} builds and searches its HNSW graph.
  *
@@ -15,7 +16,8 @@ package io.d2search.index;
 public record IndexConfig(int hnswM, int hnswBeamWidth, int efSearch, double ramBufferMb) {
 
   /** Lucene's defaults for the graph (M 16, beam width 100), 100 search candidates, a 64 MB buffer. */
-  public static final IndexConfig DEFAULTS = new IndexConfig(16, 100, 100, 64);
+  public static final IndexConfig DEFAULTS = new IndexConfig(Settings.defaults().integer("index.hnsw.m"),
+      Settings.defaults().integer("index.hnsw.beam-width"), Settings.defaults().integer("index.hnsw.ef-search"), 64);
 
   public IndexConfig {
     if (hnswM < 2 || hnswM > 512) {

@@ -1,5 +1,6 @@
 package io.d2search.index;
 
+import io.d2search.config.Settings;
 import io.d2search.schemas.Topics;
 import java.util.Map;
 import java.util.Objects;
@@ -20,7 +21,7 @@ public record MaterializerConfig(
     String bootstrapServers, String topic, long commitIntervalMs, int commitMaxRecords,
     Map<String, String> kafkaProperties) {
 
-  public static final long DEFAULT_COMMIT_INTERVAL_MS = 5_000;
+  public static final long DEFAULT_COMMIT_INTERVAL_MS = Settings.defaults().longValue("index.commit-interval-ms");
   public static final int DEFAULT_COMMIT_MAX_RECORDS = 10_000;
 
   public MaterializerConfig {

@@ -1,5 +1,6 @@
 package io.d2search.indexer;
 
+import io.d2search.config.Settings;
 import io.d2search.ingest.ChunkerConfig;
 import io.d2search.ingest.ValidationLimits;
 import java.nio.file.Path;
@@ -12,12 +13,12 @@ import java.util.Objects;
  * @param bootstrapServers Kafka {@code bootstrap.servers}, non-blank
  * @param stateDir Kafka Streams {@code state.dir}: both applications keep their RocksDB stores under it
  * @param applicationIdPrefix the applications are {@code <prefix>-chunker} and {@code <prefix>-embedder};
- *     default {@value #DEFAULT_APPLICATION_ID_PREFIX}
+ *     default the {@code kafka.application-id-prefix} setting
  * @param chunker chunk size and overlap; default {@link ChunkerConfig#defaults()}
  * @param validation document limits; default {@link ValidationLimits#defaults()}
  * @param embedMaxBatch passages per embedder call that trigger a flush, {@code >= 1}; default
- *     {@value #DEFAULT_EMBED_MAX_BATCH}
- * @param embedMaxWaitMs period of the wall-clock flush, {@code >= 1}; default {@value #DEFAULT_EMBED_MAX_WAIT_MS}
+ *     the {@code embed.max-batch} setting
+ * @param embedMaxWaitMs period of the wall-clock flush, {@code >= 1}; default the {@code embed.max-wait-ms} setting
  * @param streamThreads stream threads of each application, {@code >= 1}; default {@value #DEFAULT_STREAM_THREADS}
  * @param commitIntervalMs Kafka Streams {@code commit.interval.ms}, {@code >= 1}; default
  *     {@value #DEFAULT_COMMIT_INTERVAL_MS} (the exactly-once default; it bounds end-to-end latency, since a
@@ -30,9 +31,9 @@ public record IndexerConfig(
     ValidationLimits validation, int embedMaxBatch, long embedMaxWaitMs, int streamThreads, long commitIntervalMs,
     Map<String, String> streamsOverrides) {
 
-  public static final String DEFAULT_APPLICATION_ID_PREFIX = "d2search";
-  public static final int DEFAULT_EMBED_MAX_BATCH = 32;
-  public static final long DEFAULT_EMBED_MAX_WAIT_MS = 20;
+  public static final String DEFAULT_APPLICATION_ID_PREFIX = Settings.defaults().string("kafka.application-id-prefix");
+  public static final int DEFAULT_EMBED_MAX_BATCH = Settings.defaults().integer("embed.max-batch");
+  public static final long DEFAULT_EMBED_MAX_WAIT_MS = Settings.defaults().longValue("embed.max-wait-ms");
   public static final int DEFAULT_STREAM_THREADS = 1;
   public static final long DEFAULT_COMMIT_INTERVAL_MS = 100;
 

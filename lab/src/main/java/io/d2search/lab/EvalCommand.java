@@ -2,7 +2,7 @@ package io.d2search.lab;
 
 import io.d2search.app.Components;
 import io.d2search.app.ConfigOptions;
-import io.d2search.app.Settings;
+import io.d2search.config.Settings;
 import io.d2search.bundle.ModelBundle;
 import io.d2search.distill.CorpusVectors;
 import io.d2search.distill.TokenStateCache;

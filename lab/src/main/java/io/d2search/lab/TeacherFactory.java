@@ -1,7 +1,7 @@
 package io.d2search.lab;
 
 import io.d2search.app.Components;
-import io.d2search.app.Settings;
+import io.d2search.config.Settings;
 import io.d2search.teach.Bm25;
 import io.d2search.teach.CachedTeacher;
 import io.d2search.teach.CrossEncoderConfig;

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
  */
 class LayoutRulesTest {
   /** The serving side: what the serving jar and image run. */
-  private static final String[] SERVING = {"io.d2search.schemas..", "io.d2search.events..", "io.d2search.embed..",
+  private static final String[] SERVING = {"io.d2search.config..", "io.d2search.schemas..", "io.d2search.events..", "io.d2search.embed..",
       "io.d2search.bundle..", "io.d2search.rank..", "io.d2search.nn..", "io.d2search.broker..",
       "io.d2search.ingest..", "io.d2search.indexer..", "io.d2search.index..", "io.d2search.serve..",
       "io.d2search.app.."};

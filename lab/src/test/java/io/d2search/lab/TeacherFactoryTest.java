@@ -1,6 +1,6 @@
 package io.d2search.lab;
 
-import io.d2search.app.Settings;
+import io.d2search.config.Settings;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;

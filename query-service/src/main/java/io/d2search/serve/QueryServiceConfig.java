@@ -1,5 +1,6 @@
 package io.d2search.serve;
 
+import io.d2search.config.Settings;
 import io.d2search.index.IndexConfig;
 import io.d2search.index.MaterializerConfig;
 import io.d2search.index.PassageIndex;
@@ -29,8 +30,8 @@ public record QueryServiceConfig(
     int commitMaxRecords, IndexConfig index, boolean impressionsEnabled, Map<String, String> kafkaProperties,
     int rerankDepth) {
 
-  public static final String DEFAULT_HTTP_HOST = "0.0.0.0";
-  public static final int DEFAULT_HTTP_PORT = 8080;
+  public static final String DEFAULT_HTTP_HOST = Settings.defaults().string("http.host");
+  public static final int DEFAULT_HTTP_PORT = Settings.defaults().integer("http.port");
   private static final Pattern SAFE_DIR_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
 
   public QueryServiceConfig {

@@ -1,4 +1,4 @@
-package io.d2search.app;
+package io.d2search.config;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -25,6 +25,19 @@ public final class Settings {
   }
 
   /** Defaults, then the optional file, then the given environment. */
+  /**
+   * The documented defaults alone: no file, no environment. Components declare their default values through this
+   * (e.g. {@code ChunkerConfig.DEFAULT_MAX_TOKENS}), so each default is written once, in the properties file.
+   */
+  public static Settings defaults() {
+    return DefaultsHolder.DEFAULTS;
+  }
+
+  /** Loaded on first use: the properties file is read once per JVM. */
+  private static final class DefaultsHolder {
+    static final Settings DEFAULTS = load(null, Map.of());
+  }
+
   public static Settings load(Path configFile, Map<String, String> env) {
     Map<String, String> merged = new TreeMap<>();
     Properties defaults = new Properties();

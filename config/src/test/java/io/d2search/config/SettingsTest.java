@@ -1,4 +1,4 @@
-package io.d2search.app;
+package io.d2search.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -26,16 +26,7 @@ class SettingsTest {
   }
 
   @Test
-  void everyDefaultIsDocumentedAndComponentsBuildFromThem() {
-    Settings s = Settings.load(null, Map.of());
-    assertThat(Components.embedder(s).maxTokens()).isEqualTo(256);
-    assertThat(Components.chunker(s).maxTokens()).isEqualTo(160);
-    assertThat(Components.indexer(s).embedMaxBatch()).isEqualTo(32);
-    assertThat(Components.queryService(s).httpPort()).isEqualTo(8080);
-    assertThat(Components.queryService(s).rerankDepth()).isEqualTo(100);
-    assertThat(Components.queryService(s.with("search.rerank-depth", 40)).rerankDepth()).isEqualTo(40);
-    assertThatThrownBy(() -> Components.queryService(s.with("search.rerank-depth", 0)))
-        .hasMessageContaining("rerankDepth");
+  void environmentNamesFollowTheKeys() {
     assertThat(Settings.envName("index.hnsw.beam-width")).isEqualTo("D2SEARCH_INDEX_HNSW_BEAM_WIDTH");
   }
 
@@ -48,5 +39,19 @@ class SettingsTest {
     assertThatThrownBy(() -> s.integer("http.port")).hasMessageContaining("http.port").hasMessageContaining("eighty");
     assertThatThrownBy(() -> Settings.load(null, Map.of("D2SEARCH_MODEL_PROVIDER", "TPU")).string("nope"))
         .hasMessageContaining("Unknown setting nope");
+  }
+
+  /** Closed by default (reliability issue, finding 4): the HTTP API listens on loopback unless configured. */
+  @Test
+  void theHttpApiListensOnLoopbackByDefault() {
+    assertThat(Settings.defaults().string("http.host")).isEqualTo("127.0.0.1");
+    assertThat(Settings.load(null, Map.of("D2SEARCH_HTTP_HOST", "0.0.0.0")).string("http.host")).isEqualTo("0.0.0.0");
+  }
+
+  @Test
+  void defaultsAreTheFileAlone() {
+    assertThat(Settings.defaults().integer("chunk.max-tokens")).isEqualTo(Settings.load(null, Map.of())
+        .integer("chunk.max-tokens"));
+    assertThat(Settings.defaults()).isSameAs(Settings.defaults());
   }
 }
