@@ -88,7 +88,8 @@ public final class Components {
     return IndexerConfig.defaults(s.string("kafka.bootstrap.servers"), dataDir(s).resolve("streams"))
         .withApplicationIdPrefix(s.string("kafka.application-id-prefix"))
         .withChunker(chunker(s))
-        .withEmbedBatching(s.integer("embed.max-batch"), s.longValue("embed.max-wait-ms"));
+        .withEmbedBatching(s.integer("embed.max-batch"), s.longValue("embed.max-wait-ms"))
+        .withDeleteRetentionMs(s.longValue("indexer.delete-retention-ms"));
   }
 
   public static QueryServiceConfig queryService(Settings s) {

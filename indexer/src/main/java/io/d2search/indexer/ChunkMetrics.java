@@ -10,6 +10,7 @@ final class ChunkMetrics {
   final Counter stale;
   final Counter passages;
   final Counter tombstones;
+  final Counter expiredDeletes;
   private final MeterRegistry registry;
 
   ChunkMetrics(MeterRegistry registry) {
@@ -21,6 +22,8 @@ final class ChunkMetrics {
         .description("Passages written to the passages topic").register(registry);
     this.tombstones = Counter.builder("d2search.chunk.tombstones")
         .description("Passage tombstones written for shrunk or deleted documents").register(registry);
+    this.expiredDeletes = Counter.builder("d2search.chunk.deletes.expired")
+        .description("Deleted documents forgotten after the delete retention").register(registry);
   }
 
   private static Counter documents(MeterRegistry registry, String outcome) {

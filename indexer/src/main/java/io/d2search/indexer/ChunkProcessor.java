@@ -9,11 +9,15 @@ import io.d2search.ingest.ValidationResult;
 import io.d2search.schemas.AvroSerde;
 import io.d2search.schemas.PassageId;
 import io.d2search.schemas.Topics;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,16 +30,21 @@ import org.slf4j.LoggerFactory;
  */
 final class ChunkProcessor implements Processor<byte[], byte[], Object, Object> {
   private static final Logger log = LoggerFactory.getLogger(ChunkProcessor.class);
+  /** Longest stream-time gap between sweeps of expired deletes (one hour). */
+  private static final long SWEEP_PERIOD_MS = 3_600_000;
 
   private final Chunker chunker;
   private final DocumentValidator validator;
   private final ChunkMetrics metrics;
   private final int deadLetterMaxBytes;
+  private final long deleteRetentionMs;
   private final AvroSerde<DocumentEvent> serde = Topics.documentSerde();
   private ProcessorContext<Object, Object> context;
   private KeyValueStore<String, DocumentState> states;
 
-  ChunkProcessor(Chunker chunker, DocumentValidator validator, ChunkMetrics metrics, int deadLetterMaxBytes) {
+  ChunkProcessor(Chunker chunker, DocumentValidator validator, ChunkMetrics metrics, int deadLetterMaxBytes,
+      Duration deleteRetention) {
+    this.deleteRetentionMs = deleteRetention.toMillis();
     this.chunker = chunker;
     this.validator = validator;
     this.metrics = metrics;
@@ -46,6 +55,24 @@ final class ChunkProcessor implements Processor<byte[], byte[], Object, Object> 
   public void init(ProcessorContext<Object, Object> context) {
     this.context = context;
     this.states = context.getStateStore(ChunkTopology.DOCUMENT_STATE_STORE);
+    // Stream time, so retention follows the events, as Kafka's own retention does, and replays behave alike.
+    context.schedule(Duration.ofMillis(Math.max(1, Math.min(deleteRetentionMs, SWEEP_PERIOD_MS))),
+        PunctuationType.STREAM_TIME, this::dropExpiredDeletes);
+  }
+
+  /** Forgets deleted documents whose delete is older than the retention at stream time {@code now}. */
+  private void dropExpiredDeletes(long now) {
+    List<String> expired = new ArrayList<>();
+    try (KeyValueIterator<String, DocumentState> it = states.all()) {
+      it.forEachRemaining(kv -> {
+        Long deletedAt = kv.value.getDeletedAt();
+        if (deletedAt != null && now - deletedAt > deleteRetentionMs) {
+          expired.add(kv.key);
+        }
+      });
+    }
+    expired.forEach(states::delete);
+    metrics.expiredDeletes.increment(expired.size());
   }
 
   @Override
@@ -73,7 +100,7 @@ final class ChunkProcessor implements Processor<byte[], byte[], Object, Object> 
     int previousCount = state == null ? 0 : state.getPassages();
     switch (event.getOp()) {
       case UPSERT -> upsert(record, event, previousCount);
-      case DELETE -> delete(record, docId, previousCount);
+      case DELETE -> delete(record, docId, event.getVersion(), previousCount);
     }
   }
 
@@ -95,14 +122,15 @@ final class ChunkProcessor implements Processor<byte[], byte[], Object, Object> 
       context.forward(new Record<>(passageKey(docId, n), passage, record.timestamp()), ChunkTopology.PASSAGES_SINK);
     }
     tombstone(docId, chunks.size(), previousCount, record.timestamp());
-    states.put(docId, new DocumentState(event.getVersion(), chunks.size()));
+    states.put(docId, new DocumentState(event.getVersion(), chunks.size(), null));
     metrics.upserted.increment();
     metrics.passages.increment(chunks.size());
   }
 
-  private void delete(Record<byte[], byte[]> record, String docId, int previousCount) {
+  private void delete(Record<byte[], byte[]> record, String docId, long version, int previousCount) {
     tombstone(docId, 0, previousCount, record.timestamp());
-    states.delete(docId);
+    // Remembered, not forgotten: a late older UPSERT must find this version and be skipped.
+    states.put(docId, new DocumentState(version, 0, record.timestamp()));
     metrics.deleted.increment();
   }
 

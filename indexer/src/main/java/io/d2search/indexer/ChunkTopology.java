@@ -6,7 +6,9 @@ import io.d2search.ingest.DocumentValidator;
 import io.d2search.schemas.AvroSerde;
 import io.d2search.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
 import java.util.Objects;
+import org.apache.avro.Schema;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Serdes;
@@ -26,7 +28,10 @@ import org.apache.kafka.streams.state.Stores;
  * <p>A valid UPSERT emits {@code Passage} records keyed {@code docId#n} for {@code n = 0..count-1}, and tombstones
  * for the numbers its previous version had beyond that. A DELETE tombstones every passage. The store
  * {@value #DOCUMENT_STATE_STORE} keeps each document's last applied version and passage count; an event whose
- * version is lower than the stored one is skipped (counted, logged at debug), an equal one is applied again.
+ * version is lower than the stored one is skipped (counted, logged at debug), an equal one is applied again. A
+ * DELETE keeps the document's state as a tombstone (version, no passages, {@code deletedAt}) for
+ * {@code deleteRetention} of stream time, so that an older UPSERT arriving after the delete is skipped too, not
+ * indexed again; a stream-time punctuation drops tombstones older than that.
  */
 public final class ChunkTopology {
   /** Persistent, changelogged store: document id → {@code DocumentState} (last applied version, passage count). */
@@ -37,6 +42,11 @@ public final class ChunkTopology {
   public static final String STAGE_VALIDATE = "validate";
   /** Dead-letter stage: the body could not be chunked. */
   public static final String STAGE_CHUNK = "chunk";
+
+  /** The store's first value schema (no deletedAt): states written before deletes were remembered still read. */
+  static final Schema DOCUMENT_STATE_V1 = new Schema.Parser().parse("""
+      {"type": "record", "name": "DocumentState", "namespace": "io.d2search.events", "fields": [
+        {"name": "version", "type": "long"}, {"name": "passages", "type": "int"}]}""");
 
   static final String SOURCE = "documents-source";
   static final String PROCESSOR = "chunker";
@@ -54,19 +64,20 @@ public final class ChunkTopology {
    * @param registry where the chunk metrics go ({@code d2search.chunk.*})
    * @param deadLetterMaxBytes the largest record the producer may send ({@code max.request.size}); dead letters
    *     are cut to fit it ({@link DeadLetter})
+   * @param deleteRetention how long, in stream time, a deleted document's version is remembered
    */
   public static Topology build(Chunker chunker, DocumentValidator validator, MeterRegistry registry,
-      int deadLetterMaxBytes) {
+      int deadLetterMaxBytes, Duration deleteRetention) {
     Objects.requireNonNull(chunker, "chunker");
     Objects.requireNonNull(validator, "validator");
     ChunkMetrics metrics = new ChunkMetrics(Objects.requireNonNull(registry, "registry"));
     Topology topology = new Topology();
     // Bytes in: decoding happens in the processor, where a failure can be dead-lettered.
     topology.addSource(SOURCE, new ByteArrayDeserializer(), new ByteArrayDeserializer(), Topics.DOCUMENTS);
-    topology.addProcessor(PROCESSOR, () -> new ChunkProcessor(chunker, validator, metrics, deadLetterMaxBytes), SOURCE);
+    topology.addProcessor(PROCESSOR, () -> new ChunkProcessor(chunker, validator, metrics, deadLetterMaxBytes, deleteRetention), SOURCE);
     topology.addStateStore(
         Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(DOCUMENT_STATE_STORE), Serdes.String(),
-            AvroSerde.of(DocumentState.class)),
+            AvroSerde.of(DocumentState.class, DOCUMENT_STATE_V1)),
         PROCESSOR);
     topology.addSink(PASSAGES_SINK, Topics.PASSAGES, new StringSerializer(), Topics.passageSerde().serializer(),
         PROCESSOR);

@@ -78,7 +78,8 @@ public final class Indexer implements AutoCloseable {
     this.registry = Objects.requireNonNull(registry, "registry");
     int maxRecordBytes = deadLetterLimit(streamsConfig(config, config.chunkerApplicationId()));
     Topology chunkTopology = ChunkTopology.build(new Chunker(embedder.tokenizer(), config.chunker()),
-        new DocumentValidator(config.validation()), registry, maxRecordBytes);
+        new DocumentValidator(config.validation()), registry, maxRecordBytes,
+        Duration.ofMillis(config.deleteRetentionMs()));
     Topology embedTopology = EmbedTopology.build(embedder, config.embedMaxBatch(), config.embedMaxWaitMs(), registry,
         maxRecordBytes);
     this.chunker = create(chunkTopology, config.chunkerApplicationId());

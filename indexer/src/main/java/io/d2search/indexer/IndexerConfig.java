@@ -25,17 +25,21 @@ import java.util.Objects;
  *     read_committed consumer sees output only at commit)
  * @param streamsOverrides further Kafka Streams/client properties applied last (security, client tuning);
  *     copied; default empty
+ * @param deleteRetentionMs how long, in event time, a deleted document's version is remembered so that older
+ *     events arriving later stay ignored, {@code >= 1}; default the {@code indexer.delete-retention-ms} setting.
+ *     An event older than the delete that arrives later than this is applied.
  */
 public record IndexerConfig(
     String bootstrapServers, Path stateDir, String applicationIdPrefix, ChunkerConfig chunker,
     ValidationLimits validation, int embedMaxBatch, long embedMaxWaitMs, int streamThreads, long commitIntervalMs,
-    Map<String, String> streamsOverrides) {
+    Map<String, String> streamsOverrides, long deleteRetentionMs) {
 
   public static final String DEFAULT_APPLICATION_ID_PREFIX = Settings.defaults().string("kafka.application-id-prefix");
   public static final int DEFAULT_EMBED_MAX_BATCH = Settings.defaults().integer("embed.max-batch");
   public static final long DEFAULT_EMBED_MAX_WAIT_MS = Settings.defaults().longValue("embed.max-wait-ms");
   public static final int DEFAULT_STREAM_THREADS = 1;
   public static final long DEFAULT_COMMIT_INTERVAL_MS = 100;
+  public static final long DEFAULT_DELETE_RETENTION_MS = Settings.defaults().longValue("indexer.delete-retention-ms");
 
   /** @throws IllegalArgumentException if a value is out of range; NullPointerException if one is null */
   public IndexerConfig {
@@ -56,13 +60,14 @@ public record IndexerConfig(
     requireAtLeastOne("embedMaxWaitMs", embedMaxWaitMs);
     requireAtLeastOne("streamThreads", streamThreads);
     requireAtLeastOne("commitIntervalMs", commitIntervalMs);
+    requireAtLeastOne("deleteRetentionMs", deleteRetentionMs);
   }
 
   /** The defaults for a cluster and a state directory. */
   public static IndexerConfig defaults(String bootstrapServers, Path stateDir) {
     return new IndexerConfig(bootstrapServers, stateDir, DEFAULT_APPLICATION_ID_PREFIX, ChunkerConfig.defaults(),
         ValidationLimits.defaults(), DEFAULT_EMBED_MAX_BATCH, DEFAULT_EMBED_MAX_WAIT_MS, DEFAULT_STREAM_THREADS,
-        DEFAULT_COMMIT_INTERVAL_MS, Map.of());
+        DEFAULT_COMMIT_INTERVAL_MS, Map.of(), DEFAULT_DELETE_RETENTION_MS);
   }
 
   /** Application id of the chunk topology. */
@@ -77,37 +82,42 @@ public record IndexerConfig(
 
   public IndexerConfig withApplicationIdPrefix(String prefix) {
     return new IndexerConfig(bootstrapServers, stateDir, prefix, chunker, validation, embedMaxBatch, embedMaxWaitMs,
-        streamThreads, commitIntervalMs, streamsOverrides);
+        streamThreads, commitIntervalMs, streamsOverrides, deleteRetentionMs);
   }
 
   public IndexerConfig withChunker(ChunkerConfig value) {
     return new IndexerConfig(bootstrapServers, stateDir, applicationIdPrefix, value, validation, embedMaxBatch,
-        embedMaxWaitMs, streamThreads, commitIntervalMs, streamsOverrides);
+        embedMaxWaitMs, streamThreads, commitIntervalMs, streamsOverrides, deleteRetentionMs);
   }
 
   public IndexerConfig withValidation(ValidationLimits value) {
     return new IndexerConfig(bootstrapServers, stateDir, applicationIdPrefix, chunker, value, embedMaxBatch,
-        embedMaxWaitMs, streamThreads, commitIntervalMs, streamsOverrides);
+        embedMaxWaitMs, streamThreads, commitIntervalMs, streamsOverrides, deleteRetentionMs);
   }
 
   public IndexerConfig withEmbedBatching(int maxBatch, long maxWaitMs) {
     return new IndexerConfig(bootstrapServers, stateDir, applicationIdPrefix, chunker, validation, maxBatch,
-        maxWaitMs, streamThreads, commitIntervalMs, streamsOverrides);
+        maxWaitMs, streamThreads, commitIntervalMs, streamsOverrides, deleteRetentionMs);
   }
 
   public IndexerConfig withStreamThreads(int threads) {
     return new IndexerConfig(bootstrapServers, stateDir, applicationIdPrefix, chunker, validation, embedMaxBatch,
-        embedMaxWaitMs, threads, commitIntervalMs, streamsOverrides);
+        embedMaxWaitMs, threads, commitIntervalMs, streamsOverrides, deleteRetentionMs);
   }
 
   public IndexerConfig withCommitIntervalMs(long ms) {
     return new IndexerConfig(bootstrapServers, stateDir, applicationIdPrefix, chunker, validation, embedMaxBatch,
-        embedMaxWaitMs, streamThreads, ms, streamsOverrides);
+        embedMaxWaitMs, streamThreads, ms, streamsOverrides, deleteRetentionMs);
   }
 
   public IndexerConfig withStreamsOverrides(Map<String, String> overrides) {
     return new IndexerConfig(bootstrapServers, stateDir, applicationIdPrefix, chunker, validation, embedMaxBatch,
-        embedMaxWaitMs, streamThreads, commitIntervalMs, overrides);
+        embedMaxWaitMs, streamThreads, commitIntervalMs, overrides, deleteRetentionMs);
+  }
+
+  public IndexerConfig withDeleteRetentionMs(long ms) {
+    return new IndexerConfig(bootstrapServers, stateDir, applicationIdPrefix, chunker, validation, embedMaxBatch,
+        embedMaxWaitMs, streamThreads, commitIntervalMs, streamsOverrides, ms);
   }
 
   private static void requireAtLeastOne(String name, long value) {

@@ -13,6 +13,7 @@ import io.d2search.ingest.ChunkerConfig;
 import io.d2search.ingest.DocumentValidator;
 import io.d2search.ingest.ValidationLimits;
 import io.d2search.schemas.Topics;
+import io.d2search.testkit.Randomized;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -45,6 +46,9 @@ class ChunkTopologyTest {
       "Kafka keeps an ordered log of records. Streams read the log and keep state in local stores. "
           + "Lucene builds a graph of vectors for search. Queries walk the graph to near neighbours.";
 
+  /** Delete retention of the topology under test. */
+  private static final java.time.Duration RETENTION = java.time.Duration.ofDays(1);
+
   private static TextTokenizer tokenizer;
   private static Chunker chunker;
 
@@ -71,7 +75,7 @@ class ChunkTopologyTest {
     registry = new SimpleMeterRegistry();
     driver = new TopologyTestDriver(
         ChunkTopology.build(chunker, new DocumentValidator(ValidationLimits.defaults()), registry,
-            Indexer.DEFAULT_MAX_REQUEST_SIZE),
+            Indexer.DEFAULT_MAX_REQUEST_SIZE, RETENTION),
         Indexer.streamsConfig(IndexerConfig.defaults("unused:9092", stateDir), "chunk-test"),
         Instant.parse("2026-01-01T00:00:00Z"));
     documents = driver.createInputTopic(Topics.DOCUMENTS, new ByteArraySerializer(), new ByteArraySerializer());
@@ -132,7 +136,7 @@ class ChunkTopologyTest {
       assertThat(p.getUrl()).isEqualTo("https://example.org/doc");
       assertThat(p.getDocVersion()).isEqualTo(3);
     }
-    assertThat(state("doc")).isEqualTo(new DocumentState(3L, expected.size()));
+    assertThat(state("doc")).isEqualTo(new DocumentState(3L, expected.size(), null));
     assertThat(deadLetters.isEmpty()).isTrue();
     assertThat(registry.get("d2search.chunk.passages").counter().count()).isEqualTo(expected.size());
   }
@@ -153,11 +157,11 @@ class ChunkTopologyTest {
     for (int n = 1; n < before; n++) {
       assertThat(out.get(n)).isEqualTo(KeyValue.pair("doc#" + n, null));
     }
-    assertThat(state("doc")).isEqualTo(new DocumentState(2L, 1));
+    assertThat(state("doc")).isEqualTo(new DocumentState(2L, 1, null));
   }
 
   @Test
-  void deleteTombstonesEveryPassageAndForgetsTheDocument() {
+  void deleteTombstonesEveryPassageAndRemembersTheDeletedVersion() {
     int count = chunker.chunk(THREE_PASSAGES).size();
     send("doc", upsert("doc", 1, THREE_PASSAGES));
     passages.readKeyValuesToList();
@@ -168,7 +172,9 @@ class ChunkTopologyTest {
     assertThat(out).hasSize(count).allMatch(kv -> kv.value == null);
     assertThat(out.stream().map(kv -> kv.key)).containsExactlyElementsOf(
         IntStream.range(0, count).mapToObj(n -> "doc#" + n).toList());
-    assertThat(state("doc")).isNull();
+    assertThat(state("doc").getVersion()).isEqualTo(2L);
+    assertThat(state("doc").getPassages()).isZero();
+    assertThat(state("doc").getDeletedAt()).isNotNull();
     assertThat(counter("d2search.chunk.documents", "outcome", "deleted")).isEqualTo(1);
   }
 
@@ -182,11 +188,99 @@ class ChunkTopologyTest {
 
     assertThat(passages.isEmpty()).isTrue();
     assertThat(deadLetters.isEmpty()).isTrue();
-    assertThat(state("doc")).isEqualTo(new DocumentState(5L, 1));
+    assertThat(state("doc")).isEqualTo(new DocumentState(5L, 1, null));
     assertThat(counter("d2search.chunk.documents", "outcome", "stale")).isEqualTo(2);
 
     send("doc", upsert("doc", 5, "Version five again."));
     assertThat(passages.readValue().getText()).isEqualTo("Version five again.");
+  }
+
+  /**
+   * Finding 2 of the reliability issue: UPSERT v5, DELETE v6, then a late UPSERT v4 must leave the document
+   * deleted. Randomized over interleavings of upserts and deletes of a few documents, with versions drawn so that
+   * many events arrive after a newer one: whatever the arrival order, the passages on the topic (latest value per
+   * key) are those of each document's newest event (among equal versions, the last to arrive), and nothing when
+   * that event is a delete.
+   */
+  @Test
+  void theIndexAlwaysEqualsTheNewestVersionWhateverTheArrivalOrder() {
+    java.util.Random random = Randomized.random("theIndexAlwaysEqualsTheNewestVersionWhateverTheArrivalOrder");
+    String[] bodies = {"Version text one.", THREE_PASSAGES, "A short body. With two sentences here.",
+        "Kafka keeps an ordered log of records."};
+    for (int round = 0; round < Randomized.atLeast(random, 20); round++) {
+      java.util.Map<String, String> live = new java.util.HashMap<>();
+      java.util.Map<String, Long> newest = new java.util.HashMap<>();
+      java.util.Map<String, Passage> topic = new java.util.HashMap<>();
+      int events = 1 + random.nextInt(25);
+      for (int e = 0; e < events; e++) {
+        String id = "r" + round + "-d" + random.nextInt(3);
+        long version = random.nextInt(8);
+        boolean isDelete = random.nextInt(3) == 0;
+        String body = bodies[random.nextInt(bodies.length)];
+        send(id, isDelete ? delete(id, version) : upsert(id, version, body));
+        Long seen = newest.get(id);
+        if (seen == null || version >= seen) {
+          newest.put(id, version);
+          if (isDelete) {
+            live.remove(id);
+          } else {
+            live.put(id, body);
+          }
+        }
+        passages.readKeyValuesToList().forEach(kv -> topic.put(kv.key, kv.value));
+      }
+      for (String id : newest.keySet()) {
+        List<String> expected = live.containsKey(id) ? chunker.chunk(live.get(id)) : List.of();
+        List<String> actual = topic.entrySet().stream()
+            .filter(kv -> kv.getKey().startsWith(id + "#") && kv.getValue() != null)
+            .sorted(java.util.Comparator.comparingInt(kv -> kv.getValue().getN()))
+            .map(kv -> kv.getValue().getText()).toList();
+        assertThat(actual).as("passages of %s in round %d", id, round).isEqualTo(expected);
+      }
+    }
+  }
+
+  @Test
+  void aLateOlderUpsertDoesNotResurrectADeletedDocument() {
+    send("doc", upsert("doc", 5, "Version five."));
+    send("doc", delete("doc", 6));
+    passages.readKeyValuesToList();
+
+    send("doc", upsert("doc", 4, "Version four arrived late."));
+
+    assertThat(passages.isEmpty()).as("nothing indexed again").isTrue();
+    assertThat(counter("d2search.chunk.documents", "outcome", "stale")).isEqualTo(1);
+  }
+
+  @Test
+  void aDeleteIsForgottenAfterTheRetentionOfStreamTime() {
+    java.time.Instant t0 = java.time.Instant.parse("2026-01-01T00:00:00Z");
+    documents.pipeInput(bytes("doc"), Topics.documentSerde().encode(upsert("doc", 5, "Version five.")), t0);
+    documents.pipeInput(bytes("doc"), Topics.documentSerde().encode(delete("doc", 6)), t0);
+    passages.readKeyValuesToList();
+    // Stream time moves past the retention on another document's event.
+    documents.pipeInput(bytes("other"), Topics.documentSerde().encode(upsert("other", 1, "Other.")),
+        t0.plus(RETENTION).plusSeconds(3_601));
+    assertThat(state("doc")).as("forgotten after the retention").isNull();
+    assertThat(registry.get("d2search.chunk.deletes.expired").counter().count()).isEqualTo(1);
+    passages.readKeyValuesToList();
+
+    // The documented rule: an older event arriving later than the retention is applied.
+    send("doc", upsert("doc", 4, "Version four, very late."));
+    assertThat(passages.readValue().getText()).isEqualTo("Version four, very late.");
+  }
+
+  @Test
+  void statesWrittenBeforeDeletesWereRememberedStillRead() throws java.io.IOException {
+    org.apache.avro.generic.GenericRecord v1 = new org.apache.avro.generic.GenericData.Record(
+        ChunkTopology.DOCUMENT_STATE_V1);
+    v1.put("version", 7L);
+    v1.put("passages", 3);
+    byte[] bytes = new org.apache.avro.message.BinaryMessageEncoder<org.apache.avro.generic.GenericRecord>(
+        org.apache.avro.generic.GenericData.get(), ChunkTopology.DOCUMENT_STATE_V1).encode(v1).array();
+    DocumentState read = io.d2search.schemas.AvroSerde.of(DocumentState.class, ChunkTopology.DOCUMENT_STATE_V1)
+        .decode(bytes);
+    assertThat(read).isEqualTo(new DocumentState(7L, 3, null));
   }
 
   @Test
