@@ -10,10 +10,15 @@ import io.d2search.index.IndexConfig;
 import io.d2search.index.MaterializerConfig;
 import io.d2search.indexer.IndexerConfig;
 import io.d2search.ingest.ChunkerConfig;
+import io.d2search.indexer.Indexer;
+import io.d2search.indexer.IndexerHealth;
+import io.d2search.serve.ComponentHealth;
+import io.d2search.serve.HealthCheck;
 import io.d2search.serve.QueryService;
 import io.d2search.serve.QueryServiceConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 
 /** Turns settings into component configs: the one place that knows both. */
@@ -56,6 +61,22 @@ public final class Components {
   public static QueryService startQueryService(Settings s, ModelBundle bundle, Embedder embedder,
       PrometheusMeterRegistry registry) {
     return QueryService.start(queryService(s), embedder, bundle.iem().orElse(null), registry);
+  }
+
+  /** A query service whose {@code /health} also requires the indexer running beside it (the demo). */
+  public static QueryService startQueryService(Settings s, ModelBundle bundle, Embedder embedder,
+      PrometheusMeterRegistry registry, Indexer indexer) {
+    return QueryService.start(queryService(s), embedder, bundle.iem().orElse(null), registry,
+        List.of(indexerHealth(s, indexer)));
+  }
+
+  /** The indexer's health as the query service's {@code /health} reports a component. */
+  public static HealthCheck indexerHealth(Settings s, Indexer indexer) {
+    long maxLag = s.longValue("indexer.health.max-lag");
+    return () -> {
+      IndexerHealth h = indexer.health(maxLag);
+      return new ComponentHealth("indexer", h.ready(), h.status(), h.detail(), h.lag());
+    };
   }
 
   public static ChunkerConfig chunker(Settings s) {

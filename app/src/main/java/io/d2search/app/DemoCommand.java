@@ -89,7 +89,7 @@ public final class DemoCommand implements Callable<Integer> {
       Embedder embedder = life.add(Components.serviceEmbedder(s, bundle));
       Indexer indexer = life.add(new Indexer(Components.indexer(s), embedder, registry));
       indexer.start();
-      QueryService service = life.add(Components.startQueryService(s, bundle, embedder, registry));
+      QueryService service = life.add(Components.startQueryService(s, bundle, embedder, registry, indexer));
 
       Map<String, String> expected = expectedPassages(documents, new Chunker(embedder.tokenizer(), Components.chunker(s)));
       try (CorpusIngester ingester = new CorpusIngester(kafka.bootstrapServers())) {

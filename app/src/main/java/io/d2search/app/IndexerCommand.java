@@ -37,8 +37,9 @@ public final class IndexerCommand implements Callable<Integer> {
       indexer.start();
       int metricsPort = s.integer("indexer.metrics-port");
       if (metricsPort > 0) {
-        MetricsEndpoint metrics = life.add(MetricsEndpoint.start(metricsPort, registry));
-        log.info("Indexer metrics on http://localhost:{}/metrics", metrics.port());
+        MetricsEndpoint metrics = life.add(MetricsEndpoint.start(metricsPort, registry,
+            Components.indexerHealth(s, indexer)));
+        log.info("Indexer metrics on http://localhost:{}/metrics, health on /health", metrics.port());
       }
       log.info("Indexer running against {} (model v{}); Ctrl-C to stop", s.string("kafka.bootstrap.servers"),
           embedder.info().version());

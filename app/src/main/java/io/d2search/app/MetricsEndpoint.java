@@ -1,27 +1,50 @@
 package io.d2search.app;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
+import io.d2search.serve.ComponentHealth;
+import io.d2search.serve.HealthCheck;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
- * {@code GET /metrics} in Prometheus text format for services without an HTTP API of their own (the indexer).
- * The JDK's HTTP server is enough for one scrape endpoint.
+ * {@code GET /metrics} in Prometheus text format and {@code GET /health} (200 when ready, else 503, with a JSON body
+ * saying which part is behind and by how much) for services without an HTTP API of their own (the indexer). The
+ * JDK's HTTP server is enough for a scrape and a probe.
  */
 public final class MetricsEndpoint implements AutoCloseable {
+  private static final ObjectMapper JSON = new ObjectMapper();
   private final HttpServer server;
 
   private MetricsEndpoint(HttpServer server) {
     this.server = server;
   }
 
-  static MetricsEndpoint start(int port, PrometheusMeterRegistry registry) {
+  static MetricsEndpoint start(int port, PrometheusMeterRegistry registry, HealthCheck health) {
     try {
       HttpServer server = HttpServer.create(new InetSocketAddress(port), 0);
+      server.createContext("/health", exchange -> {
+        ComponentHealth h = health.check();
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("status", h.status());
+        body.put("ready", h.ready());
+        if (!h.detail().isEmpty()) {
+          body.put("detail", h.detail());
+        }
+        body.put("lag", h.lag());
+        byte[] bytes = JSON.writeValueAsBytes(body);
+        exchange.getResponseHeaders().set("Content-Type", "application/json");
+        exchange.sendResponseHeaders(h.ready() ? 200 : 503, bytes.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+          out.write(bytes);
+        }
+      });
       server.createContext("/metrics", exchange -> {
         byte[] body = registry.scrape().getBytes(StandardCharsets.UTF_8);
         exchange.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");

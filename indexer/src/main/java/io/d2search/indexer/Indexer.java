@@ -8,6 +8,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -20,6 +23,12 @@ import io.d2search.schemas.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.IsolationLevel;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
@@ -53,6 +62,8 @@ public final class Indexer implements AutoCloseable {
   public static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(30);
   /** Kafka's default producer {@code max.request.size}. */
   static final int DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024;
+  /** How long one health check's broker calls may take. */
+  private static final Duration HEALTH_TIMEOUT = Duration.ofSeconds(2);
   /** How long the start-up lookup of the dead-letter topic's size limit may take. */
   private static final Duration LIMIT_LOOKUP = Duration.ofSeconds(10);
 
@@ -64,6 +75,10 @@ public final class Indexer implements AutoCloseable {
   private final Object stateChanged = new Object();
   private final AtomicBoolean started = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
+  /** Per application id, its thread deaths (for health). */
+  private final Map<String, ThreadFailurePolicy> failurePolicies = new java.util.concurrent.ConcurrentHashMap<>();
+  /** Created on the first health check, for consumer lag; closed with the indexer. */
+  private Admin admin;
 
   /**
    * Builds both applications.
@@ -97,8 +112,9 @@ public final class Indexer implements AutoCloseable {
         .tag("application", applicationId)
         .description("Stream threads that died of an unexpected exception and were replaced").register(registry);
     ThreadFailurePolicy policy = ThreadFailurePolicy.defaults();
+    failurePolicies.put(applicationId, policy);
     streams.setUncaughtExceptionHandler(e -> {
-      StreamThreadExceptionResponse response = policy.onFailure();
+      StreamThreadExceptionResponse response = policy.onFailure(e);
       if (response == StreamThreadExceptionResponse.REPLACE_THREAD) {
         replacements.increment();
         log.error("Stream thread of {} failed; replacing it", applicationId, e);
@@ -230,6 +246,97 @@ public final class Indexer implements AutoCloseable {
     }
   }
 
+  /**
+   * What {@code /health} says of the indexer: ready when both applications are RUNNING, no stream thread died
+   * within the failure window (a thread replaying one failure looks alive otherwise), and the records still to
+   * process on {@code documents} (chunker) and {@code passages} (embedder) are at most {@code maxLag}.
+   *
+   * @param maxLag records the indexer may be behind and still be ready, {@code >= 0}
+   */
+  public IndexerHealth health(long maxLag) {
+    State state = state();
+    Map<String, Long> lag = new LinkedHashMap<>();
+    String lagError = "";
+    try {
+      lag.put(Topics.DOCUMENTS, lag(config.chunkerApplicationId(), Topics.DOCUMENTS));
+      lag.put(Topics.PASSAGES, lag(config.embedderApplicationId(), Topics.PASSAGES));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      lagError = "interrupted";
+    } catch (ExecutionException | TimeoutException | RuntimeException e) {
+      lagError = "lag unknown: " + (e.getCause() == null ? e : e.getCause());
+    }
+    List<String> dying = new ArrayList<>();
+    failurePolicies.forEach((app, policy) -> {
+      ThreadFailurePolicy.Recent recent = policy.recent();
+      if (recent.deaths() > 0) {
+        dying.add(app + ": " + recent.deaths() + " stream thread death(s) within " + ThreadFailurePolicy.DEFAULT_WINDOW
+            + ", last " + recent.lastError());
+      }
+    });
+    long behind = lag.values().stream().mapToLong(Long::longValue).sum();
+    String status;
+    String detail;
+    if (state.stopped()) {
+      status = "stopped";
+      detail = "chunker " + state.chunker() + ", embedder " + state.embedder()
+          + (dying.isEmpty() ? "" : "; " + String.join("; ", dying));
+    } else if (!dying.isEmpty()) {
+      status = "failing";
+      detail = String.join("; ", dying);
+    } else if (state.chunker() != KafkaStreams.State.RUNNING || state.embedder() != KafkaStreams.State.RUNNING) {
+      status = "starting";
+      detail = "chunker " + state.chunker() + ", embedder " + state.embedder();
+    } else if (!lagError.isEmpty()) {
+      status = "unknown";
+      detail = lagError;
+    } else if (behind > maxLag) {
+      status = "catching-up";
+      detail = behind + " records to process";
+    } else {
+      status = "ready";
+      detail = "";
+    }
+    return new IndexerHealth(status.equals("ready"), status, detail, state, lag);
+  }
+
+  /** Records of {@code topic} not yet processed by consumer group {@code group} (committed, read_committed). */
+  private long lag(String group, String topic) throws InterruptedException, ExecutionException, TimeoutException {
+    Admin client = admin();
+    long timeout = HEALTH_TIMEOUT.toMillis();
+    Map<TopicPartition, OffsetAndMetadata> committed = client.listConsumerGroupOffsets(group)
+        .partitionsToOffsetAndMetadata().get(timeout, TimeUnit.MILLISECONDS);
+    TopicDescription description = client.describeTopics(List.of(topic)).allTopicNames()
+        .get(timeout, TimeUnit.MILLISECONDS).get(topic);
+    Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+    Map<TopicPartition, OffsetSpec> earliest = new HashMap<>();
+    description.partitions().forEach(p -> {
+      latest.put(new TopicPartition(topic, p.partition()), OffsetSpec.latest());
+      earliest.put(new TopicPartition(topic, p.partition()), OffsetSpec.earliest());
+    });
+    ListOffsetsOptions readCommitted = new ListOffsetsOptions(IsolationLevel.READ_COMMITTED);
+    var ends = client.listOffsets(latest, readCommitted).all().get(timeout, TimeUnit.MILLISECONDS);
+    var starts = client.listOffsets(earliest, readCommitted).all().get(timeout, TimeUnit.MILLISECONDS);
+    long lag = 0;
+    for (TopicPartition tp : latest.keySet()) {
+      OffsetAndMetadata done = committed.get(tp);
+      long from = done != null ? done.offset() : starts.get(tp).offset();
+      lag += Math.max(0, ends.get(tp).offset() - from);
+    }
+    return lag;
+  }
+
+  private synchronized Admin admin() {
+    if (closed.get()) {
+      throw new IllegalStateException("indexer is closed");
+    }
+    if (admin == null) {
+      admin = Admin.create(new StreamsConfig(streamsConfig(config, config.chunkerApplicationId()))
+          .getAdminConfigs("d2search-health"));
+    }
+    return admin;
+  }
+
   /** Stops both applications, waiting at most {@link #DEFAULT_CLOSE_TIMEOUT}. */
   @Override
   public void close() {
@@ -250,6 +357,11 @@ public final class Indexer implements AutoCloseable {
     boolean chunkerClosed = chunker.close(remaining(deadline));
     boolean embedderClosed = embedder.close(remaining(deadline));
     kafkaMetrics.forEach(KafkaStreamsMetrics::close);
+    synchronized (this) {
+      if (admin != null) {
+        admin.close(remaining(deadline));
+      }
+    }
     if (!chunkerClosed || !embedderClosed) {
       log.warn("Indexer did not stop within {} (chunker stopped: {}, embedder stopped: {})", timeout,
           chunkerClosed, embedderClosed);

@@ -23,6 +23,7 @@ final class ThreadFailurePolicy {
   private final long windowNanos;
   private final LongSupplier nanoClock;
   private final Deque<Long> failures = new ArrayDeque<>();
+  private String lastError = "";
 
   ThreadFailurePolicy(int maxFailures, Duration window, LongSupplier nanoClock) {
     if (maxFailures < 1) {
@@ -39,14 +40,39 @@ final class ThreadFailurePolicy {
 
   /** Records one thread death and answers what Kafka Streams should do. */
   synchronized StreamThreadExceptionResponse onFailure() {
+    return onFailure(null);
+  }
+
+  /** Records one thread death, and its cause for health, and answers what Kafka Streams should do. */
+  synchronized StreamThreadExceptionResponse onFailure(Throwable cause) {
     long now = nanoClock.getAsLong();
     failures.addLast(now);
-    while (now - failures.peekFirst() > windowNanos) {
-      failures.removeFirst();
+    if (cause != null) {
+      lastError = cause.toString();
     }
+    expire(now);
     return failures.size() >= maxFailures
         ? StreamThreadExceptionResponse.SHUTDOWN_CLIENT
         : StreamThreadExceptionResponse.REPLACE_THREAD;
+  }
+
+  /**
+   * Thread deaths within the window up to now, and the last one's cause.
+   *
+   * @param deaths how many
+   * @param lastError the last cause, or empty
+   */
+  record Recent(int deaths, String lastError) {}
+
+  synchronized Recent recent() {
+    expire(nanoClock.getAsLong());
+    return new Recent(failures.size(), failures.isEmpty() ? "" : lastError);
+  }
+
+  private void expire(long now) {
+    while (!failures.isEmpty() && now - failures.peekFirst() > windowNanos) {
+      failures.removeFirst();
+    }
   }
 
   /** A phrase for the log line: "5 times within PT10M". */

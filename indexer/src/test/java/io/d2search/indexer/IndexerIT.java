@@ -242,6 +242,54 @@ class IndexerIT {
     }
   }
 
+  /**
+   * Reliability issue, finding 3: health sees the indexer. Before it starts it is not ready and counts the
+   * documents waiting; once everything is embedded it is ready with no lag; once closed it says stopped.
+   */
+  @Test
+  void healthTellsWhetherTheIndexerIsRunningAndHowFarBehind() throws Exception {
+    IndexerConfig config = IndexerConfig.defaults(kafka.bootstrapServers(), dir.resolve("state-health"))
+        .withApplicationIdPrefix("it-health");
+    List<DocumentEvent> waiting = IntStream.range(0, 12)
+        .mapToObj(i -> document("doc-health-" + i, "Health checks probe readiness. Number " + i + " waits."))
+        .toList();
+    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig(kafka.bootstrapServers()))) {
+      for (DocumentEvent d : waiting) {
+        producer.send(record(d.getId(), Topics.documentSerde().encode(d))).get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      }
+    }
+    Chunker chunker = new Chunker(embedder.tokenizer(), config.chunker());
+    Set<String> expectedKeys = new HashSet<>();
+    for (DocumentEvent d : waiting) {
+      IntStream.range(0, chunker.chunk(d.getBody()).size()).forEach(n -> expectedKeys.add(d.getId() + "#" + n));
+    }
+    try (Indexer indexer = new Indexer(config, embedder, new SimpleMeterRegistry())) {
+      IndexerHealth before = indexer.health(0);
+      assertThat(before.ready()).isFalse();
+      assertThat(before.status()).isEqualTo("starting");
+      assertThat(before.lag().get(Topics.DOCUMENTS)).as("a new group has every document to read")
+          .isGreaterThanOrEqualTo(waiting.size());
+
+      indexer.start();
+      assertThat(indexer.awaitRunning(TIMEOUT)).isTrue();
+      consume(kafka.bootstrapServers(), Topics.EMBEDDINGS, new StringDeserializer(),
+          Topics.embeddingSerde().deserializer(), seen -> seen.keySet().containsAll(expectedKeys));
+      IndexerHealth after = indexer.health(0);
+      long deadline = System.nanoTime() + TIMEOUT.toNanos();
+      while (!after.ready() && System.nanoTime() < deadline) {
+        Thread.sleep(200);
+        after = indexer.health(0);
+      }
+      assertThat(after.ready()).as("ready once caught up: %s", after).isTrue();
+      assertThat(after.lag()).containsEntry(Topics.DOCUMENTS, 0L).containsEntry(Topics.PASSAGES, 0L);
+
+      indexer.close(TIMEOUT);
+      IndexerHealth closed = indexer.health(0);
+      assertThat(closed.ready()).isFalse();
+      assertThat(closed.status()).isEqualTo("stopped");
+    }
+  }
+
   private static DocumentEvent document(String id, String body) {
     return DocumentEvent.newBuilder().setId(id).setOp(DocumentOp.UPSERT).setTitle("Title " + id).setBody(body)
         .setVersion(1).setTs(Instant.now()).build();

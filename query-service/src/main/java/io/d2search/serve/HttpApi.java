@@ -13,6 +13,7 @@ import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import io.javalin.http.HttpStatus;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -61,11 +62,14 @@ public final class HttpApi implements AutoCloseable {
   private final SearchService search;
   private final EmbeddingsMaterializer materializer;
   private final PrometheusMeterRegistry registry;
+  private final List<HealthCheck> checks;
   private final ObjectMapper mapper = new ObjectMapper();
   private final AtomicBoolean closed = new AtomicBoolean();
   private Javalin app;
 
-  private HttpApi(SearchService search, EmbeddingsMaterializer materializer, PrometheusMeterRegistry registry) {
+  private HttpApi(SearchService search, EmbeddingsMaterializer materializer, PrometheusMeterRegistry registry,
+      List<HealthCheck> checks) {
+    this.checks = checks;
     this.search = search;
     this.materializer = materializer;
     this.registry = registry;
@@ -82,9 +86,19 @@ public final class HttpApi implements AutoCloseable {
    */
   public static HttpApi start(String host, int port, SearchService search, EmbeddingsMaterializer materializer,
       PrometheusMeterRegistry registry) {
+    return start(host, port, search, materializer, registry, List.of());
+  }
+
+  /**
+   * {@link #start(String, int, SearchService, EmbeddingsMaterializer, PrometheusMeterRegistry)} with more parts
+   * whose health {@code /health} reports and requires (e.g. the demo's indexer).
+   */
+  public static HttpApi start(String host, int port, SearchService search, EmbeddingsMaterializer materializer,
+      PrometheusMeterRegistry registry, List<HealthCheck> checks) {
     Objects.requireNonNull(host, "host");
     HttpApi api = new HttpApi(Objects.requireNonNull(search, "search"),
-        Objects.requireNonNull(materializer, "materializer"), Objects.requireNonNull(registry, "registry"));
+        Objects.requireNonNull(materializer, "materializer"), Objects.requireNonNull(registry, "registry"),
+        List.copyOf(checks));
     api.app = Javalin.create(config -> {
       config.startup.showJavalinBanner = false;
       config.startup.showOldJavalinVersionWarning = false;
@@ -195,24 +209,49 @@ public final class HttpApi implements AutoCloseable {
     json(ctx, HttpStatus.ACCEPTED.getCode(), Map.of("status", "accepted", "recorded", recorded));
   }
 
+  /**
+   * 200 when the index has caught up with its topic and every other part is ready; else 503. The body says which
+   * part is behind and by how much: {@code {"status", "lag", "passages", "components": [{name, status, ready,
+   * detail, lag}]}}.
+   */
   private void health(Context ctx) throws Exception {
     Map<String, Object> body = new LinkedHashMap<>();
-    int status;
+    boolean ready;
     if (materializer.failure().isPresent()) {
-      status = HttpStatus.SERVICE_UNAVAILABLE.getCode();
+      ready = false;
       body.put("status", "failed");
       body.put("error", String.valueOf(materializer.failure().get()));
     } else if (materializer.caughtUp()) {
-      status = HttpStatus.OK.getCode();
+      ready = true;
       body.put("status", "ready");
       body.put("lag", materializer.lag());
       body.put("passages", search.index().size());
     } else {
-      status = HttpStatus.SERVICE_UNAVAILABLE.getCode();
+      ready = false;
       body.put("status", "catching-up");
       body.put("lag", materializer.lag());
     }
-    json(ctx, status, body);
+    if (!checks.isEmpty()) {
+      List<Map<String, Object>> components = new ArrayList<>();
+      for (HealthCheck check : checks) {
+        ComponentHealth h = check.check();
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("name", h.name());
+        c.put("status", h.status());
+        c.put("ready", h.ready());
+        if (!h.detail().isEmpty()) {
+          c.put("detail", h.detail());
+        }
+        c.put("lag", h.lag());
+        components.add(c);
+        if (!h.ready() && ready) {
+          ready = false;
+          body.put("status", h.name() + " " + h.status());
+        }
+      }
+      body.put("components", components);
+    }
+    json(ctx, ready ? HttpStatus.OK.getCode() : HttpStatus.SERVICE_UNAVAILABLE.getCode(), body);
   }
 
   private void metrics(Context ctx) {

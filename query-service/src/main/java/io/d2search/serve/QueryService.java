@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -68,6 +69,15 @@ public final class QueryService implements AutoCloseable {
    */
   public static QueryService start(QueryServiceConfig config, Embedder embedder, IemHead iem,
       PrometheusMeterRegistry registry) {
+    return start(config, embedder, iem, registry, List.of());
+  }
+
+  /**
+   * {@link #start(QueryServiceConfig, Embedder, IemHead, PrometheusMeterRegistry)}, with more parts whose health
+   * {@code GET /health} reports and requires (the all-in-one demo's indexer).
+   */
+  public static QueryService start(QueryServiceConfig config, Embedder embedder, IemHead iem,
+      PrometheusMeterRegistry registry, List<HealthCheck> checks) {
     Objects.requireNonNull(config, "config");
     Objects.requireNonNull(embedder, "embedder");
     Objects.requireNonNull(registry, "registry");
@@ -85,7 +95,7 @@ public final class QueryService implements AutoCloseable {
       EmbeddingsMaterializer materializer = EmbeddingsMaterializer.start(index, config.materializer(), registry);
       started.push(materializer);
       SearchService search = new SearchService(index, embedder, iem, config.rerankDepth(), registry, events);
-      HttpApi http = HttpApi.start(config.httpHost(), config.httpPort(), search, materializer, registry);
+      HttpApi http = HttpApi.start(config.httpHost(), config.httpPort(), search, materializer, registry, checks);
       started.push(http);
       log.info("Query service for model {} on port {}, index {} ({} passages, offsets {}), {}", version, http.port(),
           index.dir(), index.size(), index.committedOffsets(), iem == null ? "no re-ranking (no IEM head)"

@@ -235,6 +235,24 @@ class HttpApiTest {
     assertThat(body.get("lag").asLong()).isEqualTo(-1);
   }
 
+  /** Reliability issue, finding 3: health covers the other parts it is given, and says which is behind. */
+  @Test
+  void healthReportsEveryComponentAndIsNotReadyWhileOneIsNot() throws Exception {
+    PrometheusMeterRegistry own = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    try (HttpApi withIndexer = HttpApi.start("127.0.0.1", 0, new SearchService(index, embedder, own, null),
+        materializer, own, java.util.List.of(() -> new ComponentHealth("indexer", false, "catching-up",
+            "7 records to process", java.util.Map.of("documents", 7L, "passages", 0L))))) {
+      HttpResponse<String> response = send(withIndexer, "GET", "/health", null);
+      assertThat(response.statusCode()).isEqualTo(503);
+      JsonNode indexer = json(response).get("components").get(0);
+      assertThat(indexer.get("name").asText()).isEqualTo("indexer");
+      assertThat(indexer.get("status").asText()).isEqualTo("catching-up");
+      assertThat(indexer.get("ready").asBoolean()).isFalse();
+      assertThat(indexer.get("detail").asText()).isEqualTo("7 records to process");
+      assertThat(indexer.get("lag").get("documents").asLong()).isEqualTo(7);
+    }
+  }
+
   @Test
   void metricsArePrometheusText() throws Exception {
     send("POST", "/search", "{\"query\": \"bread\"}");
