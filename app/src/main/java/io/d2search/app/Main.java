@@ -31,6 +31,11 @@ public final class Main implements Runnable {
   public static CommandLine commandLine(Object root) {
     CommandLine cmd = new CommandLine(root);
     cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+      java.util.Optional<String> inUse = addressInUse(e);
+      if (inUse.isPresent()) {
+        commandLine.getErr().println("error: " + inUse.get());
+        return 2;
+      }
       if (e instanceof IllegalArgumentException || e instanceof java.io.UncheckedIOException
           || e instanceof io.d2search.bundle.BundleException) {
         commandLine.getErr().println("error: " + e.getMessage());
@@ -39,6 +44,21 @@ public final class Main implements Runnable {
       throw e;
     });
     return cmd;
+  }
+
+  /**
+   * A start-up failure because a port is taken (HTTP, the embedded broker, the metrics endpoint), found anywhere in
+   * the cause chain, as one line that says what to change; empty for any other failure.
+   */
+  static java.util.Optional<String> addressInUse(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof java.net.BindException || t.getClass().getSimpleName().equals("JavalinBindException")) {
+        return java.util.Optional.of("a port this command needs is already in use (" + t.getMessage()
+            + "); stop what holds it, or choose other ports: http.port / D2SEARCH_HTTP_PORT for HTTP, "
+            + "--kafka-port for the demo's broker, indexer.metrics-port for the indexer's metrics");
+      }
+    }
+    return java.util.Optional.empty();
   }
 
   @Override

@@ -79,7 +79,7 @@ final class ChunkProcessor implements Processor<byte[], byte[], Object, Object> 
   public void process(Record<byte[], byte[]> record) {
     DocumentEvent event;
     try {
-      event = serde.decode(record.value());
+      event = serde.decodeStrict(record.value()); // trailing bytes and invalid UTF-8 are dead-lettered too
     } catch (SerializationException e) {
       deadLetter(record, ChunkTopology.STAGE_DECODE, e.getMessage());
       return;

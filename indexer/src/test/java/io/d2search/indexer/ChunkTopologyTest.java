@@ -332,6 +332,29 @@ class ChunkTopologyTest {
     assertThat(passages.readKeyValuesToList()).extracting(kv -> kv.key).containsExactly("doc#0");
   }
 
+  /** Reliability issue, finding 5: invalid UTF-8 in a body and bytes after the record are dead-lettered. */
+  @Test
+  void invalidUtf8AndTrailingBytesAreDeadLetteredNotIndexed() {
+    byte[] good = Topics.documentSerde().encode(upsert("doc", 1, "Xylophones are loud."));
+    byte[] broken = good.clone();
+    for (int i = 10; i < broken.length; i++) {
+      if (broken[i] == 'X') {
+        broken[i] = (byte) 0xFF;
+        break;
+      }
+    }
+    documents.pipeInput(bytes("doc"), broken);
+    documents.pipeInput(bytes("doc"), java.util.Arrays.copyOf(good, good.length + 2));
+
+    List<TestRecord<byte[], byte[]>> dead = deadLetters.readRecordsToList();
+    assertThat(dead).hasSize(2);
+    assertThat(new String(dead.get(0).headers().lastHeader(Topics.HEADER_ERROR).value(), StandardCharsets.UTF_8))
+        .contains("not valid UTF-8");
+    assertThat(new String(dead.get(1).headers().lastHeader(Topics.HEADER_ERROR).value(), StandardCharsets.UTF_8))
+        .contains("2 bytes after the end of the record");
+    assertThat(passages.isEmpty()).isTrue();
+  }
+
   @Test
   void tombstoneOnDocumentsIsDeadLetteredNotFatal() {
     documents.pipeInput(bytes("doc"), (byte[]) null);

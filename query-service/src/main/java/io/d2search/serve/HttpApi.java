@@ -105,6 +105,8 @@ public final class HttpApi implements AutoCloseable {
       config.http.prefer405over404 = true;
       config.jetty.host = host;
       config.jetty.port = port;
+      // Requests Jetty refuses before routing (bad URIs, oversized query strings) answer JSON like the rest.
+      config.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
       config.routes.post("/search", api::search);
       config.routes.post("/clicks", api::click);
       config.routes.get("/health", api::health);

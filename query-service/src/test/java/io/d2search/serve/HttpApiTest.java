@@ -333,6 +333,17 @@ class HttpApiTest {
     assertThat(error.get("error").asText()).isNotBlank();
   }
 
+  /** Reliability issue, finding 5: what Jetty refuses before routing answers JSON too, never an HTML page. */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"/%2e%2e/etc/passwd", "/%00", "/search?q=LONG"})
+  void errorsJettyAnswersItselfAreJson(String path) throws Exception {
+    String target = path.replace("LONG", "x".repeat(20_000));
+    HttpResponse<String> response = send("GET", target, null);
+    assertThat(response.statusCode()).as(response.body()).isBetween(400, 499);
+    JsonNode error = json(response);
+    assertThat(error.get("error").asText()).isNotBlank();
+  }
+
   @Test
   void tooLongQueryIs400() throws Exception {
     HttpResponse<String> response = send("POST", "/search",

@@ -1,5 +1,6 @@
 package io.d2search.schemas;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.HashSet;
@@ -9,6 +10,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.AvroRuntimeException;
 import org.apache.avro.Schema;
+import org.apache.avro.SchemaNormalization;
+import org.apache.avro.message.MissingSchemaException;
 import org.apache.avro.message.BinaryMessageDecoder;
 import org.apache.avro.message.BinaryMessageEncoder;
 import org.apache.avro.message.SchemaStore;
@@ -61,6 +64,8 @@ public final class AvroSerde<T extends SpecificRecord> implements Serde<T> {
   private final Class<T> type;
   private final BinaryMessageEncoder<T> encoder;
   private final BinaryMessageDecoder<T> decoder;
+  /** The fingerprints this serde reads, current first: named when a record's fingerprint is unknown. */
+  private final List<Long> fingerprints;
 
   private AvroSerde(Class<T> type, Schema schema, List<Schema> olderSchemas) {
     this.type = type;
@@ -70,6 +75,10 @@ public final class AvroSerde<T extends SpecificRecord> implements Serde<T> {
     SchemaStore.Cache older = new SchemaStore.Cache();
     olderSchemas.forEach(older::addSchema);
     this.decoder = new BinaryMessageDecoder<>(model, schema, older);
+    List<Long> known = new java.util.ArrayList<>();
+    known.add(SchemaNormalization.parsingFingerprint64(schema));
+    olderSchemas.forEach(s -> known.add(SchemaNormalization.parsingFingerprint64(s)));
+    this.fingerprints = List.copyOf(known);
   }
 
   /**
@@ -130,10 +139,87 @@ public final class AvroSerde<T extends SpecificRecord> implements Serde<T> {
     try {
       return decoder.decode(bytes);
     } catch (IOException | RuntimeException e) {
-      throw new SerializationException(
-          "Not a valid " + type.getSimpleName() + " (Avro single-object encoding, " + bytes.length + " bytes): "
-              + describe(e), e);
+      throw invalid(bytes, e);
     }
+  }
+
+  /**
+   * {@link #decode}, refusing what Avro itself lets through: bytes after a complete record, and strings that are
+   * not valid UTF-8 (Avro replaces the bad bytes with U+FFFD and carries on; the indexer would index the damage).
+   * A U+FFFD already present in the input as its own valid UTF-8 bytes is accepted.
+   *
+   * @throws SerializationException naming the fault
+   */
+  public T decodeStrict(byte[] bytes) {
+    if (bytes == null) {
+      return null;
+    }
+    ByteArrayInputStream in = new ByteArrayInputStream(bytes);
+    T record;
+    try {
+      record = decoder.decode(in);
+    } catch (IOException | RuntimeException e) {
+      throw invalid(bytes, e);
+    }
+    if (in.available() > 0) {
+      throw new SerializationException("Not a valid " + type.getSimpleName() + ": " + in.available()
+          + " bytes after the end of the record (" + bytes.length + " bytes in all)");
+    }
+    long replaced = replacementChars(record);
+    if (replaced > occurrences(bytes, UTF8_REPLACEMENT)) {
+      throw new SerializationException("Not a valid " + type.getSimpleName()
+          + ": a string field is not valid UTF-8");
+    }
+    return record;
+  }
+
+  private static final byte[] UTF8_REPLACEMENT = {(byte) 0xEF, (byte) 0xBF, (byte) 0xBD};
+
+  /** U+FFFD characters in every string of a decoded value (records, maps, arrays, unions). */
+  private static long replacementChars(Object value) {
+    if (value instanceof CharSequence text) {
+      return text.chars().filter(c -> c == '\uFFFD').count();
+    }
+    if (value instanceof SpecificRecord record) {
+      long n = 0;
+      for (int i = 0; i < record.getSchema().getFields().size(); i++) {
+        n += replacementChars(record.get(i));
+      }
+      return n;
+    }
+    if (value instanceof java.util.Map<?, ?> map) {
+      long n = 0;
+      for (java.util.Map.Entry<?, ?> e : map.entrySet()) {
+        n += replacementChars(e.getKey()) + replacementChars(e.getValue());
+      }
+      return n;
+    }
+    if (value instanceof java.util.Collection<?> items) {
+      return items.stream().mapToLong(AvroSerde::replacementChars).sum();
+    }
+    return 0;
+  }
+
+  private static long occurrences(byte[] bytes, byte[] pattern) {
+    long n = 0;
+    for (int i = 0; i + pattern.length <= bytes.length; i++) {
+      if (bytes[i] == pattern[0] && bytes[i + 1] == pattern[1] && bytes[i + 2] == pattern[2]) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private SerializationException invalid(byte[] bytes, Exception e) {
+    String hint = e instanceof MissingSchemaException
+        ? "; " + type.getSimpleName() + " is written with schema fingerprint " + fingerprints.get(0)
+            + (fingerprints.size() > 1 ? " (also read: " + fingerprints.subList(1, fingerprints.size()) + ")" : "")
+            + ", the CRC-64-AVRO parsing fingerprint of schemas/src/main/avro/" + type.getSimpleName() + ".avsc;"
+            + " a writer whose schema differs (e.g. timestamp-millis written without its logical type) is another"
+            + " schema"
+        : "";
+    return new SerializationException("Not a valid " + type.getSimpleName() + " (Avro single-object encoding, "
+        + bytes.length + " bytes): " + describe(e) + hint, e);
   }
 
   private static String describe(Exception e) {

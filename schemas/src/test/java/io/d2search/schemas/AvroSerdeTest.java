@@ -220,6 +220,48 @@ class AvroSerdeTest {
         .hasMessageContaining(Long.toString(fingerprint));
   }
 
+  /** Reliability issue, finding 5: an unknown fingerprint's error names the one expected. */
+  @Test
+  void anUnknownFingerprintsErrorNamesTheExpectedOne() throws IOException {
+    byte[] bytes = oldPassageBytes();
+    long expected = SchemaNormalization.parsingFingerprint64(Passage.getClassSchema());
+    assertThatThrownBy(() -> Topics.passageSerde().decode(bytes))
+        .hasMessageContaining("written with schema fingerprint " + expected)
+        .hasMessageContaining("schemas/src/main/avro/Passage.avsc");
+  }
+
+  /** Reliability issue, finding 5: strict decoding refuses trailing bytes and invalid UTF-8, which Avro lets by. */
+  @Test
+  void strictDecodingRefusesTrailingBytesAndInvalidUtf8() {
+    DocumentEvent event = DocumentEvent.newBuilder().setId("d").setOp(io.d2search.events.DocumentOp.UPSERT)
+        .setBody("Xbody with a real \uFFFD in it").setVersion(1).setTs(java.time.Instant.EPOCH).build();
+    AvroSerde<DocumentEvent> serde = Topics.documentSerde();
+    byte[] good = serde.encode(event);
+    assertThat(serde.decodeStrict(good)).as("a U+FFFD that was written as such is fine").isEqualTo(event);
+
+    byte[] trailing = java.util.Arrays.copyOf(good, good.length + 3);
+    assertThat(serde.decode(trailing)).as("Avro alone ignores trailing bytes").isEqualTo(event);
+    assertThatThrownBy(() -> serde.decodeStrict(trailing)).isInstanceOf(SerializationException.class)
+        .hasMessageContaining("3 bytes after the end of the record");
+
+    byte[] broken = good.clone();
+    int x = indexOf(broken, (byte) 'X');
+    broken[x] = (byte) 0xFF; // never valid in UTF-8; same length, so the record still parses
+    assertThat(serde.decode(broken).getBody().toString()).as("Avro alone replaces it").startsWith("\uFFFD");
+    assertThatThrownBy(() -> serde.decodeStrict(broken)).isInstanceOf(SerializationException.class)
+        .hasMessageContaining("not valid UTF-8");
+  }
+
+  /** The first {@code b} after the 10-byte single-object header (marker and fingerprint). */
+  private static int indexOf(byte[] bytes, byte b) {
+    for (int i = 10; i < bytes.length; i++) {
+      if (bytes[i] == b) {
+        return i;
+      }
+    }
+    throw new AssertionError("byte not found");
+  }
+
   @Test
   void rejectsEventsOfAnotherType() {
     byte[] click = Topics.clickSerde().encode(randomEvents().click());
