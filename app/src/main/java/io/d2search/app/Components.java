@@ -14,10 +14,12 @@ import io.d2search.indexer.Indexer;
 import io.d2search.indexer.IndexerHealth;
 import io.d2search.serve.ComponentHealth;
 import io.d2search.serve.HealthCheck;
+import io.d2search.serve.IssuedQueries;
 import io.d2search.serve.QueryService;
 import io.d2search.serve.QueryServiceConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 
@@ -120,6 +122,8 @@ public final class Components {
         .withIndex(IndexConfig.defaults().withHnsw(s.integer("index.hnsw.m"), s.integer("index.hnsw.beam-width"))
             .withEfSearch(s.integer("index.hnsw.ef-search")))
         .withImpressions(s.bool("search.impressions"))
-        .withRerankDepth(s.integer("search.rerank-depth"));
+        .withRerankDepth(s.integer("search.rerank-depth"))
+        .withClicks(new IssuedQueries.Policy(Duration.ofMillis(s.longValue("search.click-window-ms")),
+            s.integer("search.click-memory"), s.string("search.click-secret"), s.integer("search.clicks-per-minute")));
   }
 }

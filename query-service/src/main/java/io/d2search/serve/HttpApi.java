@@ -63,6 +63,7 @@ public final class HttpApi implements AutoCloseable {
   private final EmbeddingsMaterializer materializer;
   private final PrometheusMeterRegistry registry;
   private final List<HealthCheck> checks;
+  private final ClickLimiter clickLimiter;
   private final ObjectMapper mapper = new ObjectMapper();
   private final AtomicBoolean closed = new AtomicBoolean();
   private Javalin app;
@@ -70,6 +71,7 @@ public final class HttpApi implements AutoCloseable {
   private HttpApi(SearchService search, EmbeddingsMaterializer materializer, PrometheusMeterRegistry registry,
       List<HealthCheck> checks) {
     this.checks = checks;
+    this.clickLimiter = new ClickLimiter(search.clickPolicy().clicksPerMinute());
     this.search = search;
     this.materializer = materializer;
     this.registry = registry;
@@ -207,7 +209,16 @@ public final class HttpApi implements AutoCloseable {
     if (dwellMs < 0) {
       throw new BadRequestResponse("dwellMs must be >= 0: " + dwellMs);
     }
-    boolean recorded = search.recordClick(queryId, passageId, rank, dwellMs);
+    if (!clickLimiter.tryAcquire(ctx.ip())) {
+      throw new HttpResponseException(HttpStatus.TOO_MANY_REQUESTS.getCode(), "too many clicks from this client: at"
+          + " most " + search.clickPolicy().clicksPerMinute() + " a minute");
+    }
+    boolean recorded;
+    try {
+      recorded = search.recordClick(queryId, passageId, rank, dwellMs);
+    } catch (IssuedQueries.RejectedClick e) {
+      throw new HttpResponseException(HttpStatus.UNPROCESSABLE_CONTENT.getCode(), e.getMessage());
+    }
     json(ctx, HttpStatus.ACCEPTED.getCode(), Map.of("status", "accepted", "recorded", recorded));
   }
 

@@ -94,7 +94,8 @@ public final class QueryService implements AutoCloseable {
       }
       EmbeddingsMaterializer materializer = EmbeddingsMaterializer.start(index, config.materializer(), registry);
       started.push(materializer);
-      SearchService search = new SearchService(index, embedder, iem, config.rerankDepth(), registry, events);
+      SearchService search = new SearchService(index, embedder, iem, config.rerankDepth(), registry, events,
+          new IssuedQueries(config.clicks()));
       HttpApi http = HttpApi.start(config.httpHost(), config.httpPort(), search, materializer, registry, checks);
       started.push(http);
       log.info("Query service for model {} on port {}, index {} ({} passages, offsets {}), {}", version, http.port(),

@@ -24,11 +24,12 @@ import java.util.regex.Pattern;
  * @param kafkaProperties extra Kafka client properties (security, timeouts) for the consumer and the producer
  * @param rerankDepth HNSW candidates the model's IEM head re-scores per search, in [1, {@link PassageIndex#MAX_K}]
  *     (a search for more results re-scores k); unused without an IEM head
+ * @param clicks how {@code POST /clicks} checks clicks against the searches it served ({@link IssuedQueries})
  */
 public record QueryServiceConfig(
     String bootstrapServers, Path indexDir, String httpHost, int httpPort, long commitIntervalMs,
     int commitMaxRecords, IndexConfig index, boolean impressionsEnabled, Map<String, String> kafkaProperties,
-    int rerankDepth) {
+    int rerankDepth, IssuedQueries.Policy clicks) {
 
   public static final String DEFAULT_HTTP_HOST = Settings.defaults().string("http.host");
   public static final int DEFAULT_HTTP_PORT = Settings.defaults().integer("http.port");
@@ -43,6 +44,7 @@ public record QueryServiceConfig(
       throw new IllegalArgumentException("httpPort must be in [0, 65535]: " + httpPort);
     }
     kafkaProperties = Map.copyOf(kafkaProperties);
+    Objects.requireNonNull(clicks, "clicks");
     if (rerankDepth < 1 || rerankDepth > PassageIndex.MAX_K) {
       throw new IllegalArgumentException("rerankDepth must be in [1, " + PassageIndex.MAX_K + "]: " + rerankDepth);
     }
@@ -57,7 +59,8 @@ public record QueryServiceConfig(
   public static QueryServiceConfig defaults(String bootstrapServers, Path indexDir) {
     return new QueryServiceConfig(bootstrapServers, indexDir, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT,
         MaterializerConfig.DEFAULT_COMMIT_INTERVAL_MS, MaterializerConfig.DEFAULT_COMMIT_MAX_RECORDS,
-        IndexConfig.defaults(), true, Map.of(), SearchService.DEFAULT_RERANK_DEPTH);
+        IndexConfig.defaults(), true, Map.of(), SearchService.DEFAULT_RERANK_DEPTH,
+        IssuedQueries.Policy.defaults());
   }
 
   /** The directory of the index of one model version. */
@@ -77,36 +80,42 @@ public record QueryServiceConfig(
   /** This config with another HTTP interface and port. */
   public QueryServiceConfig withHttp(String host, int port) {
     return new QueryServiceConfig(bootstrapServers, indexDir, host, port, commitIntervalMs, commitMaxRecords, index,
-        impressionsEnabled, kafkaProperties, rerankDepth);
+        impressionsEnabled, kafkaProperties, rerankDepth, clicks);
   }
 
   /** This config with another commit interval (ms) and record count. */
   public QueryServiceConfig withCommitPolicy(long intervalMs, int maxRecords) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, intervalMs, maxRecords, index,
-        impressionsEnabled, kafkaProperties, rerankDepth);
+        impressionsEnabled, kafkaProperties, rerankDepth, clicks);
   }
 
   /** This config with other HNSW and search parameters. */
   public QueryServiceConfig withIndex(IndexConfig config) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        config, impressionsEnabled, kafkaProperties, rerankDepth);
+        config, impressionsEnabled, kafkaProperties, rerankDepth, clicks);
   }
 
   /** This config with impressions and clicks on or off. */
   public QueryServiceConfig withImpressions(boolean enabled) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, enabled, kafkaProperties, rerankDepth);
+        index, enabled, kafkaProperties, rerankDepth, clicks);
   }
 
   /** This config with other extra Kafka client properties. */
   public QueryServiceConfig withKafkaProperties(Map<String, String> properties) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, impressionsEnabled, properties, rerankDepth);
+        index, impressionsEnabled, properties, rerankDepth, clicks);
   }
 
   /** This config with another re-ranking depth. */
   public QueryServiceConfig withRerankDepth(int depth) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, impressionsEnabled, kafkaProperties, depth);
+        index, impressionsEnabled, kafkaProperties, depth, clicks);
+  }
+
+  /** This config with another click policy. */
+  public QueryServiceConfig withClicks(IssuedQueries.Policy policy) {
+    return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
+        index, impressionsEnabled, kafkaProperties, rerankDepth, policy);
   }
 }

@@ -22,7 +22,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -66,6 +65,7 @@ public final class SearchService {
   private final Embedder embedder;
   private final IemHead iem; // null: no re-ranking
   private final int rerankDepth;
+  private final IssuedQueries issued;
   private final Producer<String, byte[]> events;
   private final Timer latency;
   private final Timer rerank;
@@ -96,6 +96,16 @@ public final class SearchService {
    */
   public SearchService(PassageIndex index, Embedder embedder, IemHead iem, int rerankDepth, MeterRegistry registry,
       Producer<String, byte[]> events) {
+    this(index, embedder, iem, rerankDepth, registry, events, new IssuedQueries(IssuedQueries.Policy.defaults()));
+  }
+
+  /**
+   * @param issued signs the query ids of searches and checks clicks against them
+   * @see #SearchService(PassageIndex, Embedder, IemHead, int, MeterRegistry, Producer)
+   */
+  public SearchService(PassageIndex index, Embedder embedder, IemHead iem, int rerankDepth, MeterRegistry registry,
+      Producer<String, byte[]> events, IssuedQueries issued) {
+    this.issued = Objects.requireNonNull(issued, "issued");
     this.index = Objects.requireNonNull(index, "index");
     this.embedder = Objects.requireNonNull(embedder, "embedder");
     this.registry = Objects.requireNonNull(registry, "registry");
@@ -161,7 +171,8 @@ public final class SearchService {
     }
     long tookNanos = System.nanoTime() - start;
     latency.record(tookNanos, TimeUnit.NANOSECONDS);
-    SearchResult result = new SearchResult(UUID.randomUUID().toString(), index.modelVersion(),
+    String queryId = issued.issue(hits.stream().map(RankedHit::passageId).toList(), System.currentTimeMillis());
+    SearchResult result = new SearchResult(queryId, index.modelVersion(),
         TimeUnit.NANOSECONDS.toMillis(tookNanos), reranked, hits);
     if (events != null) {
       send(Topics.IMPRESSIONS, result.queryId(), impressionSerde.encode(impression(query, result)));
@@ -222,6 +233,8 @@ public final class SearchService {
    * @param dwellMs time spent on the result, {@code >= 0} (0 when unknown)
    * @return whether the click was handed to Kafka; false when events are off
    * @throws IllegalArgumentException if an argument is out of range or the passage id is malformed
+   * @throws IssuedQueries.RejectedClick if the click cannot be right: a query id this service did not issue or
+   *     that is older than the click window, or a passage not shown at that rank
    */
   public boolean recordClick(String queryId, String passageId, int rank, long dwellMs) {
     Objects.requireNonNull(queryId, "queryId");
@@ -236,12 +249,18 @@ public final class SearchService {
     if (dwellMs < 0) {
       throw new IllegalArgumentException("dwellMs must be >= 0: " + dwellMs);
     }
+    issued.check(queryId, passageId, rank, System.currentTimeMillis());
     if (events == null) {
       return false;
     }
     Click click = Click.newBuilder().setQueryId(queryId).setPassageId(passageId).setRank(rank).setDwellMs(dwellMs)
         .setTs(Instant.now()).build();
     return send(Topics.CLICKS, queryId, clickSerde.encode(click));
+  }
+
+  /** How clicks are checked. */
+  public IssuedQueries.Policy clickPolicy() {
+    return issued.policy();
   }
 
   /** Whether impressions and clicks are written. */

@@ -130,7 +130,9 @@ class HttpApiTest {
     HttpResponse<String> response = send("POST", "/search", "{\"query\": \"a pet kitten\", \"k\": 3}");
     assertThat(response.statusCode()).isEqualTo(200);
     JsonNode body = json(response);
-    assertThat(UUID.fromString(body.get("queryId").asText())).isNotNull();
+    String queryId = body.get("queryId").asText();
+    assertThat(UUID.fromString(queryId.substring(0, queryId.indexOf('.')))).isNotNull(); // <uuid>.<time>.<mac>
+    assertThat(queryId).matches("[0-9a-f-]{36}\\.[0-9a-z]+\\.[A-Za-z0-9_-]{22}");
     assertThat(body.get("modelVersion").asText()).isEqualTo(embedder.info().version());
     assertThat(body.get("tookMs").asLong()).isNotNegative();
     JsonNode results = body.get("results");
@@ -218,12 +220,57 @@ class HttpApiTest {
 
   @Test
   void clickIsAcceptedAndNotRecordedWhenEventsAreOff() throws Exception {
+    JsonNode found = json(send("POST", "/search", "{\"query\": \"a pet cat\", \"k\": 3}"));
+    String queryId = found.get("queryId").asText();
+    String first = found.get("results").get(0).get("passageId").asText();
+    String second = found.get("results").get(1).get("passageId").asText();
     HttpResponse<String> response = send("POST", "/clicks",
-        "{\"queryId\": \"q-1\", \"passageId\": \"cats#0\", \"rank\": 1, \"dwellMs\": 1200}");
-    assertThat(response.statusCode()).isEqualTo(202);
+        "{\"queryId\": \"" + queryId + "\", \"passageId\": \"" + first + "\", \"rank\": 1, \"dwellMs\": 1200}");
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(202);
     assertThat(json(response).get("recorded").asBoolean()).isFalse();
-    assertThat(send("POST", "/clicks", "{\"queryId\": \"q-1\", \"passageId\": \"cats#0\", \"rank\": 2}")
-        .statusCode()).isEqualTo(202);
+    assertThat(send("POST", "/clicks", "{\"queryId\": \"" + queryId + "\", \"passageId\": \"" + second
+        + "\", \"rank\": 2}").statusCode()).isEqualTo(202);
+  }
+
+  /**
+   * Reliability issue, finding 4: a click that cannot be right is refused with a JSON 422, not fed to the loop: an
+   * unknown query id, a forged one, a passage that was not shown at that rank, a rank past the results.
+   */
+  @Test
+  void clicksThatCannotBeRightAre422() throws Exception {
+    JsonNode found = json(send("POST", "/search", "{\"query\": \"a pet cat\", \"k\": 2}"));
+    String queryId = found.get("queryId").asText();
+    String first = found.get("results").get(0).get("passageId").asText();
+    String second = found.get("results").get(1).get("passageId").asText();
+    String forged = queryId.substring(0, queryId.lastIndexOf('.') + 1) + "AAAAAAAAAAAAAAAAAAAAAA";
+    for (String body : List.of(
+        "{\"queryId\": \"q-1\", \"passageId\": \"" + first + "\", \"rank\": 1}",
+        "{\"queryId\": \"" + forged + "\", \"passageId\": \"" + first + "\", \"rank\": 1}",
+        "{\"queryId\": \"" + queryId + "\", \"passageId\": \"" + second + "\", \"rank\": 1}",
+        "{\"queryId\": \"" + queryId + "\", \"passageId\": \"never-shown#0\", \"rank\": 1}",
+        "{\"queryId\": \"" + queryId + "\", \"passageId\": \"" + first + "\", \"rank\": 99}")) {
+      HttpResponse<String> response = send("POST", "/clicks", body);
+      assertThat(response.statusCode()).as(body).isEqualTo(422);
+      assertThat(json(response).get("error").asText()).isNotBlank();
+    }
+  }
+
+  @Test
+  void clicksBeyondTheClientsRateAre429() throws Exception {
+    PrometheusMeterRegistry own = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    SearchService limited = new SearchService(index, embedder, null, SearchService.DEFAULT_RERANK_DEPTH, own, null,
+        new IssuedQueries(new IssuedQueries.Policy(java.time.Duration.ofMinutes(30), 100, "", 3)));
+    try (HttpApi server = HttpApi.start("127.0.0.1", 0, limited, materializer, own)) {
+      JsonNode found = json(send(server, "POST", "/search", "{\"query\": \"a pet cat\", \"k\": 1}"));
+      String click = "{\"queryId\": \"" + found.get("queryId").asText() + "\", \"passageId\": \""
+          + found.get("results").get(0).get("passageId").asText() + "\", \"rank\": 1}";
+      for (int i = 0; i < 3; i++) {
+        assertThat(send(server, "POST", "/clicks", click).statusCode()).isEqualTo(202);
+      }
+      HttpResponse<String> fourth = send(server, "POST", "/clicks", click);
+      assertThat(fourth.statusCode()).isEqualTo(429);
+      assertThat(json(fourth).get("error").asText()).contains("at most 3 a minute");
+    }
   }
 
   @Test
