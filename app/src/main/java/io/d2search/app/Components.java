@@ -14,6 +14,7 @@ import io.d2search.indexer.Indexer;
 import io.d2search.indexer.IndexerHealth;
 import io.d2search.serve.ComponentHealth;
 import io.d2search.serve.HealthCheck;
+import io.d2search.serve.ApiTokens;
 import io.d2search.serve.IssuedQueries;
 import io.d2search.serve.QueryService;
 import io.d2search.serve.QueryServiceConfig;
@@ -124,6 +125,7 @@ public final class Components {
         .withImpressions(s.bool("search.impressions"))
         .withRerankDepth(s.integer("search.rerank-depth"))
         .withClicks(new IssuedQueries.Policy(Duration.ofMillis(s.longValue("search.click-window-ms")),
-            s.integer("search.click-memory"), s.string("search.click-secret"), s.integer("search.clicks-per-minute")));
+            s.integer("search.click-memory"), s.string("search.click-secret"), s.integer("search.clicks-per-minute")))
+        .withTokens(ApiTokens.parse(s.string("http.tokens")));
   }
 }

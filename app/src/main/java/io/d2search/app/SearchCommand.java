@@ -30,6 +30,10 @@ public final class SearchCommand implements Callable<Integer> {
       description = "Base URL of the query service (default: ${DEFAULT-VALUE}).")
   URI url;
 
+  @Option(names = "--token", paramLabel = "TOKEN", defaultValue = "${env:D2SEARCH_TOKEN}",
+      description = "Bearer token with the search right, when the service has http.tokens (default: $D2SEARCH_TOKEN).")
+  String token;
+
   @Option(names = "--json", description = "Print the raw JSON response.")
   boolean json;
 
@@ -39,8 +43,12 @@ public final class SearchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException, InterruptedException {
     String body = JSON.writeValueAsString(Map.of("query", String.join(" ", words), "k", k, "rerank", !noRerank));
-    HttpRequest request = HttpRequest.newBuilder(url.resolve("/search")).timeout(Duration.ofSeconds(30))
-        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build();
+    HttpRequest.Builder builder = HttpRequest.newBuilder(url.resolve("/search")).timeout(Duration.ofSeconds(30))
+        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
+    if (token != null && !token.isBlank()) {
+      builder.header("Authorization", "Bearer " + token);
+    }
+    HttpRequest request = builder.build();
     HttpResponse<String> response;
     try {
       response = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());

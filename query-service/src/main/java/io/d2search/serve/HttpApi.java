@@ -64,13 +64,15 @@ public final class HttpApi implements AutoCloseable {
   private final PrometheusMeterRegistry registry;
   private final List<HealthCheck> checks;
   private final ClickLimiter clickLimiter;
+  private final ApiTokens tokens;
   private final ObjectMapper mapper = new ObjectMapper();
   private final AtomicBoolean closed = new AtomicBoolean();
   private Javalin app;
 
   private HttpApi(SearchService search, EmbeddingsMaterializer materializer, PrometheusMeterRegistry registry,
-      List<HealthCheck> checks) {
+      List<HealthCheck> checks, ApiTokens tokens) {
     this.checks = checks;
+    this.tokens = tokens;
     this.clickLimiter = new ClickLimiter(search.clickPolicy().clicksPerMinute());
     this.search = search;
     this.materializer = materializer;
@@ -97,10 +99,16 @@ public final class HttpApi implements AutoCloseable {
    */
   public static HttpApi start(String host, int port, SearchService search, EmbeddingsMaterializer materializer,
       PrometheusMeterRegistry registry, List<HealthCheck> checks) {
+    return start(host, port, search, materializer, registry, checks, ApiTokens.none());
+  }
+
+  /** ... and with bearer tokens: every route but {@code /health} then needs one with its right. */
+  public static HttpApi start(String host, int port, SearchService search, EmbeddingsMaterializer materializer,
+      PrometheusMeterRegistry registry, List<HealthCheck> checks, ApiTokens tokens) {
     Objects.requireNonNull(host, "host");
     HttpApi api = new HttpApi(Objects.requireNonNull(search, "search"),
         Objects.requireNonNull(materializer, "materializer"), Objects.requireNonNull(registry, "registry"),
-        List.copyOf(checks));
+        List.copyOf(checks), Objects.requireNonNull(tokens, "tokens"));
     api.app = Javalin.create(config -> {
       config.startup.showJavalinBanner = false;
       config.startup.showOldJavalinVersionWarning = false;
@@ -109,6 +117,7 @@ public final class HttpApi implements AutoCloseable {
       config.jetty.port = port;
       // Requests Jetty refuses before routing (bad URIs, oversized query strings) answer JSON like the rest.
       config.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
+      config.routes.beforeMatched(api::authorize);
       config.routes.post("/search", api::search);
       config.routes.post("/clicks", api::click);
       config.routes.get("/health", api::health);
@@ -220,6 +229,29 @@ public final class HttpApi implements AutoCloseable {
       throw new HttpResponseException(HttpStatus.UNPROCESSABLE_CONTENT.getCode(), e.getMessage());
     }
     json(ctx, HttpStatus.ACCEPTED.getCode(), Map.of("status", "accepted", "recorded", recorded));
+  }
+
+  /** With tokens configured: 401 without a known bearer token, 403 when it lacks the route's right. */
+  private void authorize(Context ctx) {
+    ApiTokens.Right needed = switch (ctx.path()) {
+      case "/search", "/models" -> ApiTokens.Right.SEARCH;
+      case "/clicks" -> ApiTokens.Right.CLICKS;
+      case "/metrics" -> ApiTokens.Right.ADMIN;
+      default -> null; // /health stays open for probes
+    };
+    if (!tokens.enabled() || needed == null) {
+      return;
+    }
+    String header = ctx.header("Authorization");
+    String token = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).strip() : "";
+    java.util.Optional<java.util.Set<ApiTokens.Right>> rights = tokens.rights(token);
+    if (rights.isEmpty()) {
+      ctx.header("WWW-Authenticate", "Bearer");
+      throw new HttpResponseException(HttpStatus.UNAUTHORIZED.getCode(), "a bearer token is required");
+    }
+    if (!rights.get().contains(needed)) {
+      throw new HttpResponseException(HttpStatus.FORBIDDEN.getCode(), "this token may not use " + ctx.path());
+    }
   }
 
   /**

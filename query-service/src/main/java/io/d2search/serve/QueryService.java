@@ -96,7 +96,8 @@ public final class QueryService implements AutoCloseable {
       started.push(materializer);
       SearchService search = new SearchService(index, embedder, iem, config.rerankDepth(), registry, events,
           new IssuedQueries(config.clicks()));
-      HttpApi http = HttpApi.start(config.httpHost(), config.httpPort(), search, materializer, registry, checks);
+      HttpApi http = HttpApi.start(config.httpHost(), config.httpPort(), search, materializer, registry, checks,
+          config.tokens());
       started.push(http);
       log.info("Query service for model {} on port {}, index {} ({} passages, offsets {}), {}", version, http.port(),
           index.dir(), index.size(), index.committedOffsets(), iem == null ? "no re-ranking (no IEM head)"

@@ -25,11 +25,12 @@ import java.util.regex.Pattern;
  * @param rerankDepth HNSW candidates the model's IEM head re-scores per search, in [1, {@link PassageIndex#MAX_K}]
  *     (a search for more results re-scores k); unused without an IEM head
  * @param clicks how {@code POST /clicks} checks clicks against the searches it served ({@link IssuedQueries})
+ * @param tokens bearer tokens and their rights; {@link ApiTokens#none()} leaves the API open
  */
 public record QueryServiceConfig(
     String bootstrapServers, Path indexDir, String httpHost, int httpPort, long commitIntervalMs,
     int commitMaxRecords, IndexConfig index, boolean impressionsEnabled, Map<String, String> kafkaProperties,
-    int rerankDepth, IssuedQueries.Policy clicks) {
+    int rerankDepth, IssuedQueries.Policy clicks, ApiTokens tokens) {
 
   public static final String DEFAULT_HTTP_HOST = Settings.defaults().string("http.host");
   public static final int DEFAULT_HTTP_PORT = Settings.defaults().integer("http.port");
@@ -45,6 +46,7 @@ public record QueryServiceConfig(
     }
     kafkaProperties = Map.copyOf(kafkaProperties);
     Objects.requireNonNull(clicks, "clicks");
+    Objects.requireNonNull(tokens, "tokens");
     if (rerankDepth < 1 || rerankDepth > PassageIndex.MAX_K) {
       throw new IllegalArgumentException("rerankDepth must be in [1, " + PassageIndex.MAX_K + "]: " + rerankDepth);
     }
@@ -60,7 +62,7 @@ public record QueryServiceConfig(
     return new QueryServiceConfig(bootstrapServers, indexDir, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT,
         MaterializerConfig.DEFAULT_COMMIT_INTERVAL_MS, MaterializerConfig.DEFAULT_COMMIT_MAX_RECORDS,
         IndexConfig.defaults(), true, Map.of(), SearchService.DEFAULT_RERANK_DEPTH,
-        IssuedQueries.Policy.defaults());
+        IssuedQueries.Policy.defaults(), ApiTokens.none());
   }
 
   /** The directory of the index of one model version. */
@@ -80,42 +82,48 @@ public record QueryServiceConfig(
   /** This config with another HTTP interface and port. */
   public QueryServiceConfig withHttp(String host, int port) {
     return new QueryServiceConfig(bootstrapServers, indexDir, host, port, commitIntervalMs, commitMaxRecords, index,
-        impressionsEnabled, kafkaProperties, rerankDepth, clicks);
+        impressionsEnabled, kafkaProperties, rerankDepth, clicks, tokens);
   }
 
   /** This config with another commit interval (ms) and record count. */
   public QueryServiceConfig withCommitPolicy(long intervalMs, int maxRecords) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, intervalMs, maxRecords, index,
-        impressionsEnabled, kafkaProperties, rerankDepth, clicks);
+        impressionsEnabled, kafkaProperties, rerankDepth, clicks, tokens);
   }
 
   /** This config with other HNSW and search parameters. */
   public QueryServiceConfig withIndex(IndexConfig config) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        config, impressionsEnabled, kafkaProperties, rerankDepth, clicks);
+        config, impressionsEnabled, kafkaProperties, rerankDepth, clicks, tokens);
   }
 
   /** This config with impressions and clicks on or off. */
   public QueryServiceConfig withImpressions(boolean enabled) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, enabled, kafkaProperties, rerankDepth, clicks);
+        index, enabled, kafkaProperties, rerankDepth, clicks, tokens);
   }
 
   /** This config with other extra Kafka client properties. */
   public QueryServiceConfig withKafkaProperties(Map<String, String> properties) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, impressionsEnabled, properties, rerankDepth, clicks);
+        index, impressionsEnabled, properties, rerankDepth, clicks, tokens);
   }
 
   /** This config with another re-ranking depth. */
   public QueryServiceConfig withRerankDepth(int depth) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, impressionsEnabled, kafkaProperties, depth, clicks);
+        index, impressionsEnabled, kafkaProperties, depth, clicks, tokens);
   }
 
   /** This config with another click policy. */
   public QueryServiceConfig withClicks(IssuedQueries.Policy policy) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, impressionsEnabled, kafkaProperties, rerankDepth, policy);
+        index, impressionsEnabled, kafkaProperties, rerankDepth, policy, tokens);
+  }
+
+  /** This config with other API tokens. */
+  public QueryServiceConfig withTokens(ApiTokens value) {
+    return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
+        index, impressionsEnabled, kafkaProperties, rerankDepth, clicks, value);
   }
 }

@@ -255,6 +255,42 @@ class HttpApiTest {
     }
   }
 
+  /** Reliability issue, finding 4: with tokens configured every route but /health needs one with its right. */
+  @Test
+  void bearerTokensGuardEachRouteWithItsRight() throws Exception {
+    String searcher = "search-token-0123456789";
+    String admin = "admin-token-0123456789";
+    PrometheusMeterRegistry own = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    try (HttpApi guarded = HttpApi.start("127.0.0.1", 0, new SearchService(index, embedder, own, null), materializer,
+        own, List.of(), ApiTokens.parse("search:" + searcher + ",admin:" + admin))) {
+      HttpResponse<String> anonymous = send(guarded, "POST", "/search", "{\"query\": \"cat\"}");
+      assertThat(anonymous.statusCode()).isEqualTo(401);
+      assertThat(anonymous.headers().firstValue("WWW-Authenticate")).contains("Bearer");
+      assertThat(json(anonymous).get("error").asText()).doesNotContain(searcher);
+      assertThat(sendAs(guarded, "wrong-token-0123456789", "POST", "/search", "{\"query\": \"cat\"}").statusCode())
+          .isEqualTo(401);
+      assertThat(sendAs(guarded, searcher, "POST", "/search", "{\"query\": \"cat\"}").statusCode()).isEqualTo(200);
+      assertThat(sendAs(guarded, searcher, "GET", "/models", null).statusCode()).isEqualTo(200);
+      HttpResponse<String> forbidden = sendAs(guarded, searcher, "POST", "/clicks",
+          "{\"queryId\": \"q\", \"passageId\": \"cats#0\", \"rank\": 1}");
+      assertThat(forbidden.statusCode()).isEqualTo(403);
+      assertThat(json(forbidden).get("error").asText()).isNotBlank();
+      assertThat(sendAs(guarded, searcher, "GET", "/metrics", null).statusCode()).isEqualTo(403);
+      assertThat(sendAs(guarded, admin, "GET", "/metrics", null).statusCode()).isEqualTo(200);
+      assertThat(send(guarded, "GET", "/health", null).statusCode()).as("probes need no token").isEqualTo(503);
+    }
+  }
+
+  private static HttpResponse<String> sendAs(HttpApi server, String token, String method, String path, String body)
+      throws Exception {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
+        .timeout(Duration.ofSeconds(30)).header("Content-Type", "application/json")
+        .header("Authorization", "Bearer " + token);
+    request.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+        : HttpRequest.BodyPublishers.ofString(body));
+    return CLIENT.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
   @Test
   void clicksBeyondTheClientsRateAre429() throws Exception {
     PrometheusMeterRegistry own = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
