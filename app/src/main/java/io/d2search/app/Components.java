@@ -20,6 +20,10 @@ import io.d2search.serve.QueryService;
 import io.d2search.serve.QueryServiceConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.Files;
+import java.io.UncheckedIOException;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
@@ -104,8 +108,23 @@ public final class Components {
     return ModelBundle.load(version.contains("/") ? Path.of(version) : bundlesDir(s).resolve(version));
   }
 
+  /**
+   * The data directory ({@code data.dir}), created owner-only ({@code rwx------}) when missing: it holds the
+   * broker's log, the state stores and the index, none of which other users of the machine should read.
+   */
   public static Path dataDir(Settings s) {
-    return s.path("data.dir");
+    Path dir = s.path("data.dir");
+    if (!Files.isDirectory(dir)) {
+      try {
+        Files.createDirectories(dir);
+        if (dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+          Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException("Cannot create the data directory " + dir, e);
+      }
+    }
+    return dir;
   }
 
   public static IndexerConfig indexer(Settings s) {
@@ -113,7 +132,8 @@ public final class Components {
         .withApplicationIdPrefix(s.string("kafka.application-id-prefix"))
         .withChunker(chunker(s))
         .withEmbedBatching(s.integer("embed.max-batch"), s.longValue("embed.max-wait-ms"))
-        .withDeleteRetentionMs(s.longValue("indexer.delete-retention-ms"));
+        .withDeleteRetentionMs(s.longValue("indexer.delete-retention-ms"))
+        .withStreamsOverrides(s.kafkaClient());
   }
 
   public static QueryServiceConfig queryService(Settings s) {
@@ -126,6 +146,7 @@ public final class Components {
         .withRerankDepth(s.integer("search.rerank-depth"))
         .withClicks(new IssuedQueries.Policy(Duration.ofMillis(s.longValue("search.click-window-ms")),
             s.integer("search.click-memory"), s.string("search.click-secret"), s.integer("search.clicks-per-minute")))
-        .withTokens(ApiTokens.parse(s.string("http.tokens")));
+        .withTokens(ApiTokens.parse(s.string("http.tokens")))
+        .withKafkaProperties(s.kafkaClient());
   }
 }

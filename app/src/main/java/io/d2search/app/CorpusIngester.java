@@ -33,7 +33,13 @@ public final class CorpusIngester implements AutoCloseable {
   private final long version = System.currentTimeMillis();
 
   public CorpusIngester(String bootstrapServers) {
+    this(bootstrapServers, Map.of());
+  }
+
+  /** @param clientProperties extra Kafka client properties (security), applied first */
+  public CorpusIngester(String bootstrapServers, Map<String, String> clientProperties) {
     Properties p = new Properties();
+    p.putAll(clientProperties);
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
     p.put(ProducerConfig.ACKS_CONFIG, "all");
     p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
@@ -107,7 +113,13 @@ public final class CorpusIngester implements AutoCloseable {
 
   /** Blocks until the broker answers or throws a clear error (so a wrong address fails fast). */
   static void checkReachable(String bootstrapServers) {
+    checkReachable(bootstrapServers, Map.of());
+  }
+
+  /** {@link #checkReachable(String)} with extra client properties (security). */
+  static void checkReachable(String bootstrapServers, Map<String, String> clientProperties) {
     Properties p = new Properties();
+    p.putAll(clientProperties);
     p.put("bootstrap.servers", bootstrapServers);
     p.put("request.timeout.ms", "5000");
     p.put("default.api.timeout.ms", "10000");

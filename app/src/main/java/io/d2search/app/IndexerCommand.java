@@ -27,7 +27,7 @@ public final class IndexerCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     Settings s = config.settings().with("kafka.bootstrap.servers", bootstrapServers);
-    CorpusIngester.checkReachable(s.string("kafka.bootstrap.servers"));
+    CorpusIngester.checkReachable(s.string("kafka.bootstrap.servers"), s.kafkaClient());
     try (Lifecycle life = new Lifecycle()) {
       TopicSetup.forIndexer(s);
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);

@@ -36,8 +36,8 @@ public final class IngestCommand implements Callable<Integer> {
     }
     Settings s = config.settings().with("kafka.bootstrap.servers", bootstrapServers);
     String servers = s.string("kafka.bootstrap.servers");
-    CorpusIngester.checkReachable(servers);
-    try (CorpusIngester ingester = new CorpusIngester(servers)) {
+    CorpusIngester.checkReachable(servers, s.kafkaClient());
+    try (CorpusIngester ingester = new CorpusIngester(servers, s.kafkaClient())) {
       if (corpus != null) {
         long n = ingester.ingest(corpus);
         System.out.printf("sent %d documents from %s to %s%n", n, corpus, servers);

@@ -31,7 +31,7 @@ public final class QueryServiceCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     Settings s = config.settings().with("kafka.bootstrap.servers", bootstrapServers).with("http.port", port);
-    CorpusIngester.checkReachable(s.string("kafka.bootstrap.servers"));
+    CorpusIngester.checkReachable(s.string("kafka.bootstrap.servers"), s.kafkaClient());
     try (Lifecycle life = new Lifecycle()) {
       TopicSetup.forQueryService(s);
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);

@@ -37,8 +37,10 @@ public final class TopicSetup {
   }
 
   private static Map<String, Object> admin(Settings s) {
-    return Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, s.string("kafka.bootstrap.servers"),
-        AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
+    Map<String, Object> admin = new java.util.HashMap<>(s.kafkaClient());
+    admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, s.string("kafka.bootstrap.servers"));
+    admin.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) TIMEOUT.toMillis());
+    return admin;
   }
 
   private static short replication(Settings s) {

@@ -84,4 +84,13 @@ class ComponentsTest {
     assertThatThrownBy(() -> Components.queryService(s.with("search.rerank-depth", 0)))
         .hasMessageContaining("rerankDepth");
   }
+
+  /** Reliability issue, finding 4: the data directory is created owner-only. */
+  @Test
+  void theDataDirectoryIsCreatedOwnerOnly(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+    java.nio.file.Path dir = tmp.resolve("fresh/data");
+    Components.dataDir(Settings.load(null, Map.of()).with("data.dir", dir));
+    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(dir)))
+        .isEqualTo("rwx------");
+  }
 }

@@ -29,6 +29,13 @@ public final class Settings {
    * The documented defaults alone: no file, no environment. Components declare their default values through this
    * (e.g. {@code ChunkerConfig.DEFAULT_MAX_TOKENS}), so each default is written once, in the properties file.
    */
+  /**
+   * Settings under this prefix go, without it, to every Kafka client (Streams, producers, consumers, admin): TLS,
+   * SASL and client tuning. The common security ones are listed in the defaults (so the environment can set them);
+   * a config file may add any other.
+   */
+  public static final String KAFKA_CLIENT_PREFIX = "kafka.client.";
+
   public static Settings defaults() {
     return DefaultsHolder.DEFAULTS;
   }
@@ -55,7 +62,7 @@ public final class Settings {
         throw new UncheckedIOException("Cannot read config file " + configFile, e);
       }
       file.forEach((k, v) -> {
-        if (!merged.containsKey((String) k)) {
+        if (!merged.containsKey((String) k) && !((String) k).startsWith(KAFKA_CLIENT_PREFIX)) {
           throw new IllegalArgumentException("Unknown setting '" + k + "' in " + configFile
               + "; known settings: " + String.join(", ", merged.keySet()));
         }
@@ -85,6 +92,17 @@ public final class Settings {
     Map<String, String> copy = new TreeMap<>(values);
     copy.put(key, value.toString());
     return new Settings(copy);
+  }
+
+  /** The non-blank settings under {@link #KAFKA_CLIENT_PREFIX}, without it: Kafka client properties. */
+  public Map<String, String> kafkaClient() {
+    Map<String, String> out = new TreeMap<>();
+    values.forEach((k, v) -> {
+      if (k.startsWith(KAFKA_CLIENT_PREFIX) && !v.isBlank()) {
+        out.put(k.substring(KAFKA_CLIENT_PREFIX.length()), v);
+      }
+    });
+    return Map.copyOf(out);
   }
 
   public String string(String key) {

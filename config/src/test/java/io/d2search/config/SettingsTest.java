@@ -54,4 +54,15 @@ class SettingsTest {
         .integer("chunk.max-tokens"));
     assertThat(Settings.defaults()).isSameAs(Settings.defaults());
   }
+
+  /** Reliability issue, finding 4: Kafka client security passes through from the file and the environment. */
+  @Test
+  void kafkaClientSecurityPassesThroughFromFileAndEnvironment() throws IOException {
+    Path file = dir.resolve("secure.properties");
+    Files.writeString(file, "kafka.client.sasl.mechanism=SCRAM-SHA-512\nkafka.client.client.dns.lookup=use_all_dns_ips\n");
+    Settings s = Settings.load(file, Map.of("D2SEARCH_KAFKA_CLIENT_SECURITY_PROTOCOL", "SASL_SSL"));
+    assertThat(s.kafkaClient()).containsExactlyInAnyOrderEntriesOf(Map.of("security.protocol", "SASL_SSL",
+        "sasl.mechanism", "SCRAM-SHA-512", "client.dns.lookup", "use_all_dns_ips"));
+    assertThat(Settings.defaults().kafkaClient()).as("nothing is passed by default").isEmpty();
+  }
 }
