@@ -18,7 +18,7 @@ public record SymmetricData(List<StsBenchmark.Pair> stsTest, List<Snli.Pair> snl
   }
 
   /**
-   * STS-B test, SNLI dev and SNLI test from the shared data directory ({@code ../shared/data} from the repository).
+   * STS-B test, SNLI dev and SNLI test from the data directory (the lab.data-dir setting, e.g. SciFact's parent).
    *
    * @throws IllegalArgumentException if a file is missing
    */
