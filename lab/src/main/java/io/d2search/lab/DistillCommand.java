@@ -5,6 +5,7 @@ import io.d2search.app.ConfigOptions;
 import io.d2search.app.Settings;
 import io.d2search.ingest.CorpusDocument;
 import io.d2search.bundle.ModelBundle;
+import io.d2search.bundle.TrainingWindow;
 import io.d2search.distill.CorpusVectors;
 import io.d2search.distill.Distillation;
 import io.d2search.distill.HeadsSpec;
@@ -41,7 +42,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -373,19 +373,12 @@ final class DistillCommand implements Callable<Integer> {
           Double.parseDouble(w[1].strip()), Double.parseDouble(w[2].strip()), Double.parseDouble(w[3].strip()),
           Double.parseDouble(w[4].strip()));
     }
-    Map<String, Object> window = new LinkedHashMap<>();
-    window.put("source", "beir");
-    window.put("dataset", BeirDataset.name(beir));
-    window.put("split", split);
-    window.put("queries", judged.size());
-    window.put("judgedTraining", judgedTraining);
-    window.put("heldOutQueries", heldOutQueries.size());
-    window.put("heldOutKind", heldOutKind.name().toLowerCase(Locale.ROOT));
-    window.put("pseudoQueries", Map.of("count", pseudo.size(), "kind", "title".equals(pseudoQueryKind)
-        ? "document title" : "last sentence of 8-40 words", "positive", "own".equals(pseudoPositive)
-        ? "its document" : "the teacher's best of K + 1 mined, its document left out"));
-    window.put("negatives", Map.of("k", negatives, "fromIndex", denseNegatives, "indexDepth", negativeDepth, "index",
-        "bundle " + parentBundle.version() + " HNSW", "lexical", "bm25"));
+    TrainingWindow window = new TrainingWindow(TrainingWindow.BEIR, BeirDataset.name(beir), split, judged.size(), judgedTraining,
+        heldOutQueries.size(), heldOutKind.name().toLowerCase(Locale.ROOT), new TrainingWindow.PseudoQueries(
+            pseudo.size(), "title".equals(pseudoQueryKind) ? "document title" : "last sentence of 8-40 words",
+            "own".equals(pseudoPositive) ? "its document" : "the teacher's best of K + 1 mined, its document left out"),
+        new TrainingWindow.Negatives(negatives, denseNegatives, negativeDepth, "bundle " + parentBundle.version()
+            + " HNSW", "bm25"));
     Distillation.Similarity similarity = simTrain == null ? null : new Distillation.Similarity(simTrain, simHeldOut,
         trainer.withEpochs(symmetricEpochs), Map.of("source", "stsb", "split", "train", "minScore",
         SimilarityExamples.MIN_SCORE, "negatives", SIMILARITY_NEGATIVES));
