@@ -45,7 +45,7 @@ record HeldOutSlice(String version, String kind, List<String> queryIds) {
     }
     int queries = window.queries();
     int heldOut = window.heldOutQueries();
-    List<JudgedQuery> judged = DistillCommand.judgedQueries(data);
+    List<JudgedQuery> judged = JudgedQuery.fromQrels(data);
     if (judged.size() != queries) {
       throw new IllegalArgumentException(String.format(Locale.ROOT, "bundle %s was trained on %d judged queries of %s/%s, "
           + "which now has %d: its held-out slice cannot be drawn again", version, queries, dataset,

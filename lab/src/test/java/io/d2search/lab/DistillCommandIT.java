@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.d2search.bundle.ModelBundle;
 import io.d2search.bundle.TrainingWindow;
 import io.d2search.data.BeirDataset;
+import io.d2search.distill.PseudoQueries;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -85,7 +86,7 @@ class DistillCommandIT {
     Map<String, String> sourceOf = new LinkedHashMap<>();
     for (String line : Files.readAllLines(slice.resolve("corpus.jsonl"))) {
       JsonNode doc = JSON.readTree(line);
-      String sentence = DistillCommand.lastSentence(doc.get("text").asText(), 8, 40);
+      String sentence = PseudoQueries.lastSentence(doc.get("text").asText(), 8, 40);
       if (sentence != null) {
         sourceOf.put(sentence, doc.get("_id").asText());
       }

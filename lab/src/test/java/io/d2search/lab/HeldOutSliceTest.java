@@ -29,7 +29,7 @@ class HeldOutSliceTest {
     long seed = random.nextLong();
     QuerySplit.Kind kind = QuerySplit.Kind.values()[random.nextInt(QuerySplit.Kind.values().length)];
     // What distill does with its --held-out, --seed and --held-out-kind, and what it records.
-    List<JudgedQuery> judged = DistillCommand.judgedQueries(data);
+    List<JudgedQuery> judged = JudgedQuery.fromQrels(data);
     List<String> expected = QuerySplit.of(judged, fraction, seed, kind).heldOut().stream().map(JudgedQuery::id)
         .toList();
     TrainingWindow window = window("scifact", "train", judged.size(), expected.size(), kind);
