@@ -142,6 +142,9 @@ public final class DistillRun {
    * @throws IllegalArgumentException if the plan does not fit the parent or the data
    */
   public DistillReport run(ModelBundle parent, DistillPlan plan, Listener listener) {
+    Objects.requireNonNull(parent, "parent");
+    Objects.requireNonNull(plan, "plan");
+    Objects.requireNonNull(listener, "listener");
     ModelBundle.requireWritable(plan.out()); // before the hour of work, not after
     if (plan.tuning() != null && plan.memoryCheck()) {
       TuningMemory memory = new TuningMemory(plan.tuning().layers(), parent.manifest().dimension(),
@@ -185,21 +188,21 @@ public final class DistillRun {
     listener.step(queries);
 
     Sets sets = trainingSets(parent, plan, docs, texts, textOf, trainQueries, unjudged, heldOutQueries, listener);
-    double[] means = sets.train.meanTeacherScores();
-    var examples = new DistillReport.ExamplesBuilt(sets.train.size(), sets.heldOut.size(), means[0], means[1]);
+    double[] means = sets.train().meanTeacherScores();
+    var examples = new DistillReport.ExamplesBuilt(sets.train().size(), sets.heldOut().size(), means[0], means[1]);
     listener.step(examples);
 
     HeadsSpec spec = HeadsSpec.of(parent.manifest().dimension(),
         parent.manifest().pooling().heads() != null ? parent.manifest().pooling().heads()
             : ModelBundle.VERSION_ZERO_HEADS, plan.iemInput());
     TrainingWindow window = window(plan, parent.version(), judged.size(), heldOutQueries.size(), pseudo.size());
-    Distillation.Similarity similarity = sets.simTrain == null ? null : new Distillation.Similarity(sets.simTrain,
-        sets.simHeldOut, plan.trainer().withEpochs(plan.symmetric().epochs()), Map.of("source", "stsb", "split",
+    Distillation.Similarity similarity = sets.simTrain() == null ? null : new Distillation.Similarity(sets.simTrain(),
+        sets.simHeldOut(), plan.trainer().withEpochs(plan.symmetric().epochs()), Map.of("source", "stsb", "split",
         "train", "minScore", SimilarityExamples.MIN_SCORE, "negatives", SIMILARITY_NEGATIVES));
     Distillation.Result result = Distillation.run(parent, new Distillation.Plan(plan.version(), spec, plan.trainer(),
-        plan.loss(), sets.teacherId, window, similarity, plan.iemInit(), plan.tuning()), sets.train, sets.heldOut,
-        plan.out(), sets.rerank);
-    return new DistillReport(dataRead, queries, sets.rerankBaseline, sets.symmetricLists, examples, window,
+        plan.loss(), sets.teacherId(), window, similarity, plan.iemInit(), plan.tuning()), sets.train(), sets.heldOut(),
+        plan.out(), sets.rerank());
+    return new DistillReport(dataRead, queries, sets.rerankBaseline(), sets.symmetricLists(), examples, window,
         plan.out(), result);
   }
 

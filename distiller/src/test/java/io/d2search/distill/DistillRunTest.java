@@ -100,7 +100,8 @@ class DistillRunTest {
     assertThat(report.queries().describe()).isEqualTo("9 training queries, 3 held out (random), 4 pseudo-queries");
     // A frozen PMA: epochs are compared by re-ranking the held-out queries' top 100 as eval does.
     assertThat(report.rerank().depth()).isEqualTo(DistillRun.RERANK_DEPTH);
-    assertThat(report.rerank().describe()).startsWith("epochs compared by the held-out re-rank of the parent's top 100");
+    assertThat(report.rerank().describe())
+        .startsWith("epochs compared by the held-out re-rank of the parent's top 100");
     assertThat(report.examples().train()).isEqualTo(13);
     assertThat(report.examples().heldOut()).isEqualTo(3);
 
@@ -163,8 +164,8 @@ class DistillRunTest {
         words.add(WORDS[r.nextInt(WORDS.length)]);
       }
       texts.add(words);
-      corpus.add("{\"_id\": \"d" + i + "\", \"title\": \"Study number " + i + "\", \"text\": \"" + String.join(" ", words)
-          + "\"}");
+      corpus.add("{\"_id\": \"d" + i + "\", \"title\": \"Study number " + i + "\", \"text\": \""
+          + String.join(" ", words) + "\"}");
     }
     List<String> queryLines = new ArrayList<>();
     List<String> qrels = new ArrayList<>(List.of("query-id\tcorpus-id\tscore"));

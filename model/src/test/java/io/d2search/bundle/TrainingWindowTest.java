@@ -66,7 +66,8 @@ class TrainingWindowTest {
     Manifest rebuilt = new Manifest(manifest.formatVersion(), manifest.version(), manifest.parent(),
         manifest.backbone(), manifest.dimension(), manifest.pooling(), manifest.iem(), manifest.weights(), training,
         manifest.metrics(), manifest.createdAt());
-    assertThat(new String(rebuilt.toJson(), StandardCharsets.UTF_8)).isEqualTo(new String(json, StandardCharsets.UTF_8));
+    assertThat(new String(rebuilt.toJson(), StandardCharsets.UTF_8))
+        .isEqualTo(new String(json, StandardCharsets.UTF_8));
   }
 
   @Test
