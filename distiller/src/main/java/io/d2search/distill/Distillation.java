@@ -8,6 +8,7 @@ import io.d2search.bundle.Manifest;
 import io.d2search.bundle.ModelBundle;
 import io.d2search.bundle.Safetensors;
 import io.d2search.bundle.Tensor;
+import io.d2search.bundle.TrainingWindow;
 import io.d2search.embed.OnnxWeights;
 import io.d2search.embed.PmaHead;
 import io.d2search.embed.TextHash;
@@ -53,29 +54,30 @@ public final class Distillation {
    * @param trainer optimisation settings
    * @param loss the objective
    * @param teacherId the teacher whose scores the examples carry
-   * @param data where the examples came from (dataset, split, counts): recorded in the manifest
+   * @param data where the examples came from (dataset, split, counts): recorded as the manifest's
+   *     {@code training.data}
    * @param similarity a second stage training the IEM's symmetric branch (PMA frozen); null for none
    * @param iemInit how the IEM starts when the parent has none of the spec's shape
    * @param tuning the backbone layers the student fine-tunes; null: the backbone stays frozen
    */
   public record Plan(String version, HeadsSpec spec, TrainerConfig trainer, LossConfig loss, String teacherId,
-      Map<String, Object> data, Similarity similarity, IemInit iemInit, BackboneTuning tuning) {
+      TrainingWindow data, Similarity similarity, IemInit iemInit, BackboneTuning tuning) {
 
     /** A plan that keeps the backbone frozen. */
     public Plan(String version, HeadsSpec spec, TrainerConfig trainer, LossConfig loss, String teacherId,
-        Map<String, Object> data, Similarity similarity, IemInit iemInit) {
+        TrainingWindow data, Similarity similarity, IemInit iemInit) {
       this(version, spec, trainer, loss, teacherId, data, similarity, iemInit, null);
     }
 
     /** A plan whose fresh IEM starts as {@link IemInit#defaultFor} its input. */
     public Plan(String version, HeadsSpec spec, TrainerConfig trainer, LossConfig loss, String teacherId,
-        Map<String, Object> data, Similarity similarity) {
+        TrainingWindow data, Similarity similarity) {
       this(version, spec, trainer, loss, teacherId, data, similarity, IemInit.defaultFor(spec.iemInput()));
     }
 
     /** A plan without symmetric-branch training. */
     public Plan(String version, HeadsSpec spec, TrainerConfig trainer, LossConfig loss, String teacherId,
-        Map<String, Object> data) {
+        TrainingWindow data) {
       this(version, spec, trainer, loss, teacherId, data, null);
     }
 
@@ -86,7 +88,7 @@ public final class Distillation {
       Objects.requireNonNull(loss, "loss");
       Objects.requireNonNull(teacherId, "teacherId");
       Objects.requireNonNull(iemInit, "iemInit");
-      data = Map.copyOf(data);
+      Objects.requireNonNull(data, "data");
       if (!spec.hasIem()) {
         throw new IllegalArgumentException("distillation trains an IEM: the spec needs one");
       }
@@ -224,7 +226,7 @@ public final class Distillation {
 
     Map<String, Object> training = new LinkedHashMap<>();
     training.put("teacher", plan.teacherId());
-    training.put("data", plan.data());
+    training.put(TrainingWindow.KEY, plan.data().toMap());
     training.put("loss", lossMap(plan.loss()));
     training.put("trainer", trainerMap(plan.trainer()));
     training.put("iemInit", plan.iemInit().id());

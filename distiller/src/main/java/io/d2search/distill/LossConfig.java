@@ -1,5 +1,7 @@
 package io.d2search.distill;
 
+import java.util.Locale;
+
 /**
  * Which distillation objective, and every weight and temperature in it (ARCHITECTURE.md §2). Defaults are
  * D2LLM's: in-batch 1, α = 1, β = 1, γ = 0.01, η = 0.001, all temperatures 1.
@@ -48,6 +50,36 @@ public record LossConfig(
   /** DisRanker's hybrid loss with λ = 1, plus the in-batch term. */
   public static LossConfig hybrid() {
     return new LossConfig(Objective.HYBRID, 1, 1, 0, 1, 0, 0, 0, 1);
+  }
+
+  /**
+   * The objective {@code distill --loss} names, with {@code --loss-weights} replacing its weights when given.
+   *
+   * @param objective {@code d2llm} or {@code hybrid}, any case
+   * @param weights null for the objective's own, or five comma-separated numbers: in-batch InfoNCE, α, β, γ, η
+   *     (e.g. {@code 0,0,1,0.01,0.001} learns from the teacher's scores alone, never from which document was
+   *     judged relevant)
+   * @throws IllegalArgumentException naming the option whose value is wrong
+   */
+  public static LossConfig parse(String objective, String weights) {
+    LossConfig c = switch (objective.toLowerCase(Locale.ROOT)) {
+      case "d2llm" -> d2llm();
+      case "hybrid" -> hybrid();
+      default -> throw new IllegalArgumentException("--loss must be d2llm or hybrid: " + objective);
+    };
+    if (weights == null) {
+      return c;
+    }
+    String[] w = weights.split(",");
+    if (w.length != 5) {
+      throw new IllegalArgumentException("--loss-weights needs 5 numbers: " + weights);
+    }
+    try {
+      return c.withInBatchWeight(Double.parseDouble(w[0].strip())).withWeights(Double.parseDouble(w[1].strip()),
+          Double.parseDouble(w[2].strip()), Double.parseDouble(w[3].strip()), Double.parseDouble(w[4].strip()));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--loss-weights needs 5 numbers: " + weights, e);
+    }
   }
 
   public LossConfig withInBatchWeight(double w) {

@@ -5,6 +5,7 @@ import io.d2search.bundle.Manifest;
 import io.d2search.bundle.ModelBundle;
 import io.d2search.bundle.Safetensors;
 import io.d2search.bundle.Tensor;
+import io.d2search.bundle.TrainingWindow;
 import io.d2search.embed.OnnxWeights;
 import io.d2search.embed.TextHash;
 import java.nio.file.Path;
@@ -16,6 +17,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
@@ -139,9 +141,10 @@ public final class WeightInterpolation {
     } else if (!TextHash.sha256(from.backbone().tokenizerBytes()).equals(TextHash.sha256(to.backbone()
         .tokenizerBytes()))) {
       problem = "tokenizers (" + from.backbone().tokenizer() + ", " + to.backbone().tokenizer() + ")";
-    } else if (!sameWindow(fm.training(), tm.training())) {
+    } else if (!sameWindow(fm.trainingWindow(), tm.trainingWindow())) {
       // eval derives the unseen queries from one data window; an average of two windows would claim one of them.
-      problem = "training data windows (" + window(fm.training()) + " and " + window(tm.training()) + ")";
+      problem = "training data windows (" + fm.trainingWindow().map(TrainingWindow::toMap).orElse(null) + " and "
+          + tm.trainingWindow().map(TrainingWindow::toMap).orElse(null) + ")";
     }
     if (problem != null) {
       throw new IllegalArgumentException("cannot interpolate bundles " + from.version() + " and " + to.version()
@@ -149,16 +152,9 @@ public final class WeightInterpolation {
     }
   }
 
-  private static Object window(Map<String, Object> training) {
-    return training == null ? null : training.get("data");
-  }
-
   /** An untrained endpoint has no window; otherwise both must name the same source, dataset and split. */
-  private static boolean sameWindow(Map<String, Object> a, Map<String, Object> b) {
-    if (!(window(a) instanceof Map<?, ?> wa) || !(window(b) instanceof Map<?, ?> wb)) {
-      return true;
-    }
-    return List.of("source", "dataset", "split").stream().allMatch(k -> Objects.equals(wa.get(k), wb.get(k)));
+  private static boolean sameWindow(Optional<TrainingWindow> a, Optional<TrainingWindow> b) {
+    return a.isEmpty() || b.isEmpty() || a.get().sameData(b.get());
   }
 
   private static IemSource iemSource(Manifest.IemSpec from, Manifest.IemSpec to) {

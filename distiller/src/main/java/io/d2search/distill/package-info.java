@@ -3,6 +3,10 @@
  * Central, offline) over cached backbone token states, against teacher scores.
  *
  * <ul>
+ *   <li>{@link io.d2search.distill.DistillRun}: the entry point, a whole distillation from judged BEIR data as a
+ *       {@link io.d2search.distill.DistillPlan} says (what {@code distill} runs, and what a retraining loop calls),
+ *       reporting each step to a listener and in its {@link io.d2search.distill.DistillReport}; it prints nothing.
+ *   <li>{@link io.d2search.distill.Distillation}: training and writing one bundle from prepared training sets.
  *   <li>{@link io.d2search.distill.PmaBlock}, {@link io.d2search.distill.IemBlock}: the heads' forward in DJL
  *       operations, batched and differentiable, the exact math of {@code docs/d2llm-heads.md}; parity with the
  *       serving forward ({@code PmaHead}, {@code IemHead}) is tested to 1e-4.

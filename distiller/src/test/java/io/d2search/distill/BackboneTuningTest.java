@@ -10,6 +10,7 @@ import io.d2search.bundle.Manifest;
 import io.d2search.bundle.ModelBundle;
 import io.d2search.bundle.Safetensors;
 import io.d2search.bundle.Tensor;
+import io.d2search.bundle.TrainingWindow;
 import io.d2search.embed.BackboneSource;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.EmbedderConfig;
@@ -40,6 +41,7 @@ import org.junit.jupiter.api.io.TempDir;
 @SuppressWarnings("unchecked")
 class BackboneTuningTest {
   private static final int MAX_TOKENS = 128;
+  private static final TrainingWindow NO_WINDOW = TrainingWindow.fromMap(Map.of());
   private static final String[] WORDS = {"protein", "cell", "cancer", "gene", "expression", "mice", "insulin",
       "virus", "vaccine", "neuron", "tumour", "bacteria", "lung", "heart", "kidney", "liver", "immune", "drug"};
 
@@ -90,7 +92,7 @@ class BackboneTuningTest {
     TrainerConfig trainer = TrainerConfig.defaults().withEpochs(4).withBatchSize(4).withPatience(5)
         .withProgress(TrainerConfig.Progress.NONE).withTrainPma(false).withBackboneLearningRate(1e-3);
     java.util.function.Function<String, Distillation.Plan> plan = version -> new Distillation.Plan(version, spec,
-        trainer, LossConfig.d2llm(), "lexical", Map.of(), null, IemInit.COSINE,
+        trainer, LossConfig.d2llm(), "lexical", NO_WINDOW, null, IemInit.COSINE,
         new Distillation.BackboneTuning(1, BertLayers.DEFAULT_HEADS));
     Distillation.Result result = Distillation.run(parent, plan.apply("1"), train, heldOut, tmp.resolve("bundles/1"));
     assertThat(result.report().bestEpoch()).as("seed %d", seed).isPositive();
@@ -157,7 +159,7 @@ class BackboneTuningTest {
       childSet = trainingSet(lists, teacher, states(TokenStateSource.of(embedder), texts));
     }
     Distillation.run(tuned, new Distillation.Plan("2", spec, TrainerConfig.defaults().withEpochs(1).withBatchSize(4)
-        .withProgress(TrainerConfig.Progress.NONE).withTrainPma(false), LossConfig.d2llm(), "lexical", Map.of(), null,
+        .withProgress(TrainerConfig.Progress.NONE).withTrainPma(false), LossConfig.d2llm(), "lexical", NO_WINDOW, null,
         IemInit.COSINE), childSet, childSet, tmp.resolve("child/2"));
     Path tunedCopy = tmp.resolve("tuned-copy");
     Files.move(tuned.directory(), tunedCopy);

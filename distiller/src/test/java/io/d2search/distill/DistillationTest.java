@@ -6,6 +6,7 @@ import io.d2search.bundle.Manifest;
 import io.d2search.bundle.ModelBundle;
 import io.d2search.bundle.Safetensors;
 import io.d2search.bundle.Tensor;
+import io.d2search.bundle.TrainingWindow;
 import io.d2search.embed.BackboneSource;
 import io.d2search.embed.TextHash;
 import io.d2search.rank.IemHead;
@@ -24,6 +25,10 @@ import org.junit.jupiter.api.io.TempDir;
 @SuppressWarnings("unchecked")
 class DistillationTest {
   private static final int D = 16;
+  private static final TrainingWindow SYNTHETIC = new TrainingWindow("synthetic", null, null, null, null, null, null,
+      null, null);
+  /** A window that records nothing (what {@code Map.of()} was before the window was typed). */
+  private static final TrainingWindow NO_WINDOW = TrainingWindow.fromMap(Map.of());
 
   @TempDir
   Path tmp;
@@ -57,8 +62,9 @@ class DistillationTest {
         .withProgress(TrainerConfig.Progress.NONE).withSeed(5).withTrainPma(false);
     // From a random IEM, so that what the held-out metrics show is learnt (the cosine start already ranks this
     // synthetic problem's positives first, see below).
+    TrainingWindow window = new TrainingWindow("synthetic", null, null, 88, null, null, null, null, null);
     Distillation.Result result = Distillation.run(parent, new Distillation.Plan("1", spec, trainer,
-        LossConfig.d2llm(), "synthetic-teacher", Map.of("source", "synthetic", "queries", 88), null, IemInit.RANDOM),
+        LossConfig.d2llm(), "synthetic-teacher", window, null, IemInit.RANDOM),
         train, heldOut, tmp.resolve("bundles/1"));
 
     ModelBundle bundle = ModelBundle.load(tmp.resolve("bundles/1"));
@@ -68,6 +74,7 @@ class DistillationTest {
     assertThat(m.backbone()).isEqualTo(parent.manifest().backbone());
     assertThat(m.iem()).isEqualTo(Manifest.IemSpec.of(IemHead.Input.INTERACTION, 32));
     assertThat(m.training()).containsEntry("teacher", "synthetic-teacher").containsKeys("loss", "trainer", "data");
+    assertThat(m.trainingWindow()).hasValue(window);
     assertThat(m.metrics()).containsKeys("heldOut.mrr.iem", "heldOut.mrr.teacher", "heldOut.loss.best");
     assertThat(bundle.iem()).isPresent();
     assertThat((double) m.metrics().get("heldOut.loss.best"))
@@ -80,7 +87,7 @@ class DistillationTest {
 
     // The interaction IEM's default start is the parent's cosine: far better than a random start before training.
     Distillation.Result cosine = Distillation.run(parent, new Distillation.Plan("2", spec, trainer.withEpochs(1),
-        LossConfig.d2llm(), "synthetic-teacher", Map.of("source", "synthetic")), train, heldOut,
+        LossConfig.d2llm(), "synthetic-teacher", SYNTHETIC), train, heldOut,
         tmp.resolve("bundles/2"));
     Manifest m2 = cosine.bundle().manifest();
     assertThat(m2.training()).containsEntry("iemInit", "cosine");
@@ -105,9 +112,9 @@ class DistillationTest {
     HeadsSpec spec = new HeadsSpec(D, 2, IemHead.Input.INTERACTION, 32);
     TrainerConfig trainer = TrainerConfig.defaults().withEpochs(2).withBatchSize(8).withLearningRate(3e-3)
         .withProgress(TrainerConfig.Progress.NONE).withSeed(5);
-    Distillation.run(parent, new Distillation.Plan("1", spec, trainer, LossConfig.d2llm(), "t", Map.of()), train,
+    Distillation.run(parent, new Distillation.Plan("1", spec, trainer, LossConfig.d2llm(), "t", NO_WINDOW), train,
         heldOut, tmp.resolve("bundles/1"));
-    Distillation.run(parent, new Distillation.Plan("2", spec, trainer, LossConfig.d2llm(), "t", Map.of(),
+    Distillation.run(parent, new Distillation.Plan("2", spec, trainer, LossConfig.d2llm(), "t", NO_WINDOW,
         new Distillation.Similarity(simTrain, simHeldOut, trainer.withPatience(5), Map.of("source", "synthetic"))),
         train, heldOut, tmp.resolve("bundles/2"));
 
@@ -133,7 +140,7 @@ class DistillationTest {
     TrainerConfig trainer = TrainerConfig.defaults().withEpochs(1).withBatchSize(8)
         .withProgress(TrainerConfig.Progress.NONE).withSeed(5).withTrainPma(false);
     HeadsSpec concat = new HeadsSpec(D, 2, IemHead.Input.CONCAT, 32);
-    Distillation.run(parent(), new Distillation.Plan("1", concat, trainer, LossConfig.d2llm(), "t", Map.of(), null,
+    Distillation.run(parent(), new Distillation.Plan("1", concat, trainer, LossConfig.d2llm(), "t", NO_WINDOW, null,
         IemInit.RANDOM), set(TrainerTest.examples(r, 16)), set(TrainerTest.examples(r, 8)), tmp.resolve("bundles/1"));
     ModelBundle withConcat = ModelBundle.load(tmp.resolve("bundles/1"));
     Map<String, Tensor> parentTensors = Safetensors.read(withConcat.directory().resolve(ModelBundle.WEIGHTS_FILE))

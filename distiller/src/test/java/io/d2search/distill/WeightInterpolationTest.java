@@ -8,6 +8,7 @@ import io.d2search.bundle.Manifest;
 import io.d2search.bundle.ModelBundle;
 import io.d2search.bundle.Safetensors;
 import io.d2search.bundle.Tensor;
+import io.d2search.bundle.TrainingWindow;
 import io.d2search.embed.BackboneSource;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.EmbedderConfig;
@@ -85,6 +86,8 @@ class WeightInterpolationTest {
     assertThat(manifest.iem()).isEqualTo(to.manifest().iem());
     assertThat(manifest.backbone().id()).startsWith("all-minilm-l6-v2+moved+wise");
     assertThat(manifest.training()).containsEntry("data", SCIFACT_TRAIN.get("data"));
+    assertThat(manifest.trainingWindow()).hasValue(new TrainingWindow("beir", "scifact", "train", null, null, null,
+        null, null, null));
     assertThat((Map<String, Object>) manifest.training().get(WeightInterpolation.MANIFEST_KEY))
         .containsEntry("from", "0").containsEntry("to", to.version()).containsEntry("alpha", alpha)
         .containsEntry("iem", "to").containsEntry("fromChecksum", zero.checksum())

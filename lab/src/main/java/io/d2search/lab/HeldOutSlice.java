@@ -1,5 +1,6 @@
 package io.d2search.lab;
 
+import io.d2search.bundle.TrainingWindow;
 import io.d2search.distill.JudgedQuery;
 import io.d2search.distill.QuerySplit;
 import io.d2search.data.BeirDataset;
@@ -7,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /**
  * The held-out queries {@code distill} drew for a bundle, drawn again from what its manifest records (the split's
@@ -26,53 +28,70 @@ record HeldOutSlice(String version, String kind, List<String> queryIds) {
 
   /**
    * The slice of a bundle, or empty when it was not trained on judged queries of {@code dataset}'s {@code split}
-   * (version 0, another dataset, another split).
+   * (version 0, another dataset, another split) or its manifest does not record the draw (count, seed).
    *
    * @param version the bundle's version
-   * @param training the bundle's manifest {@code training} (null for version 0)
+   * @param window the bundle's {@link io.d2search.bundle.Manifest#trainingWindow()}; null for none (version 0)
+   * @param seed the bundle's {@link io.d2search.bundle.Manifest#trainingSeed()}, which drew the slice
    * @param data the split's judged data, as {@code distill} read it
    * @throws IllegalArgumentException if the manifest names this window but the draw does not reproduce its count
-   *     (the judgements changed since the bundle was trained)
+   *     (the judgements changed since the bundle was trained), or names no held-out kind
    */
-  static Optional<HeldOutSlice> of(String version, Map<String, Object> training, String dataset, String split,
-      BeirDataset data) {
-    if (!split.equals(trainedSplit(training, dataset)) || !(training.get("trainer") instanceof Map<?, ?> trainer)) {
+  static Optional<HeldOutSlice> of(String version, TrainingWindow window, OptionalLong seed, String dataset,
+      String split, BeirDataset data) {
+    if (!split.equals(trainedSplit(window, dataset)) || window.heldOutQueries() == null || window.queries() == null
+        || seed.isEmpty()) {
       return Optional.empty();
     }
-    Map<?, ?> window = (Map<?, ?>) training.get("data");
-    if (!(window.get("heldOutQueries") instanceof Number heldOut) || !(window.get("queries") instanceof Number queries)
-        || !(trainer.get("seed") instanceof Number seed)) {
-      return Optional.empty();
-    }
-    List<JudgedQuery> judged = DistillCommand.judgedQueries(data);
-    if (judged.size() != queries.intValue()) {
+    int queries = window.queries();
+    int heldOut = window.heldOutQueries();
+    List<JudgedQuery> judged = JudgedQuery.fromQrels(data);
+    if (judged.size() != queries) {
       throw new IllegalArgumentException(String.format(Locale.ROOT, "bundle %s was trained on %d judged queries of %s/%s, "
-          + "which now has %d: its held-out slice cannot be drawn again", version, queries.intValue(), dataset,
+          + "which now has %d: its held-out slice cannot be drawn again", version, queries, dataset,
           split, judged.size()));
     }
-    String kind = String.valueOf(window.get("heldOutKind"));
+    String kind = window.heldOutKind();
+    if (kind == null) {
+      // Bundles older than held-out kinds drew their slice another way.
+      throw new IllegalArgumentException("bundle " + version + " records no held-out kind: its held-out slice cannot "
+          + "be drawn again");
+    }
     // round(fraction · n) with fraction = held-out / n gives back the recorded count exactly.
-    double fraction = judged.isEmpty() ? 0 : heldOut.doubleValue() / judged.size();
-    QuerySplit drawn = QuerySplit.of(judged, fraction, seed.longValue(),
+    double fraction = judged.isEmpty() ? 0 : (double) heldOut / judged.size();
+    QuerySplit drawn = QuerySplit.of(judged, fraction, seed.getAsLong(),
         QuerySplit.Kind.valueOf(kind.toUpperCase(Locale.ROOT)));
-    if (drawn.heldOut().size() != heldOut.intValue()) {
+    if (drawn.heldOut().size() != heldOut) {
       throw new IllegalArgumentException(String.format(Locale.ROOT, "bundle %s held out %d queries of %s/%s; drawing "
-          + "again gives %d: its held-out slice cannot be reproduced", version, heldOut.intValue(), dataset,
+          + "again gives %d: its held-out slice cannot be reproduced", version, heldOut, dataset,
           split, drawn.heldOut().size()));
     }
     return Optional.of(new HeldOutSlice(version, kind, drawn.heldOut().stream().map(JudgedQuery::id).toList()));
   }
 
   /**
+   * {@link #of(String, TrainingWindow, OptionalLong, String, String, BeirDataset)} of a manifest's raw training
+   * section ({@code Manifest.training()}, null for version 0), for callers that hold that map.
+   */
+  static Optional<HeldOutSlice> of(String version, Map<String, Object> training, String dataset, String split,
+      BeirDataset data) {
+    return of(version, TrainingWindow.in(training).orElse(null), TrainingWindow.seedIn(training), dataset, split,
+        data);
+  }
+
+  /**
    * The split of {@code dataset} whose judged queries a bundle trained on (its manifest's {@code training.data}), or
    * null when it did not train on BEIR judgements of that dataset.
+   *
+   * @param window the bundle's training window; null for none
    */
+  static String trainedSplit(TrainingWindow window, String dataset) {
+    return window != null && TrainingWindow.BEIR.equals(window.source()) && dataset.equals(window.dataset())
+        ? window.split() : null;
+  }
+
+  /** {@link #trainedSplit(TrainingWindow, String)} of a manifest's raw training section (null for version 0). */
   static String trainedSplit(Map<String, Object> training, String dataset) {
-    if (training == null || !(training.get("data") instanceof Map<?, ?> window)) {
-      return null;
-    }
-    Object trainSplit = window.get("split");
-    return "beir".equals(window.get("source")) && dataset.equals(window.get("dataset")) && trainSplit != null
-        ? trainSplit.toString() : null;
+    return trainedSplit(TrainingWindow.in(training).orElse(null), dataset);
   }
 }

@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.d2search.bundle.ModelBundle;
+import io.d2search.bundle.TrainingWindow;
 import io.d2search.data.BeirDataset;
+import io.d2search.distill.PseudoQueries;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -50,11 +52,11 @@ class DistillCommandIT {
     assertThat(bundle.iem()).isPresent();
     assertThat(bundle.manifest().training()).containsKeys("teacher", "loss", "trainer", "data")
         .containsEntry("iemInit", "cosine");
-    @SuppressWarnings("unchecked")
-    Map<String, Object> data = (Map<String, Object>) bundle.manifest().training().get("data");
-    assertThat(data).containsEntry("split", "train").containsEntry("heldOutKind", "unseen");
-    assertThat(data.get("negatives")).asInstanceOf(org.assertj.core.api.InstanceOfAssertFactories.MAP)
-        .containsEntry("fromIndex", 2).containsEntry("indexDepth", 20);
+    TrainingWindow data = bundle.trainingWindow().orElseThrow();
+    assertThat(data.split()).isEqualTo("train");
+    assertThat(data.heldOutKind()).isEqualTo("unseen");
+    assertThat(data.negatives().fromIndex()).isEqualTo(2);
+    assertThat(data.negatives().indexDepth()).isEqualTo(20);
     assertThat(bundle.manifest().metrics()).containsKeys("heldOut.mrr.iem", "heldOut.mrr.teacher");
 
     String eval = run("eval", "--config", config.toString(), "--beir", slice.toString(), "--whole-docs",
@@ -65,7 +67,7 @@ class DistillCommandIT {
     // The slice distill held out, drawn again: bundles compared on it without the test split.
     String heldOut = run("eval", "--config", config.toString(), "--beir", slice.toString(), "--split", "train",
         "--held-out", "--whole-docs", "--student", "0", "--student", "1");
-    assertThat(heldOut).contains("train split, held out by v1 (unseen), all " + data.get("heldOutQueries") + " queries",
+    assertThat(heldOut).contains("train split, held out by v1 (unseen), all " + data.heldOutQueries() + " queries",
         "student v1 + IEM re-rank top-100").doesNotContain("queries unseen by");
 
     // Pseudo-queries alone, the judged queries only held out: no judgement is a training answer. Their positives
@@ -76,16 +78,15 @@ class DistillCommandIT {
         "--pseudo-query-kind", "sentence", "--pseudo-positive", "teacher", "--held-out", "0.5");
     assertThat(pseudo).contains("(not used: --no-judged-training)", "24 pseudo-queries (positives picked by the "
         + "teacher)", "bundle 2 written");
-    @SuppressWarnings("unchecked")
-    Map<String, Object> pseudoData = (Map<String, Object>) ModelBundle.load(dir.resolve("data/bundles/2"))
-        .manifest().training().get("data");
-    assertThat(pseudoData).containsEntry("judgedTraining", false);
-    assertThat(pseudoData.get("pseudoQueries")).asInstanceOf(org.assertj.core.api.InstanceOfAssertFactories.MAP)
-        .containsEntry("count", 24).containsEntry("positive", "the teacher's best of K + 1 mined, its document left out");
+    TrainingWindow pseudoData = ModelBundle.load(dir.resolve("data/bundles/2")).trainingWindow().orElseThrow();
+    assertThat(pseudoData.judgedTraining()).isFalse();
+    assertThat(pseudoData.pseudoQueries().count()).isEqualTo(24);
+    assertThat(pseudoData.pseudoQueries().positive())
+        .isEqualTo("the teacher's best of K + 1 mined, its document left out");
     Map<String, String> sourceOf = new LinkedHashMap<>();
     for (String line : Files.readAllLines(slice.resolve("corpus.jsonl"))) {
       JsonNode doc = JSON.readTree(line);
-      String sentence = DistillCommand.lastSentence(doc.get("text").asText(), 8, 40);
+      String sentence = PseudoQueries.lastSentence(doc.get("text").asText(), 8, 40);
       if (sentence != null) {
         sourceOf.put(sentence, doc.get("_id").asText());
       }

@@ -27,16 +27,4 @@ class DistillCommandTest {
         "69632 sequences × 256 tokens", "this machine has", "--no-memory-check");
     assertThat(dir.resolve("data/bundles/1")).doesNotExist();
   }
-
-  @Test
-  void aSentencePseudoQueryIsTheLastSentenceOfAllowedLength() {
-    String text = "Background is short. We measured the effect of vitamin D on bone density in 300 adults. "
-        + "Conclusion: vitamin D supplements raise bone density in older adults. Funded by X.";
-    assertThat(DistillCommand.lastSentence(text, 8, 40))
-        .isEqualTo("Conclusion: vitamin D supplements raise bone density in older adults.");
-    assertThat(DistillCommand.lastSentence(text, 12, 40))
-        .isEqualTo("We measured the effect of vitamin D on bone density in 300 adults.");
-    assertThat(DistillCommand.lastSentence("Too short. Also short.", 8, 40)).isNull();
-    assertThat(DistillCommand.lastSentence("", 8, 40)).isNull();
-  }
 }

@@ -3,6 +3,7 @@ package io.d2search.lab;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.d2search.bundle.TrainingWindow;
 import io.d2search.distill.JudgedQuery;
 import io.d2search.distill.QuerySplit;
 import io.d2search.data.BeirDataset;
@@ -10,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Random;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Test;
@@ -27,37 +29,50 @@ class HeldOutSliceTest {
     long seed = random.nextLong();
     QuerySplit.Kind kind = QuerySplit.Kind.values()[random.nextInt(QuerySplit.Kind.values().length)];
     // What distill does with its --held-out, --seed and --held-out-kind, and what it records.
-    List<JudgedQuery> judged = DistillCommand.judgedQueries(data);
+    List<JudgedQuery> judged = JudgedQuery.fromQrels(data);
     List<String> expected = QuerySplit.of(judged, fraction, seed, kind).heldOut().stream().map(JudgedQuery::id)
         .toList();
-    Map<String, Object> training = training("scifact", "train", judged.size(), expected.size(), kind, seed);
+    TrainingWindow window = window("scifact", "train", judged.size(), expected.size(), kind);
 
-    HeldOutSlice slice = HeldOutSlice.of("7", training, "scifact", "train", data).orElseThrow();
+    HeldOutSlice slice = HeldOutSlice.of("7", window, OptionalLong.of(seed), "scifact", "train", data).orElseThrow();
 
     assertThat(slice.queryIds()).as("test seed %d", testSeed).isEqualTo(expected);
     assertThat(slice.version()).isEqualTo("7");
     assertThat(slice.kind()).isEqualTo(kind.name().toLowerCase(Locale.ROOT));
     assertThat(data.restrictedTo(slice.queryIds()).queries()).hasSize(expected.size());
+    // The same from the manifest's raw training section, as eval reads it.
+    Map<String, Object> training = Map.of("data", window.toMap(), "trainer", Map.of("seed", seed));
+    assertThat(HeldOutSlice.of("7", training, "scifact", "train", data)).hasValue(slice);
   }
 
   @Test
   void bundlesTrainedOnOtherDataHaveNoSlice() {
     BeirDataset data = judged(new Random(1), 50);
-    Map<String, Object> training = training("scifact", "train", 50, 5, QuerySplit.Kind.RANDOM, 0);
-    assertThat(HeldOutSlice.of("0", null, "scifact", "train", data)).isEmpty();
-    assertThat(HeldOutSlice.of("3", training, "nfcorpus", "train", data)).isEmpty();
-    assertThat(HeldOutSlice.of("3", training, "scifact", "dev", data)).isEmpty();
-    assertThat(HeldOutSlice.of("3", Map.of("data", Map.of("source", "clicks")), "scifact", "train", data)).isEmpty();
+    TrainingWindow window = window("scifact", "train", 50, 5, QuerySplit.Kind.RANDOM);
+    OptionalLong seed = OptionalLong.of(0);
+    assertThat(HeldOutSlice.of("0", null, OptionalLong.empty(), "scifact", "train", data)).isEmpty();
+    assertThat(HeldOutSlice.of("3", window, seed, "nfcorpus", "train", data)).isEmpty();
+    assertThat(HeldOutSlice.of("3", window, seed, "scifact", "dev", data)).isEmpty();
+    assertThat(HeldOutSlice.of("3", TrainingWindow.fromMap(Map.of("source", "clicks")), seed, "scifact", "train",
+        data)).isEmpty();
+    assertThat(HeldOutSlice.of("3", window, OptionalLong.empty(), "scifact", "train", data)).as("no seed recorded")
+        .isEmpty();
+    Map<String, Object> noTraining = null;
+    assertThat(HeldOutSlice.of("0", noTraining, "scifact", "train", data)).as("version 0's raw section").isEmpty();
+    assertThat(HeldOutSlice.trainedSplit(window, "scifact")).isEqualTo("train");
+    assertThat(HeldOutSlice.trainedSplit(window, "nfcorpus")).isNull();
+    assertThat(HeldOutSlice.trainedSplit(noTraining, "scifact")).isNull();
   }
 
   @Test
   void refusesASliceThatCannotBeDrawnAgain() {
     BeirDataset data = judged(new Random(2), 50);
-    assertThatThrownBy(() -> HeldOutSlice.of("3", training("scifact", "train", 60, 5, QuerySplit.Kind.RANDOM, 0),
+    OptionalLong seed = OptionalLong.of(0);
+    assertThatThrownBy(() -> HeldOutSlice.of("3", window("scifact", "train", 60, 5, QuerySplit.Kind.RANDOM), seed,
         "scifact", "train", data)).isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("trained on 60 judged queries").hasMessageContaining("now has 50");
     // More unseen-kind queries recorded than can qualify: the judgements are not the ones trained on.
-    assertThatThrownBy(() -> HeldOutSlice.of("3", training("scifact", "train", 50, 49, QuerySplit.Kind.UNSEEN, 0),
+    assertThatThrownBy(() -> HeldOutSlice.of("3", window("scifact", "train", 50, 49, QuerySplit.Kind.UNSEEN), seed,
         "scifact", "train", data)).isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("held out 49 queries");
   }
@@ -82,10 +97,9 @@ class HeldOutSliceTest {
     return new BeirDataset(Map.of(), queries, qrels);
   }
 
-  /** The manifest fields distill writes that the slice depends on. */
-  private static Map<String, Object> training(String dataset, String split, int queries, int heldOut,
-      QuerySplit.Kind kind, long seed) {
-    return Map.of("data", Map.of("source", "beir", "dataset", dataset, "split", split, "queries", queries,
-        "heldOutQueries", heldOut, "heldOutKind", kind.name().toLowerCase(Locale.ROOT)), "trainer", Map.of("seed", seed));
+  /** The window fields distill writes that the slice depends on (the seed is the run's, recorded beside it). */
+  private static TrainingWindow window(String dataset, String split, int queries, int heldOut, QuerySplit.Kind kind) {
+    return new TrainingWindow("beir", dataset, split, queries, null, heldOut, kind.name().toLowerCase(Locale.ROOT),
+        null, null);
   }
 }

@@ -17,6 +17,8 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.regex.Pattern;
 
 /**
@@ -36,7 +38,8 @@ import java.util.regex.Pattern;
  * @param iem the re-ranking head's shape; null when the bundle has none (search ranks by the HNSW score alone)
  * @param weights the head weights file and its sha256; null only in a manifest handed to
  *     {@link ModelBundle#write}, which fills it in
- * @param training losses and weights, data window, teacher id; null for version 0
+ * @param training losses and weights, data window, teacher id, as the JSON holds them; null for version 0. Read
+ *     the data window with {@link #trainingWindow()}, typed.
  * @param metrics evaluation results; empty when none (never null after construction)
  * @param createdAt ISO-8601 UTC instant of creation; version 0 uses the epoch so it is reproducible
  */
@@ -99,6 +102,26 @@ public record Manifest(
   public Manifest withWeights(WeightsSpec newWeights) {
     return new Manifest(formatVersion, version, parent, backbone, dimension, pooling, iem, newWeights, training,
         metrics, createdAt);
+  }
+
+  /**
+   * The data window of {@link #training()} ({@code training.data}), typed; empty for version 0 and for a training
+   * record without one.
+   *
+   * @throws BundleException if the window holds a value of the wrong type
+   */
+  public Optional<TrainingWindow> trainingWindow() {
+    return TrainingWindow.in(training);
+  }
+
+  /**
+   * {@code training.trainer.seed}: the seed of the training run, which also drew the window's held-out queries and
+   * pseudo-queries; empty when not recorded (version 0).
+   *
+   * @throws BundleException if it is not an integer
+   */
+  public OptionalLong trainingSeed() {
+    return TrainingWindow.seedIn(training);
   }
 
   /** The bytes of {@code manifest.json}: deterministic pretty-printed JSON ending with a newline. */

@@ -311,6 +311,11 @@ public final class ModelBundle {
     return manifest;
   }
 
+  /** {@code manifest().trainingWindow()}: the data the bundle was distilled from; empty for version 0. */
+  public Optional<TrainingWindow> trainingWindow() {
+    return manifest.trainingWindow();
+  }
+
   /** {@code manifest().version()}. */
   public String version() {
     return manifest.version();
