@@ -3,7 +3,7 @@ package io.d2search.distill;
 import java.util.Locale;
 
 /**
- * Which distillation objective, and every weight and temperature in it (ARCHITECTURE.md §2). Defaults are
+ * Which distillation objective, and every weight and temperature in it (docs/d2llm-heads.md). Defaults are
  * D2LLM's: in-batch 1, α = 1, β = 1, γ = 0.01, η = 0.001, all temperatures 1.
  *
  * @param objective D2LLM's sum of losses or DisRanker's hybrid loss

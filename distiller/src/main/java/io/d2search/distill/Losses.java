@@ -8,7 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 
 /**
- * The distillation losses of D2LLM (ARCHITECTURE.md §2) and DisRanker's hybrid loss, one static method each:
+ * The distillation losses of D2LLM (docs/d2llm-heads.md) and DisRanker's hybrid loss, one static method each:
  * arrays in, a differentiable scalar (shape {@code []}) out, averaged over the batch so that the value does not
  * grow with the batch size.
  *
