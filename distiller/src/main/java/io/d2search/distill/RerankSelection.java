@@ -5,19 +5,18 @@ import io.d2search.eval.HnswDenseRetriever;
 import io.d2search.eval.RankingMetrics;
 import io.d2search.eval.ScoredDoc;
 import io.d2search.rank.IemHead;
+import io.d2search.rank.Reranker;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.stream.IntStream;
 
 /**
  * Compares epochs by what {@code eval} reports and the query service does: nDCG@10 of the IEM re-ranking each
  * held-out query's HNSW top {@code depth} from the parent's index. The held-out loss compares one positive with K
  * mined negatives, and on SciFact it kept improving while the top-100 re-rank got worse; this cost measures the
- * re-rank itself.
+ * re-rank itself, with the query service's {@link Reranker}.
  *
  * <p>Passage vectors are fixed (the parent's), so it fits runs whose PMA does not train; everything but the IEM
  * forward is computed once, up front.
@@ -61,13 +60,13 @@ public final class RerankSelection implements Trainer.Selection {
     return queries.stream().mapToDouble(q -> RankingMetrics.ndcg(q.docIds(), q.judged(), K)).average().orElse(0);
   }
 
-  /** Mean nDCG@10 after re-ranking by this IEM's asymmetric logits (stable: ties keep the HNSW order). */
+  /** Mean nDCG@10 after re-ranking by this IEM's asymmetric logits ({@link Reranker}: ties keep the HNSW order). */
   public double ndcg(IemHead iem) {
+    Reranker reranker = new Reranker(iem);
     double sum = 0;
     for (Query q : queries) {
-      float[] logits = iem.logits(q.vector(), q.vectors(), IemHead.Branch.ASYMMETRIC);
-      List<String> ranking = IntStream.range(0, logits.length).boxed()
-          .sorted(Comparator.comparingDouble(i -> -logits[i])).map(q.docIds()::get).toList();
+      List<String> ranking = reranker.rerank(q.vector(), q.vectors()).stream()
+          .map(s -> q.docIds().get(s.candidate())).toList();
       sum += RankingMetrics.ndcg(ranking, q.judged(), K);
     }
     return queries.isEmpty() ? 0 : sum / queries.size();

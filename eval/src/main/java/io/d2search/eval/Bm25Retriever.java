@@ -25,6 +25,9 @@ import org.apache.lucene.util.QueryBuilder;
  * their best passage.
  */
 public final class Bm25Retriever implements Retriever, AutoCloseable {
+  /** {@link #name()}. */
+  public static final String NAME = "BM25 (Lucene)";
+
   private static final String BODY = "body";
   private static final String DOC_ID = "docId";
 
@@ -55,7 +58,7 @@ public final class Bm25Retriever implements Retriever, AutoCloseable {
 
   @Override
   public String name() {
-    return "BM25 (Lucene)";
+    return NAME;
   }
 
   @Override

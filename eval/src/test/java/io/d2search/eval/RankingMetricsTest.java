@@ -52,4 +52,19 @@ class RankingMetricsTest {
     top.offer("d3", 0.1);
     assertThat(top.top(2)).containsExactly(new ScoredDoc("d1", 0.9), new ScoredDoc("d2", 0.5));
   }
+
+  @Test
+  void topDocsTiesKeepTheOrderInWhichTheBestScoreWasFirstOffered() {
+    // The re-ranker's rule: equal scores keep the first stage's order (not the ids' order).
+    TopDocs top = new TopDocs();
+    top.offer("z", 0.5);
+    top.offer("a", 0.9);
+    top.offer("m", 0.5);
+    top.offer("b", 0.9);
+    top.offer("z", 0.9); // z reaches 0.9 after a and b did
+    top.offer("a", 0.9); // a second passage at its best changes nothing
+    assertThat(top.top(10)).containsExactly(new ScoredDoc("a", 0.9), new ScoredDoc("b", 0.9), new ScoredDoc("z", 0.9),
+        new ScoredDoc("m", 0.5));
+    assertThat(top.top(2)).containsExactly(new ScoredDoc("a", 0.9), new ScoredDoc("b", 0.9));
+  }
 }

@@ -1,5 +1,6 @@
 package io.d2search.serve;
 
+import io.d2search.config.Settings;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.ModelInfo;
 import io.d2search.events.Click;
@@ -11,6 +12,7 @@ import io.d2search.index.PassageIndex;
 import io.d2search.index.PassageSearcher;
 import io.d2search.index.PassageSearcher.Candidate;
 import io.d2search.rank.IemHead;
+import io.d2search.rank.Reranker;
 import io.d2search.schemas.AvroSerde;
 import io.d2search.schemas.PassageId;
 import io.d2search.schemas.Topics;
@@ -33,10 +35,10 @@ import org.slf4j.LoggerFactory;
  * passages, takes the HNSW top k, and reports what it showed as an {@code Impression} so clicks can be joined to
  * it later.
  *
- * <p><b>Re-ranking</b> (ARCHITECTURE.md §1, two-stage retrieval). Given the model bundle's {@link IemHead}, a search
- * takes the HNSW top {@code max(k, rerankDepth)}, reads those passages' vectors from the index, scores each against
- * the query vector with the IEM's asymmetric (query → passage) branch, and returns the k best by IEM logit; equal
- * logits keep their HNSW order. The IEM gets exactly the vectors the embedder produced: the query's straight from
+ * <p><b>Re-ranking</b> (two-stage retrieval, D2LLM's IEM; docs/d2llm-heads.md). Given the model bundle's {@link IemHead}, a search
+ * takes the HNSW top {@code max(k, rerankDepth)}, reads those passages' vectors from the index, and returns the k
+ * best by the {@link Reranker}: IEM logit of the asymmetric (query → passage) branch against the query vector, equal
+ * logits keeping their HNSW order. The IEM gets exactly the vectors the embedder produced: the query's straight from
  * {@link Embedder#embed}, the passages' as indexed, which are the indexer's embedder output unchanged (both are
  * L2-normalised by the pooling, and the index only checks that). Without an IEM (model version 0) or when a request
  * turns it off, the HNSW order is the answer.
@@ -58,12 +60,12 @@ public final class SearchService {
   public static final int MAX_K = 1000;
   /** Longest query, in characters. */
   public static final int MAX_QUERY_CHARS = 2000;
-  /** HNSW candidates the IEM re-scores when not configured (ARCHITECTURE.md §1: K≈100). */
-  public static final int DEFAULT_RERANK_DEPTH = 100;
+  /** HNSW candidates the IEM re-scores when not configured: the {@code search.rerank-depth} setting. */
+  public static final int DEFAULT_RERANK_DEPTH = Settings.defaults().integer("search.rerank-depth");
 
   private final PassageIndex index;
   private final Embedder embedder;
-  private final IemHead iem; // null: no re-ranking
+  private final Reranker reranker; // null: no re-ranking
   private final int rerankDepth;
   private final IssuedQueries issued;
   private final Producer<String, byte[]> events;
@@ -109,11 +111,11 @@ public final class SearchService {
     this.index = Objects.requireNonNull(index, "index");
     this.embedder = Objects.requireNonNull(embedder, "embedder");
     this.registry = Objects.requireNonNull(registry, "registry");
-    this.iem = iem;
+    this.reranker = iem == null ? null : new Reranker(iem);
     this.rerankDepth = rerankDepth;
     this.events = events;
     if (!embedder.info().version().equals(index.modelVersion())) {
-      // A query must be embedded by the version of the index it searches (ARCHITECTURE.md §5).
+      // A query must be embedded by the version of the index it searches: vectors of two versions live apart.
       throw new ModelVersionMismatchException(index.modelVersion(), embedder.info().version());
     }
     if (iem != null && iem.dimension() != embedder.info().dimension()) {
@@ -164,7 +166,7 @@ public final class SearchService {
     }
     long start = System.nanoTime();
     float[] vector = embedder.embed(query);
-    boolean reranked = rerank && iem != null;
+    boolean reranked = rerank && reranker != null;
     List<RankedHit> hits;
     try (PassageSearcher searcher = index.searcher()) {
       hits = reranked ? reranked(searcher, vector, k) : hnswOrder(searcher, vector, k);
@@ -193,19 +195,12 @@ public final class SearchService {
   private List<RankedHit> reranked(PassageSearcher searcher, float[] query, int k) {
     List<Candidate> candidates = searcher.search(query, Math.max(k, rerankDepth));
     long start = System.nanoTime();
-    float[] logits = iem.logits(query, searcher.vectors(candidates), IemHead.Branch.ASYMMETRIC);
-    // A stable sort by logit alone: equal logits keep their HNSW order.
-    List<Integer> order = new ArrayList<>(candidates.size());
-    for (int i = 0; i < candidates.size(); i++) {
-      order.add(i);
-    }
-    order.sort((a, b) -> Float.compare(logits[b], logits[a]));
-    List<Integer> best = order.subList(0, Math.min(k, order.size()));
+    List<Reranker.Scored> best = reranker.rerank(query, searcher.vectors(candidates), k);
     rerank.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-    List<Hit> hits = searcher.hits(best.stream().map(candidates::get).toList());
+    List<Hit> hits = searcher.hits(best.stream().map(s -> candidates.get(s.candidate())).toList());
     List<RankedHit> ranked = new ArrayList<>(hits.size());
     for (int i = 0; i < hits.size(); i++) {
-      ranked.add(new RankedHit(hits.get(i), best.get(i) + 1, logits[best.get(i)]));
+      ranked.add(new RankedHit(hits.get(i), best.get(i).candidate() + 1, best.get(i).logit()));
     }
     return ranked;
   }
@@ -280,7 +275,7 @@ public final class SearchService {
 
   /** The re-ranking head; empty when searches rank by the HNSW score alone. */
   public Optional<IemHead> iem() {
-    return Optional.ofNullable(iem);
+    return Optional.ofNullable(reranker).map(Reranker::iem);
   }
 
   /** HNSW candidates the IEM re-scores per search; a search for more results re-scores k. */

@@ -1,0 +1,22 @@
+package io.d2search.eval;
+
+import io.d2search.embed.EmbedderConfig;
+import io.d2search.ingest.ChunkerConfig;
+import java.util.Objects;
+
+/**
+ * The deployment settings an evaluation shares with the services it measures, as values: the student is measured
+ * as it would be served.
+ *
+ * @param embedder the embedder's configuration (backbone, max tokens, batch, threads, provider); each bundle's
+ *     embedder is built on it
+ * @param chunker how documents are cut into passages, as the indexer cuts them
+ * @param hnswM HNSW graph degree of the evaluation's indexes
+ * @param hnswBeamWidth HNSW construction beam width
+ */
+public record EvalSettings(EmbedderConfig embedder, ChunkerConfig chunker, int hnswM, int hnswBeamWidth) {
+  public EvalSettings {
+    Objects.requireNonNull(embedder, "embedder");
+    Objects.requireNonNull(chunker, "chunker");
+  }
+}

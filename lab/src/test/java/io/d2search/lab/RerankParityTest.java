@@ -1,0 +1,175 @@
+package io.d2search.lab;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import io.d2search.embed.Embedder;
+import io.d2search.embed.EmbedderConfig;
+import io.d2search.embed.ExecutionProvider;
+import io.d2search.eval.EvalPassage;
+import io.d2search.eval.HnswDenseRetriever;
+import io.d2search.eval.IemRerankRetriever;
+import io.d2search.eval.ScoredDoc;
+import io.d2search.events.PassageEmbedding;
+import io.d2search.index.IndexConfig;
+import io.d2search.index.PassageIndex;
+import io.d2search.nn.Linear;
+import io.d2search.rank.IemHead;
+import io.d2search.rank.IemHead.Input;
+import io.d2search.serve.RankedHit;
+import io.d2search.serve.SearchResult;
+import io.d2search.serve.SearchService;
+import io.d2search.testkit.Randomized;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * eval's IEM row ranks as the query service does: over the same passage vectors (one passage per document, some
+ * exact duplicates, so logits and HNSW scores tie), the same IEM and a re-rank depth that covers the corpus, the
+ * documents of {@link IemRerankRetriever#search} come in the order of {@link SearchService#search}'s hits. Document
+ * ids are not in corpus order, so a tie broken by id instead of by first-stage order shows.
+ */
+class RerankParityTest {
+  private static final List<String> WORDS = List.of("cat", "market", "bread", "volcano", "chess", "river", "engine",
+      "vaccine", "protein", "election", "guitar", "winter", "orbit", "bicycle", "tax", "forest", "cell", "ocean");
+  private static final int DOCS = 60;
+  /** Candidates re-ranked per query, above the corpus size: both sides re-rank every document. */
+  private static final int DEPTH = 100;
+
+  private static Embedder embedder;
+
+  @BeforeAll
+  static void load() {
+    embedder = Embedder.create(EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU));
+  }
+
+  @AfterAll
+  static void close() {
+    embedder.close();
+  }
+
+  @Test
+  void evalsIemRerankOrdersDocumentsAsTheQueryServiceDoes(@TempDir Path dir, TestInfo test) throws Exception {
+    Random random = Randomized.random(test.getDisplayName());
+    int d = embedder.info().dimension();
+    String version = embedder.info().version();
+    List<EvalPassage> passages = new ArrayList<>();
+    float[][] vectors = new float[DOCS][];
+    for (int i = 0; i < DOCS; i++) {
+      String docId = String.format("doc-%02d", (i * 37) % DOCS); // a permutation: id order is not corpus order
+      passages.add(new EvalPassage(docId + "#0", docId, 0, "title " + i, "passage " + i));
+      // About one in four a copy of an earlier document's vector: equal HNSW scores and equal logits.
+      vectors[i] = i > 0 && random.nextInt(4) == 0 ? vectors[random.nextInt(i)].clone()
+          : Randomized.unitVector(random, d);
+    }
+    IndexConfig config = IndexConfig.defaults();
+    try (PassageIndex index = PassageIndex.open(dir.resolve("service"), version, config);
+        HnswDenseRetriever hnsw = HnswDenseRetriever.build("student HNSW", embedder, passages, vectors,
+            config.hnswM(), config.hnswBeamWidth())) {
+      for (int i = 0; i < DOCS; i++) { // the order HnswDenseRetriever indexes in: the same Lucene doc ids
+        index.upsert(passages.get(i).passageId(), embedding(passages.get(i), vectors[i], version));
+      }
+      index.refresh();
+
+      Map<String, IemHead> heads = new LinkedHashMap<>();
+      heads.put("random interaction", randomHead(random, Input.INTERACTION, d, 64));
+      heads.put("random concat", randomHead(random, Input.CONCAT, d, 32));
+      heads.put("random interaction-only", randomHead(random, Input.INTERACTION_ONLY, d, 16));
+      heads.put("constant (every logit ties)", constantHead(d));
+      // Untimed searches first, so the JIT's switch to other SIMD code (which may move a logit's last bit) does not
+      // fall between two duplicates of one compared search.
+      IemHead warmUp = heads.values().iterator().next();
+      compare(index, hnsw, warmUp, passages, vectors, random, Randomized.atLeast(10), null);
+      for (Map.Entry<String, IemHead> head : heads.entrySet()) {
+        int ties = compare(index, hnsw, head.getValue(), passages, vectors, random, Randomized.atLeast(8),
+            head.getKey());
+        assertThat(ties).as(head.getKey() + ": tied logits among the compared results").isPositive();
+      }
+    }
+  }
+
+  /**
+   * Searches both ways and (when {@code what} is not null) asserts the same documents in the same order with the
+   * same logits.
+   *
+   * @return adjacent tied logits seen in the service's results
+   */
+  private static int compare(PassageIndex index, HnswDenseRetriever hnsw, IemHead iem, List<EvalPassage> passages,
+      float[][] vectors, Random random, int queries, String what) {
+    SearchService service = new SearchService(index, embedder, iem, DEPTH, new SimpleMeterRegistry(), null);
+    IemRerankRetriever eval = new IemRerankRetriever("student + IEM", hnsw, iem, DEPTH, passages, vectors);
+    int ties = 0;
+    for (int q = 0; q < queries; q++) {
+      String query = randomQuery(random);
+      SearchResult result = service.search(query, DOCS, true);
+      List<ScoredDoc> docs = eval.search(query, DOCS);
+      if (what == null) {
+        continue;
+      }
+      String as = what + ", query '" + query + "'";
+      assertThat(result.reranked()).as(as).isTrue();
+      assertThat(result.hits()).as(as + ": every document re-ranked").hasSize(DOCS);
+      assertThat(docs).as(as).extracting(ScoredDoc::docId)
+          .containsExactlyElementsOf(result.hits().stream().map(h -> h.hit().docId()).toList());
+      for (int i = 0; i < DOCS; i++) {
+        RankedHit hit = result.hits().get(i);
+        assertThat(docs.get(i).score()).as(as).isCloseTo(hit.iemScore(), within(1e-4 * Math.max(1, Math.abs(hit.iemScore()))));
+        if (i > 0 && hit.iemScore().equals(result.hits().get(i - 1).iemScore())) {
+          ties++;
+        }
+      }
+    }
+    return ties;
+  }
+
+  private static PassageEmbedding embedding(EvalPassage p, float[] v, String version) {
+    List<Float> vector = new ArrayList<>(v.length);
+    for (float x : v) {
+      vector.add(x);
+    }
+    return PassageEmbedding.newBuilder().setDocId(p.docId()).setN(p.n()).setModelVersion(version).setVector(vector)
+        .setTextHash("").setTitle(p.title()).setText(p.text()).setDocVersion(0).setUrl(null).build();
+  }
+
+  private static String randomQuery(Random random) {
+    StringBuilder query = new StringBuilder();
+    for (int i = 0; i < 2 + random.nextInt(5); i++) {
+      query.append(WORDS.get(random.nextInt(WORDS.size()))).append(' ');
+    }
+    return query.toString().strip();
+  }
+
+  /** Gaussian weights (He-like scale, so logits spread) and small biases, as query-service's IemHeads. */
+  private static IemHead randomHead(Random random, Input input, int d, int hidden) {
+    return new IemHead(input, linear(random, hidden, input.blocks() * d), linear(random, hidden, hidden),
+        linear(random, hidden, hidden), linear(random, 1, hidden));
+  }
+
+  private static Linear linear(Random random, int out, int in) {
+    float[] w = new float[out * in];
+    for (int i = 0; i < w.length; i++) {
+      w[i] = (float) (random.nextGaussian() * 2 / Math.sqrt(in));
+    }
+    float[] b = new float[out];
+    for (int i = 0; i < b.length; i++) {
+      b[i] = (float) (random.nextGaussian() * 0.1);
+    }
+    return Linear.of(out, in, w, b);
+  }
+
+  /** Every pair gets the same logit (out's weights are zero): the order is the first stage's, exactly. */
+  private static IemHead constantHead(int d) {
+    return new IemHead(Input.CONCAT, Linear.zeros(4, 2 * d), Linear.zeros(4, 4), Linear.zeros(4, 4),
+        Linear.of(1, 4, new float[4], new float[] {0.25f}));
+  }
+}
