@@ -1,5 +1,6 @@
 package io.d2search.lab;
 
+import io.d2search.rank.IemHeads;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
@@ -13,7 +14,6 @@ import io.d2search.eval.ScoredDoc;
 import io.d2search.events.PassageEmbedding;
 import io.d2search.index.IndexConfig;
 import io.d2search.index.PassageIndex;
-import io.d2search.nn.Linear;
 import io.d2search.rank.IemHead;
 import io.d2search.rank.IemHead.Input;
 import io.d2search.serve.RankedHit;
@@ -82,10 +82,10 @@ class RerankParityTest {
       index.refresh();
 
       Map<String, IemHead> heads = new LinkedHashMap<>();
-      heads.put("random interaction", randomHead(random, Input.INTERACTION, d, 64));
-      heads.put("random concat", randomHead(random, Input.CONCAT, d, 32));
-      heads.put("random interaction-only", randomHead(random, Input.INTERACTION_ONLY, d, 16));
-      heads.put("constant (every logit ties)", constantHead(d));
+      heads.put("random interaction", IemHeads.random(random, Input.INTERACTION, d, 64));
+      heads.put("random concat", IemHeads.random(random, Input.CONCAT, d, 32));
+      heads.put("random interaction-only", IemHeads.random(random, Input.INTERACTION_ONLY, d, 16));
+      heads.put("constant (every logit ties)", IemHeads.constant(d));
       // Untimed searches first, so the JIT's switch to other SIMD code (which may move a logit's last bit) does not
       // fall between two duplicates of one compared search.
       IemHead warmUp = heads.values().iterator().next();
@@ -147,29 +147,5 @@ class RerankParityTest {
       query.append(WORDS.get(random.nextInt(WORDS.size()))).append(' ');
     }
     return query.toString().strip();
-  }
-
-  /** Gaussian weights (He-like scale, so logits spread) and small biases, as query-service's IemHeads. */
-  private static IemHead randomHead(Random random, Input input, int d, int hidden) {
-    return new IemHead(input, linear(random, hidden, input.blocks() * d), linear(random, hidden, hidden),
-        linear(random, hidden, hidden), linear(random, 1, hidden));
-  }
-
-  private static Linear linear(Random random, int out, int in) {
-    float[] w = new float[out * in];
-    for (int i = 0; i < w.length; i++) {
-      w[i] = (float) (random.nextGaussian() * 2 / Math.sqrt(in));
-    }
-    float[] b = new float[out];
-    for (int i = 0; i < b.length; i++) {
-      b[i] = (float) (random.nextGaussian() * 0.1);
-    }
-    return Linear.of(out, in, w, b);
-  }
-
-  /** Every pair gets the same logit (out's weights are zero): the order is the first stage's, exactly. */
-  private static IemHead constantHead(int d) {
-    return new IemHead(Input.CONCAT, Linear.zeros(4, 2 * d), Linear.zeros(4, 4), Linear.zeros(4, 4),
-        Linear.of(1, 4, new float[4], new float[] {0.25f}));
   }
 }

@@ -55,24 +55,6 @@ class RerankerTest {
     return v;
   }
 
-  /** Gaussian weights (He-like scale, so logits spread), as the IEM's own tests use. */
-  private static IemHead gaussianHead(Random random, Input input, int d, int hidden) {
-    return new IemHead(input, gaussian(random, hidden, input.blocks() * d), gaussian(random, hidden, hidden),
-        gaussian(random, hidden, hidden), gaussian(random, 1, hidden));
-  }
-
-  private static Linear gaussian(Random random, int out, int in) {
-    float[] w = new float[out * in];
-    for (int i = 0; i < w.length; i++) {
-      w[i] = (float) (random.nextGaussian() * 2 / Math.sqrt(in));
-    }
-    float[] b = new float[out];
-    for (int i = 0; i < b.length; i++) {
-      b[i] = (float) (random.nextGaussian() * 0.1);
-    }
-    return Linear.of(out, in, w, b);
-  }
-
   /** n candidates from {@code vector}, about a quarter of them copies of an earlier one (exact duplicates). */
   private static List<float[]> candidates(Random random, int n, java.util.function.Supplier<float[]> vector) {
     List<float[]> out = new ArrayList<>(n);
@@ -156,7 +138,7 @@ class RerankerTest {
     for (int round = 0; round < Randomized.atLeast(random, 20); round++) {
       Input input = Input.values()[random.nextInt(Input.values().length)];
       int d = 4 + random.nextInt(64);
-      IemHead iem = gaussianHead(random, input, d, 8 + random.nextInt(64));
+      IemHead iem = IemHeads.random(random, input, d, 8 + random.nextInt(64));
       Reranker reranker = new Reranker(iem);
       float[] q = Randomized.unitVector(random, d);
       int n = 1 + random.nextInt(150);

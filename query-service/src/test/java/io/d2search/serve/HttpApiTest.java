@@ -1,5 +1,6 @@
 package io.d2search.serve;
 
+import io.d2search.rank.IemHeads;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 

@@ -1,5 +1,6 @@
 package io.d2search.serve;
 
+import io.d2search.rank.IemHeads;
 import io.d2search.testkit.Randomized;
 import static io.d2search.index.HitAssertions.assertSameRanking;
 import static org.assertj.core.api.Assertions.assertThat;

@@ -1,16 +1,18 @@
-package io.d2search.serve;
+package io.d2search.rank;
 
 import io.d2search.nn.Linear;
-import io.d2search.rank.IemHead;
 import io.d2search.rank.IemHead.Input;
 import java.util.Random;
 
-/** IEM heads for tests: random weights, and one hand-built head whose order is known. */
-final class IemHeads {
+/**
+ * IEM heads for tests, shared through this module's test jar (the query service's and the lab's tests use it):
+ * random weights, and hand-built heads whose order is known.
+ */
+public final class IemHeads {
   private IemHeads() {}
 
   /** Gaussian weights (He-like scale, so logits spread) and small biases, as the model module's tests use. */
-  static IemHead random(Random random, Input input, int d, int hidden) {
+  public static IemHead random(Random random, Input input, int d, int hidden) {
     return new IemHead(input, linear(random, hidden, input.blocks() * d), linear(random, hidden, hidden),
         linear(random, hidden, hidden), linear(random, 1, hidden));
   }
@@ -31,7 +33,7 @@ final class IemHeads {
    * z = −(1 + q·p): fc1 reads only the q ⊙ p block (weights 1, bias 1, so h = 1 + q·p ≥ 0 passes the ReLU), both
    * projections are the identity, out negates. It ranks the least similar candidate first: the HNSW order reversed.
    */
-  static IemHead negatedSimilarity(int d) {
+  public static IemHead negatedSimilarity(int d) {
     float[] fc1 = new float[4 * d];
     for (int i = 2 * d; i < 3 * d; i++) {
       fc1[i] = 1;
@@ -42,7 +44,7 @@ final class IemHeads {
   }
 
   /** Every pair gets the same logit: out's weights are zero. */
-  static IemHead constant(int d) {
+  public static IemHead constant(int d) {
     return new IemHead(Input.CONCAT, Linear.zeros(4, 2 * d), Linear.zeros(4, 4), Linear.zeros(4, 4),
         Linear.of(1, 4, new float[4], new float[] {0.25f}));
   }
