@@ -18,9 +18,10 @@ import java.util.Map;
  * Vectors of texts already embedded by one model, kept in an append-only file so repeated evaluations and
  * benchmarks do not pay for the corpus again. The file is specific to the backbone checksum, sequence limit and
  * pooling, so a changed model never reads stale vectors. Each entry is the SHA-256 of the text followed by the
- * vector; a torn last entry (crash while appending) is ignored.
+ * vector; a torn last entry (a crash while appending) is cut off when the file is opened again.
  */
 public final class VectorCache implements AutoCloseable {
+  private static final int KEY_BYTES = 32;
   private final Map<String, float[]> vectors = new HashMap<>();
   private final int dimension;
   private final DataOutputStream out;
@@ -45,8 +46,26 @@ public final class VectorCache implements AutoCloseable {
       }
     }
     Files.createDirectories(file.getParent());
+    cutTornEntry(file, KEY_BYTES + 4L * dimension);
     this.out = new DataOutputStream(new BufferedOutputStream(
         Files.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND)));
+  }
+
+  /**
+   * Cuts a torn last entry off the file, so appending starts at an entry boundary: appending after the torn bytes
+   * would shift every later entry, and the next reader would take keys for floats and floats for keys.
+   */
+  private static void cutTornEntry(Path file, long entryBytes) throws IOException {
+    if (!Files.exists(file)) {
+      return;
+    }
+    long size = Files.size(file);
+    if (size % entryBytes != 0) {
+      try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file,
+          StandardOpenOption.WRITE)) {
+        channel.truncate(size - size % entryBytes);
+      }
+    }
   }
 
   /** Opens (or creates) the cache of a plain (parameter-free pooling) model under {@code dir}. */
