@@ -37,8 +37,8 @@ import java.util.Optional;
  * serving app nor the distiller. Progress lines go to the given stream as the run goes; the result is an
  * {@link EvalReport}.
  *
- * <p>Not thread-safe in the sense that one run uses the machine fully; the runner itself holds no run state, and
- * everything a run opens (embedders, indexes, teachers) is closed before {@link #run} returns.
+ * <p>The runner keeps no state between runs (a run uses the machine fully, so run one at a time). Everything a run
+ * opens (embedders, HNSW indexes, teachers) is closed, in reverse order, before {@link #run} returns.
  */
 public final class EvalRunner {
 
