@@ -81,16 +81,17 @@ final class EvalEnvironment {
     };
   }
 
-  /** The manifests' training windows, as HeldOutSlice reads them (until the manifest types its training section). */
+  /** The manifests' typed training windows, as HeldOutSlice reads them. */
   private static final EvalRunner.TrainingWindows TRAINING = new EvalRunner.TrainingWindows() {
     @Override
     public Optional<String> trainedSplit(ModelBundle bundle, String dataset) {
-      return Optional.ofNullable(HeldOutSlice.trainedSplit(bundle.manifest().training(), dataset));
+      return Optional.ofNullable(HeldOutSlice.trainedSplit(bundle.trainingWindow().orElse(null), dataset));
     }
 
     @Override
     public Optional<HeldOut> heldOut(ModelBundle bundle, String dataset, String split, BeirDataset data) {
-      return HeldOutSlice.of(bundle.version(), bundle.manifest().training(), dataset, split, data)
+      return HeldOutSlice.of(bundle.version(), bundle.trainingWindow().orElse(null), bundle.manifest().trainingSeed(),
+          dataset, split, data)
           .map(slice -> new HeldOut(slice.version(), slice.kind(), slice.queryIds()));
     }
   };

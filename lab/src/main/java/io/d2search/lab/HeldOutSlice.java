@@ -6,7 +6,6 @@ import io.d2search.distill.QuerySplit;
 import io.d2search.data.BeirDataset;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 
@@ -70,16 +69,6 @@ record HeldOutSlice(String version, String kind, List<String> queryIds) {
   }
 
   /**
-   * {@link #of(String, TrainingWindow, OptionalLong, String, String, BeirDataset)} of a manifest's raw training
-   * section ({@code Manifest.training()}, null for version 0), for callers that hold that map.
-   */
-  static Optional<HeldOutSlice> of(String version, Map<String, Object> training, String dataset, String split,
-      BeirDataset data) {
-    return of(version, TrainingWindow.in(training).orElse(null), TrainingWindow.seedIn(training), dataset, split,
-        data);
-  }
-
-  /**
    * The split of {@code dataset} whose judged queries a bundle trained on (its manifest's {@code training.data}), or
    * null when it did not train on BEIR judgements of that dataset.
    *
@@ -88,10 +77,5 @@ record HeldOutSlice(String version, String kind, List<String> queryIds) {
   static String trainedSplit(TrainingWindow window, String dataset) {
     return window != null && TrainingWindow.BEIR.equals(window.source()) && dataset.equals(window.dataset())
         ? window.split() : null;
-  }
-
-  /** {@link #trainedSplit(TrainingWindow, String)} of a manifest's raw training section (null for version 0). */
-  static String trainedSplit(Map<String, Object> training, String dataset) {
-    return trainedSplit(TrainingWindow.in(training).orElse(null), dataset);
   }
 }

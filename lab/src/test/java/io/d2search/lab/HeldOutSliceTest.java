@@ -42,7 +42,9 @@ class HeldOutSliceTest {
     assertThat(data.restrictedTo(slice.queryIds()).queries()).hasSize(expected.size());
     // The same from the manifest's raw training section, as eval reads it.
     Map<String, Object> training = Map.of("data", window.toMap(), "trainer", Map.of("seed", seed));
-    assertThat(HeldOutSlice.of("7", training, "scifact", "train", data)).hasValue(slice);
+    // A manifest's raw training section reads as the typed window and seed it was written from.
+    assertThat(HeldOutSlice.of("7", TrainingWindow.in(training).orElse(null), TrainingWindow.seedIn(training),
+        "scifact", "train", data)).hasValue(slice);
   }
 
   @Test
@@ -58,10 +60,11 @@ class HeldOutSliceTest {
     assertThat(HeldOutSlice.of("3", window, OptionalLong.empty(), "scifact", "train", data)).as("no seed recorded")
         .isEmpty();
     Map<String, Object> noTraining = null;
-    assertThat(HeldOutSlice.of("0", noTraining, "scifact", "train", data)).as("version 0's raw section").isEmpty();
+    assertThat(HeldOutSlice.of("0", TrainingWindow.in(noTraining).orElse(null), TrainingWindow.seedIn(noTraining),
+        "scifact", "train", data)).as("version 0's raw section").isEmpty();
     assertThat(HeldOutSlice.trainedSplit(window, "scifact")).isEqualTo("train");
     assertThat(HeldOutSlice.trainedSplit(window, "nfcorpus")).isNull();
-    assertThat(HeldOutSlice.trainedSplit(noTraining, "scifact")).isNull();
+    assertThat(HeldOutSlice.trainedSplit(TrainingWindow.in(noTraining).orElse(null), "scifact")).isNull();
   }
 
   @Test
