@@ -290,6 +290,121 @@ class IndexerIT {
     }
   }
 
+  /**
+   * Part of the reliability issue's fault-injection suite, short enough for CI: a burst of 1,000 malformed records
+   * of 14 kinds mixed with 60 good documents, on a broker of its own. Every malformed record reaches the
+   * dead-letter topic with a stage and a reason, every good document is indexed, no stream thread dies. Prints a
+   * table of kinds, records sent and dead-lettered.
+   */
+  @Test
+  void aBurstOfMalformedRecordsIsDeadLetteredWhileGoodDocumentsFlow() throws Exception {
+    Map<String, java.util.function.IntFunction<ProducerRecord<byte[], byte[]>>> kinds = new java.util.LinkedHashMap<>();
+    kinds.put("not Avro", i -> record("burst-" + i, ("{\"id\": " + i + "}").getBytes(StandardCharsets.UTF_8)));
+    kinds.put("empty value", i -> record("burst-" + i, new byte[0]));
+    kinds.put("tombstone", i -> record("burst-" + i, null));
+    kinds.put("truncated record", i -> {
+      byte[] good = Topics.documentSerde().encode(document("burst-" + i, "A body that will be cut short."));
+      return record("burst-" + i, java.util.Arrays.copyOf(good, good.length / 2));
+    });
+    kinds.put("unknown fingerprint", i -> {
+      byte[] b = Topics.documentSerde().encode(document("burst-" + i, "Fingerprint flipped."));
+      b[5] ^= 0x5A;
+      return record("burst-" + i, b);
+    });
+    kinds.put("trailing bytes", i -> {
+      byte[] good = Topics.documentSerde().encode(document("burst-" + i, "Bytes follow the record."));
+      return record("burst-" + i, java.util.Arrays.copyOf(good, good.length + 4));
+    });
+    kinds.put("invalid UTF-8 body", i -> {
+      byte[] b = Topics.documentSerde().encode(document("burst-" + i, "Zebras are striped."));
+      for (int j = 10; j < b.length; j++) {
+        if (b[j] == 'Z') {
+          b[j] = (byte) 0xFF;
+          break;
+        }
+      }
+      return record("burst-" + i, b);
+    });
+    kinds.put("key is not the id", i -> record("burst-other-" + i,
+        Topics.documentSerde().encode(document("burst-" + i, "Keyed wrongly."))));
+    kinds.put("no key", i -> new ProducerRecord<>(Topics.DOCUMENTS, null,
+        Topics.documentSerde().encode(document("burst-" + i, "No key at all."))));
+    kinds.put("key not UTF-8", i -> new ProducerRecord<>(Topics.DOCUMENTS, new byte[] {(byte) 0xC3, (byte) 0x28},
+        Topics.documentSerde().encode(document("burst-" + i, "Key bytes are broken."))));
+    kinds.put("id with #", i -> record("burst#" + i, Topics.documentSerde().encode(document("burst#" + i, "Hash."))));
+    kinds.put("blank body", i -> record("burst-" + i, Topics.documentSerde().encode(document("burst-" + i, "  "))));
+    kinds.put("negative version", i -> {
+      DocumentEvent d = document("burst-" + i, "Version below zero.");
+      d.setVersion(-1);
+      return record("burst-" + i, Topics.documentSerde().encode(d));
+    });
+    kinds.put("title too long", i -> {
+      DocumentEvent d = document("burst-" + i, "Title over the limit.");
+      d.setTitle("t".repeat(1_001));
+      return record("burst-" + i, Topics.documentSerde().encode(d));
+    });
+    List<String> names = List.copyOf(kinds.keySet());
+    Map<String, Integer> sent = new java.util.LinkedHashMap<>();
+    List<DocumentEvent> good = IntStream.range(0, 60)
+        .mapToObj(i -> document("burst-good-" + i, "Good document " + i + ". It flows past the burst."))
+        .toList();
+    try (TestKafka own = TestKafka.start(dir.resolve("kafka-burst"))) {
+      IndexerTopics.createIfMissing(own.bootstrapServers(), 2);
+      IndexerConfig config = IndexerConfig.defaults(own.bootstrapServers(), dir.resolve("state-burst"))
+          .withApplicationIdPrefix("it-burst");
+      Chunker chunker = new Chunker(embedder.tokenizer(), config.chunker());
+      Set<String> expectedKeys = new HashSet<>();
+      for (DocumentEvent d : good) {
+        IntStream.range(0, chunker.chunk(d.getBody()).size()).forEach(n -> expectedKeys.add(d.getId() + "#" + n));
+      }
+      SimpleMeterRegistry registry = new SimpleMeterRegistry();
+      try (Indexer indexer = new Indexer(config, embedder, registry)) {
+        indexer.start();
+        assertThat(indexer.awaitRunning(TIMEOUT)).isTrue();
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerConfig(own.bootstrapServers()))) {
+          int g = 0;
+          for (int i = 0; i < 1_000; i++) {
+            String kind = names.get(i % names.size());
+            ProducerRecord<byte[], byte[]> malformed = kinds.get(kind).apply(i);
+            malformed.headers().add("burst-kind", kind.getBytes(StandardCharsets.UTF_8)); // kept by the DLQ copy
+            producer.send(malformed);
+            sent.merge(kind, 1, Integer::sum);
+            if (i % 17 == 0 && g < good.size()) {
+              DocumentEvent d = good.get(g++);
+              producer.send(record(d.getId(), Topics.documentSerde().encode(d)));
+            }
+          }
+          while (g < good.size()) {
+            DocumentEvent d = good.get(g++);
+            producer.send(record(d.getId(), Topics.documentSerde().encode(d)));
+          }
+          producer.flush();
+        }
+        Map<String, PassageEmbedding> embeddings = consume(own.bootstrapServers(), Topics.EMBEDDINGS,
+            new StringDeserializer(), Topics.embeddingSerde().deserializer(), seen -> seen.keySet().containsAll(expectedKeys));
+        assertThat(embeddings.keySet()).as("every good document indexed").containsAll(expectedKeys);
+        List<ConsumerRecord<byte[], byte[]>> dead =
+            consumeRecords(own.bootstrapServers(), Topics.DOCUMENTS_DLQ, 1_000, r -> true);
+        assertThat(dead).as("every malformed record dead-lettered").hasSize(1_000);
+        assertThat(dead).allSatisfy(r -> {
+          assertThat(header(r, Topics.HEADER_STAGE)).isIn(ChunkTopology.STAGE_DECODE, ChunkTopology.STAGE_VALIDATE);
+          assertThat(header(r, Topics.HEADER_ERROR)).isNotBlank();
+        });
+        assertThat(registry.get("d2search.indexer.thread.replacements").counters().stream()
+            .mapToDouble(c -> c.count()).sum()).as("no stream thread died").isZero();
+        Map<String, Integer> deadByKind = new java.util.LinkedHashMap<>();
+        dead.forEach(r -> deadByKind.merge(header(r, "burst-kind"), 1, Integer::sum));
+        assertThat(deadByKind).as("dead letters by kind").isEqualTo(sent);
+        StringBuilder table = new StringBuilder("| malformed kind | sent | dead-lettered |\n|---|---|---|\n");
+        sent.forEach((kind, n) -> table.append("| ").append(kind).append(" | ").append(n).append(" | ")
+            .append(deadByKind.getOrDefault(kind, 0)).append(" |\n"));
+        table.append("| good documents | ").append(good.size()).append(" | 0 (").append(expectedKeys.size())
+            .append(" passages indexed) |\n");
+        System.out.println(table);
+      }
+    }
+  }
+
   private static DocumentEvent document(String id, String body) {
     return DocumentEvent.newBuilder().setId(id).setOp(DocumentOp.UPSERT).setTitle("Title " + id).setBody(body)
         .setVersion(1).setTs(Instant.now()).build();
