@@ -112,11 +112,6 @@ public final class CorpusIngester implements AutoCloseable {
   }
 
   /** Blocks until the broker answers or throws a clear error (so a wrong address fails fast). */
-  static void checkReachable(String bootstrapServers) {
-    checkReachable(bootstrapServers, Map.of());
-  }
-
-  /** {@link #checkReachable(String)} with extra client properties (security). */
   static void checkReachable(String bootstrapServers, Map<String, String> clientProperties) {
     Properties p = new Properties();
     p.putAll(clientProperties);

@@ -10,8 +10,6 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.LinkedHashMap;
-import java.util.Map;
 
 /**
  * {@code GET /metrics} in Prometheus text format and {@code GET /health} (200 when ready, else 503, with a JSON body
@@ -31,14 +29,7 @@ public final class MetricsEndpoint implements AutoCloseable {
       HttpServer server = HttpServer.create(new InetSocketAddress(port), 0);
       server.createContext("/health", exchange -> {
         ComponentHealth h = health.check();
-        Map<String, Object> body = new LinkedHashMap<>();
-        body.put("status", h.status());
-        body.put("ready", h.ready());
-        if (!h.detail().isEmpty()) {
-          body.put("detail", h.detail());
-        }
-        body.put("lag", h.lag());
-        byte[] bytes = JSON.writeValueAsBytes(body);
+        byte[] bytes = JSON.writeValueAsBytes(h.body());
         exchange.getResponseHeaders().set("Content-Type", "application/json");
         exchange.sendResponseHeaders(h.ready() ? 200 : 503, bytes.length);
         try (OutputStream out = exchange.getResponseBody()) {

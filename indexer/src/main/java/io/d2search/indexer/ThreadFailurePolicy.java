@@ -38,11 +38,6 @@ final class ThreadFailurePolicy {
     return new ThreadFailurePolicy(DEFAULT_MAX_FAILURES, DEFAULT_WINDOW, System::nanoTime);
   }
 
-  /** Records one thread death and answers what Kafka Streams should do. */
-  synchronized StreamThreadExceptionResponse onFailure() {
-    return onFailure(null);
-  }
-
   /** Records one thread death, and its cause for health, and answers what Kafka Streams should do. */
   synchronized StreamThreadExceptionResponse onFailure(Throwable cause) {
     long now = nanoClock.getAsLong();

@@ -12,13 +12,14 @@ class ThreadFailurePolicyTest {
   void replacesUntilTooManyDeathsFallInOneWindowThenShutsDown() {
     AtomicLong now = new AtomicLong();
     ThreadFailurePolicy policy = new ThreadFailurePolicy(3, Duration.ofMinutes(10), now::get);
-    assertThat(policy.onFailure()).isEqualTo(StreamThreadExceptionResponse.REPLACE_THREAD);
+    assertThat(policy.onFailure(new IllegalStateException("died"))).isEqualTo(StreamThreadExceptionResponse.REPLACE_THREAD);
     now.addAndGet(Duration.ofMinutes(6).toNanos());
-    assertThat(policy.onFailure()).isEqualTo(StreamThreadExceptionResponse.REPLACE_THREAD);
+    assertThat(policy.onFailure(new IllegalStateException("died"))).isEqualTo(StreamThreadExceptionResponse.REPLACE_THREAD);
     now.addAndGet(Duration.ofMinutes(6).toNanos()); // the first death is out of the window now
-    assertThat(policy.onFailure()).isEqualTo(StreamThreadExceptionResponse.REPLACE_THREAD);
+    assertThat(policy.onFailure(new IllegalStateException("died"))).isEqualTo(StreamThreadExceptionResponse.REPLACE_THREAD);
     now.addAndGet(Duration.ofMinutes(1).toNanos());
-    assertThat(policy.onFailure()).isEqualTo(StreamThreadExceptionResponse.SHUTDOWN_CLIENT);
+    assertThat(policy.onFailure(new IllegalStateException("died"))).isEqualTo(StreamThreadExceptionResponse.SHUTDOWN_CLIENT);
     assertThat(policy.limit()).isEqualTo("3 times within PT10M");
+    assertThat(policy.recent()).isEqualTo(new ThreadFailurePolicy.Recent(3, "java.lang.IllegalStateException: died"));
   }
 }

@@ -1,5 +1,6 @@
 package io.d2search.serve;
 
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 
@@ -18,5 +19,18 @@ public record ComponentHealth(String name, boolean ready, String status, String 
     Objects.requireNonNull(status, "status");
     detail = detail == null ? "" : detail;
     lag = Map.copyOf(Objects.requireNonNull(lag, "lag"));
+  }
+
+  /** The JSON body {@code /health} answers for this part: name, status, ready, detail (when any), lag. */
+  public Map<String, Object> body() {
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("name", name);
+    body.put("status", status);
+    body.put("ready", ready);
+    if (!detail.isEmpty()) {
+      body.put("detail", detail);
+    }
+    body.put("lag", lag);
+    return body;
   }
 }

@@ -280,15 +280,7 @@ public final class HttpApi implements AutoCloseable {
       List<Map<String, Object>> components = new ArrayList<>();
       for (HealthCheck check : checks) {
         ComponentHealth h = check.check();
-        Map<String, Object> c = new LinkedHashMap<>();
-        c.put("name", h.name());
-        c.put("status", h.status());
-        c.put("ready", h.ready());
-        if (!h.detail().isEmpty()) {
-          c.put("detail", h.detail());
-        }
-        c.put("lag", h.lag());
-        components.add(c);
+        components.add(h.body());
         if (!h.ready() && ready) {
           ready = false;
           body.put("status", h.name() + " " + h.status());

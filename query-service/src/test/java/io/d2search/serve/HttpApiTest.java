@@ -113,9 +113,18 @@ class HttpApiTest {
   }
 
   private static HttpResponse<String> send(HttpApi server, String method, String path, String body) throws Exception {
+    return sendAs(server, null, method, path, body);
+  }
+
+  /** A request with {@code Authorization: Bearer token} when the token is not null. */
+  private static HttpResponse<String> sendAs(HttpApi server, String token, String method, String path, String body)
+      throws Exception {
     HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
         .timeout(Duration.ofSeconds(30))
         .header("Content-Type", "application/json");
+    if (token != null) {
+      request.header("Authorization", "Bearer " + token);
+    }
     request.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
         : HttpRequest.BodyPublishers.ofString(body));
     return CLIENT.send(request.build(), HttpResponse.BodyHandlers.ofString());
@@ -280,16 +289,6 @@ class HttpApiTest {
       assertThat(sendAs(guarded, admin, "GET", "/metrics", null).statusCode()).isEqualTo(200);
       assertThat(send(guarded, "GET", "/health", null).statusCode()).as("probes need no token").isEqualTo(503);
     }
-  }
-
-  private static HttpResponse<String> sendAs(HttpApi server, String token, String method, String path, String body)
-      throws Exception {
-    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
-        .timeout(Duration.ofSeconds(30)).header("Content-Type", "application/json")
-        .header("Authorization", "Bearer " + token);
-    request.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-        : HttpRequest.BodyPublishers.ofString(body));
-    return CLIENT.send(request.build(), HttpResponse.BodyHandlers.ofString());
   }
 
   @Test
