@@ -7,6 +7,8 @@ import io.d2search.embed.Embedder;
 import io.d2search.embed.EmbedderConfig;
 import io.d2search.embed.ExecutionProvider;
 import io.d2search.index.IndexConfig;
+import io.d2search.ingest.ValidationLimits;
+import io.d2search.schemas.AttributeSchema;
 import io.d2search.index.MaterializerConfig;
 import io.d2search.indexer.IndexerConfig;
 import io.d2search.ingest.ChunkerConfig;
@@ -18,6 +20,7 @@ import io.d2search.serve.ApiTokens;
 import io.d2search.serve.IssuedQueries;
 import io.d2search.serve.QueryService;
 import io.d2search.serve.QueryServiceConfig;
+import io.d2search.serve.SearchConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -127,12 +130,18 @@ public final class Components {
     return dir;
   }
 
+  /** The declared attribute types ({@code index.attributes}): the indexer validates by them, the index indexes. */
+  public static AttributeSchema attributes(Settings s) {
+    return AttributeSchema.parse(s.string("index.attributes"));
+  }
+
   public static IndexerConfig indexer(Settings s) {
     return IndexerConfig.defaults(s.string("kafka.bootstrap.servers"), dataDir(s).resolve("streams"))
         .withApplicationIdPrefix(s.string("kafka.application-id-prefix"))
         .withChunker(chunker(s))
         .withEmbedBatching(s.integer("embed.max-batch"), s.longValue("embed.max-wait-ms"))
         .withDeleteRetentionMs(s.longValue("indexer.delete-retention-ms"))
+        .withValidation(ValidationLimits.defaults().withAttributes(attributes(s)))
         .withStreamsOverrides(s.kafkaClient());
   }
 
@@ -141,9 +150,9 @@ public final class Components {
         .withHttp(s.string("http.host"), s.integer("http.port"))
         .withCommitPolicy(s.longValue("index.commit-interval-ms"), MaterializerConfig.DEFAULT_COMMIT_MAX_RECORDS)
         .withIndex(IndexConfig.defaults().withHnsw(s.integer("index.hnsw.m"), s.integer("index.hnsw.beam-width"))
-            .withEfSearch(s.integer("index.hnsw.ef-search")))
+            .withEfSearch(s.integer("index.hnsw.ef-search")).withAttributes(attributes(s)))
         .withImpressions(s.bool("search.impressions"))
-        .withRerankDepth(s.integer("search.rerank-depth"))
+        .withSearch(SearchConfig.of(s))
         .withClicks(new IssuedQueries.Policy(Duration.ofMillis(s.longValue("search.click-window-ms")),
             s.integer("search.click-memory"), s.string("search.click-secret"), s.integer("search.clicks-per-minute")))
         .withTokens(ApiTokens.parse(s.string("http.tokens")))

@@ -79,8 +79,15 @@ class ComponentsTest {
     assertThat(Components.chunker(s).maxTokens()).isEqualTo(160);
     assertThat(Components.indexer(s).embedMaxBatch()).isEqualTo(32);
     assertThat(Components.queryService(s).httpPort()).isEqualTo(8080);
-    assertThat(Components.queryService(s).rerankDepth()).isEqualTo(100);
-    assertThat(Components.queryService(s.with("search.rerank-depth", 40)).rerankDepth()).isEqualTo(40);
+    assertThat(Components.queryService(s).search().rerankDepth()).isEqualTo(100);
+    assertThat(Components.queryService(s).search().mode()).isEqualTo(io.d2search.index.RetrievalMode.HYBRID);
+    assertThat(Components.queryService(s.with("search.rerank-depth", 40)).search().rerankDepth()).isEqualTo(40);
+    assertThat(Components.queryService(s.with("search.fusion", "score")).search().fusion().method())
+        .isEqualTo(io.d2search.index.Fusion.Method.SCORE);
+    assertThatThrownBy(() -> Components.queryService(s.with("search.mode", "semantic")))
+        .hasMessageContaining("vector, keyword or hybrid");
+    assertThatThrownBy(() -> Components.indexer(s.with("index.attributes", "year")))
+        .hasMessageContaining("name:type");
     assertThatThrownBy(() -> Components.queryService(s.with("search.rerank-depth", 0)))
         .hasMessageContaining("rerankDepth");
   }

@@ -25,7 +25,9 @@ import io.d2search.indexer.Indexer;
 import io.d2search.ingest.Chunker;
 import io.d2search.schemas.Topics;
 import io.d2search.serve.QueryService;
+import io.d2search.serve.SearchRequest;
 import io.d2search.serve.SearchService;
+import io.d2search.index.RetrievalMode;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.BufferedWriter;
@@ -46,6 +48,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -226,21 +229,34 @@ public final class PipelineBench {
 
       // 4. Search latency: in process (query embedding, HNSW, stored fields, impression) and over HTTP.
       log.info("bench 4/5: search latency over {} queries", queries.texts().size());
-      Percentiles inProcess = searchInProcess(service.search(), queries.texts(), true);
+      Map<RetrievalMode, Percentiles> byMode = searchByMode(service.search(), queries.texts(), true);
+      Percentiles inProcess = byMode.get(service.search().config().mode());
       Percentiles overHttp;
       try (HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
           .connectTimeout(Duration.ofSeconds(5)).build()) {
         overHttp = searchOverHttp(http, URI.create("http://127.0.0.1:" + service.port() + "/search"),
             queries.texts());
       }
-      report.add("search in-process p50 / p99 (embed + HNSW + impression)", String.format(Locale.ROOT,
-          "%.2f / %.2f ms", ms(inProcess.p50()), ms(inProcess.p99())));
+      for (RetrievalMode mode : RetrievalMode.values()) {
+        Percentiles p = byMode.get(mode);
+        report.add("search in-process p50 / p99, " + mode.label() + " mode" + (mode == RetrievalMode.VECTOR
+            ? " (embed + HNSW + impression)" : mode == RetrievalMode.KEYWORD ? " (BM25 + impression, no embedding)"
+            : " (embed + HNSW + BM25 + fusion + impression)"), String.format(Locale.ROOT, "%.2f / %.2f ms%s",
+            ms(p.p50()), ms(p.p99()), mode == service.search().config().mode() ? " (the default mode)" : ""));
+      }
+      Percentiles vectorOnly = byMode.get(RetrievalMode.VECTOR);
+      Percentiles hybrid = byMode.get(RetrievalMode.HYBRID);
+      report.add("hybrid's added cost over vector (BM25 + fusion of the top " + service.search().rerankDepth()
+          + " of each)", String.format(Locale.ROOT, "p50 +%.2f ms, p99 +%.2f ms; ratio hybrid/vector p50 = %.2f, "
+          + "p99 = %.2f", ms(hybrid.p50() - vectorOnly.p50()), ms(hybrid.p99() - vectorOnly.p99()),
+          hybrid.p50() / (double) vectorOnly.p50(), hybrid.p99() / (double) vectorOnly.p99()));
       report.add("search over HTTP p50 / p99 (POST /search)", String.format(Locale.ROOT,
           "%.2f / %.2f ms; ratio HTTP/in-process p50 = %.2f", ms(overHttp.p50()), ms(overHttp.p99()),
           overHttp.p50() / (double) inProcess.p50()));
       if (service.search().iem().isPresent()) {
         // The same queries in HNSW order: what the re-ranking step costs.
-        Percentiles hnswOnly = searchInProcess(service.search(), queries.texts(), false);
+        Percentiles hnswOnly = searchByMode(service.search(), queries.texts(), false)
+            .get(service.search().config().mode());
         report.add("search in-process p50 / p99 without re-ranking (rerank=false)", String.format(Locale.ROOT,
             "%.2f / %.2f ms; re-ranking adds %.2f ms at p50", ms(hnswOnly.p50()), ms(hnswOnly.p99()),
             ms(inProcess.p50() - hnswOnly.p50())));
@@ -505,17 +521,32 @@ public final class PipelineBench {
     return text.substring(0, cut > 0 ? cut : 400);
   }
 
-  private static Percentiles searchInProcess(SearchService search, List<String> queries, boolean rerank) {
+  /**
+   * Each query in every mode, the modes interleaved query by query (so a passing disturbance of the machine falls on
+   * all of them alike).
+   */
+  private static Map<RetrievalMode, Percentiles> searchByMode(SearchService search, List<String> queries,
+      boolean rerank) {
+    RetrievalMode[] modes = RetrievalMode.values();
     for (String q : queries.subList(0, Math.min(WARMUP_QUERIES, queries.size()))) {
-      search.search(q, K, rerank);
+      for (RetrievalMode mode : modes) {
+        search.search(SearchRequest.of(q, K).withMode(mode).withRerank(rerank));
+      }
     }
-    long[] nanos = new long[queries.size()];
-    for (int i = 0; i < nanos.length; i++) {
-      long start = System.nanoTime();
-      search.search(queries.get(i), K, rerank);
-      nanos[i] = System.nanoTime() - start;
+    long[][] nanos = new long[modes.length][queries.size()];
+    for (int i = 0; i < queries.size(); i++) {
+      for (int j = 0; j < modes.length; j++) {
+        RetrievalMode mode = modes[(i + j) % modes.length];
+        long start = System.nanoTime();
+        search.search(SearchRequest.of(queries.get(i), K).withMode(mode).withRerank(rerank));
+        nanos[mode.ordinal()][i] = System.nanoTime() - start;
+      }
     }
-    return Percentiles.of(nanos);
+    Map<RetrievalMode, Percentiles> byMode = new EnumMap<>(RetrievalMode.class);
+    for (RetrievalMode mode : modes) {
+      byMode.put(mode, Percentiles.of(nanos[mode.ordinal()]));
+    }
+    return byMode;
   }
 
   private static Percentiles searchOverHttp(HttpClient http, URI uri, List<String> queries)

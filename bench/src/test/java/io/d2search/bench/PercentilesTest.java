@@ -83,7 +83,7 @@ class PercentilesTest {
   }
 
   private static Hit hit(String passageId) {
-    return new Hit(passageId, passageId.substring(0, passageId.indexOf('#')), 0, null, "text", null, 0.5f);
+    return new Hit(passageId, passageId.substring(0, passageId.indexOf('#')), 0, null, "text", null, java.util.Map.of(), 0.5f);
   }
 
   private static void shuffle(long[] a, Random random) {

@@ -127,6 +127,15 @@ public final class Settings {
     }
   }
 
+  public double doubleValue(String key) {
+    String v = require(key);
+    try {
+      return Double.parseDouble(v);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("Setting " + key + " must be a number, got '" + v + "'");
+    }
+  }
+
   public boolean bool(String key) {
     String v = require(key).toLowerCase(Locale.ROOT);
     return switch (v) {

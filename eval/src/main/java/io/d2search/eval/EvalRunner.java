@@ -11,8 +11,12 @@ import io.d2search.eval.EvalReport.SymmetricResult;
 import io.d2search.eval.EvalReport.UnseenQueries;
 import io.d2search.eval.EvalSystem.Dense;
 import io.d2search.eval.EvalSystem.Search;
+import io.d2search.index.Fusion;
+import io.d2search.index.PassageRanker;
+import io.d2search.index.RetrievalMode;
 import io.d2search.ingest.Chunker;
 import io.d2search.rank.IemHead;
+import io.d2search.rank.Reranker;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -155,11 +159,6 @@ public final class EvalRunner {
     List<EvalPassage> passages = wholeDocs ? EvalPassage.wholeDocs(data)
         : EvalPassage.chunked(data, new Chunker(base.tokenizer(), settings.chunker()));
     progress.printf("%d passages%n", passages.size());
-    try (Bm25Retriever bm25 = new Bm25Retriever(passages)) {
-      rows.add(new RetrievalRow(new EvalSystem.Bm25(), Evaluation.runPerQuery(bm25, data.queries(), data.qrels())));
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
     SymmetricData symmetricData = plan.symmetric().map(SymmetricData::load).orElse(null);
     List<SymmetricResult> symmetricRows = new ArrayList<>();
     EvalSystem.BiEncoder biEncoder = new EvalSystem.BiEncoder(base.info().backboneId());
@@ -170,6 +169,11 @@ public final class EvalRunner {
     HnswDenseRetriever baseline = dense(biEncoder, base, passages, info.backboneSha256().substring(0, 16) + "-"
         + info.maxTokens() + "-mean", data, rows, open).hnsw();
     Dense baselineSystem = new Dense(biEncoder, Search.HNSW);
+    // BM25 ranks by text alone: one keyword row, through the served ranking code over the first index.
+    rows.add(0, new RetrievalRow(new EvalSystem.Keyword(), Evaluation.runPerQuery(baseline.served(
+        new EvalSystem.Keyword().label(), firstStage(null, plan), RetrievalMode.KEYWORD, false), data.queries(),
+        data.qrels())));
+    hybrid(biEncoder, baseline, data, rows, plan);
 
     Optional<UnseenQueries> unseen = Optional.empty();
     for (ModelBundle bundle : students) {
@@ -189,10 +193,14 @@ public final class EvalRunner {
               PairScorer.iemSymmetric(embedder, iem.get()), symmetricData));
         }
       }
+      hybrid(student, indexed.hnsw(), data, rows, plan);
       if (iem.isPresent()) {
-        EvalSystem.IemRerank system = new EvalSystem.IemRerank(bundle.version(), plan.rerankDepth());
-        rows.add(new RetrievalRow(system, Evaluation.runPerQuery(new IemRerankRetriever(system.label(), indexed.hnsw(),
-            iem.get(), plan.rerankDepth(), passages, indexed.vectors()), data.queries(), data.qrels())));
+        PassageRanker ranker = firstStage(new Reranker(iem.get()), plan);
+        for (boolean hybrid : new boolean[] {false, true}) {
+          EvalSystem.IemRerank system = new EvalSystem.IemRerank(bundle.version(), plan.rerankDepth(), hybrid);
+          rows.add(new RetrievalRow(system, Evaluation.runPerQuery(indexed.hnsw().served(system.label(), ranker,
+              hybrid ? RetrievalMode.HYBRID : RetrievalMode.VECTOR, true), data.queries(), data.qrels())));
+        }
       }
       // A held-out slice is unseen (or random) by construction; the training qrels would contain it.
       Optional<String> trainedOn = plan.heldOut() ? Optional.empty() : training.trainedSplit(bundle, datasetName);
@@ -225,6 +233,33 @@ public final class EvalRunner {
     Optional<EvalReport.SymmetricTasks> symmetric = Optional.ofNullable(symmetricData).map(s ->
         new EvalReport.SymmetricTasks(symmetricRows, s.stsTest().size(), s.snliTest().size(), s.snliDev().size()));
     return new EvalReport(corpus, querySet, rows, baselineSystem, unseen, symmetric, cold);
+  }
+
+  /** The served ranking with the plan's depth and the serving defaults' fusion; {@code reranker} may be null. */
+  private static PassageRanker firstStage(Reranker reranker, EvalPlan plan) {
+    return new PassageRanker(Fusion.DEFAULT, reranker, plan.rerankDepth());
+  }
+
+  /**
+   * The hybrid rows of one encoder's index: the serving default fusion, and the other method with its default
+   * parameters, so that the default is chosen by measurement.
+   */
+  private static void hybrid(EvalSystem.Encoder encoder, HnswDenseRetriever index, BeirDataset data,
+      List<RetrievalRow> rows, EvalPlan plan) {
+    for (Fusion.Method method : Fusion.Method.values()) {
+      Fusion fusion = new Fusion(method, Fusion.DEFAULT.rrfK(), Fusion.DEFAULT.vectorWeight(),
+          Fusion.DEFAULT.keywordWeight());
+      EvalSystem.Hybrid system = new EvalSystem.Hybrid(encoder, describe(fusion));
+      rows.add(new RetrievalRow(system, Evaluation.runPerQuery(index.served(system.label(),
+          new PassageRanker(fusion, null, plan.rerankDepth()), RetrievalMode.HYBRID, false), data.queries(),
+          data.qrels())));
+    }
+  }
+
+  private static String describe(Fusion f) {
+    String weights = f.vectorWeight() == 1 && f.keywordWeight() == 1 ? ""
+        : String.format(Locale.ROOT, ", weights %.2g/%.2g", f.vectorWeight(), f.keywordWeight());
+    return (f.method() == Fusion.Method.RRF ? "RRF k=" + f.rrfK() : "min-max score fusion") + weights;
   }
 
   private static SymmetricResult symmetric(SymmetricSystem system, PairScorer scorer, SymmetricData data) {

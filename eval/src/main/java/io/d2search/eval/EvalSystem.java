@@ -66,11 +66,34 @@ public sealed interface EvalSystem {
     }
   }
 
-  /** Lucene BM25 over the same passages. */
-  record Bm25() implements EvalSystem {
+  /** The keyword first stage as the query service serves it: Lucene BM25 over the passages' title and text. */
+  record Keyword() implements EvalSystem {
     @Override
     public String label() {
-      return Bm25Retriever.NAME;
+      return "keyword: BM25 (Lucene, English analyzer)";
+    }
+  }
+
+  /**
+   * The hybrid first stage as the query service serves it: the encoder's HNSW list and the BM25 list, fused.
+   *
+   * @param encoder whose vectors
+   * @param fusion how, e.g. {@code rrf k=60} ({@code Fusion}'s method and parameters)
+   */
+  record Hybrid(Encoder encoder, String fusion) implements EvalSystem {
+    public Hybrid {
+      Objects.requireNonNull(encoder, "encoder");
+      Objects.requireNonNull(fusion, "fusion");
+    }
+
+    @Override
+    public String label() {
+      return encoder.name() + " hybrid (" + fusion + ")";
+    }
+
+    @Override
+    public boolean isStudent() {
+      return encoder instanceof Student;
     }
   }
 
@@ -107,19 +130,20 @@ public sealed interface EvalSystem {
   }
 
   /**
-   * A student's HNSW top {@code depth} re-ranked by its bundle's IEM, as the query service serves it.
+   * A student's first-stage top {@code depth} re-ranked by its bundle's IEM, as the query service serves it.
    *
    * @param version the bundle's version
-   * @param depth documents re-ranked per query
+   * @param depth passages re-ranked per query
+   * @param hybrid whether the first stage is hybrid (else HNSW)
    */
-  record IemRerank(String version, int depth) implements EvalSystem {
+  record IemRerank(String version, int depth, boolean hybrid) implements EvalSystem {
     public IemRerank {
       Objects.requireNonNull(version, "version");
     }
 
     @Override
     public String label() {
-      return "student v" + version + " + IEM re-rank top-" + depth;
+      return "student v" + version + (hybrid ? " hybrid" : "") + " + IEM re-rank top-" + depth;
     }
 
     @Override

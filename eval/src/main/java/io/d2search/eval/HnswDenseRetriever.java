@@ -4,19 +4,27 @@ import io.d2search.embed.Embedder;
 import io.d2search.events.PassageEmbedding;
 import io.d2search.index.Hit;
 import io.d2search.index.IndexConfig;
+import io.d2search.index.Filter;
 import io.d2search.index.PassageIndex;
+import io.d2search.index.PassageRanker;
+import io.d2search.index.PassageSearcher;
+import io.d2search.index.RetrievalMode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 
 /**
  * Dense retrieval through the query-service's own {@link PassageIndex} (Lucene HNSW), built in a temporary
- * directory from precomputed vectors; deleted on close. Documents are scored as their best passage.
+ * directory from precomputed vectors; deleted on close. Documents are scored as their best passage. The index also
+ * answers keyword and hybrid searches, and re-ranks, through {@link #served}: the query service's own ranking code.
  */
 public final class HnswDenseRetriever implements Retriever, AutoCloseable {
   private final String name;
@@ -80,12 +88,54 @@ public final class HnswDenseRetriever implements Retriever, AutoCloseable {
   /** The top k documents for an already embedded query (by this retriever's embedder). */
   public List<ScoredDoc> search(float[] queryVector, int k) {
     // Ask for enough passages that about k distinct documents remain after keeping each one's best.
-    List<Hit> hits = index.search(queryVector, Math.min(PassageIndex.MAX_K, k * Math.min(passagesPerDoc * 2, 10)));
+    List<Hit> hits = index.search(queryVector, passagesFor(k));
     TopDocs top = new TopDocs();
     for (Hit h : hits) {
       top.offer(h.docId(), h.score());
     }
     return top.top(k);
+  }
+
+  /**
+   * A retriever that ranks as the query service does: the {@link PassageRanker} over this index (the first stage of
+   * {@code mode}, then the IEM when {@code rerank} and the ranker has one), each document listed where its first
+   * passage falls in that order, i.e. at its best passage.
+   */
+  public Retriever served(String label, PassageRanker ranker, RetrievalMode mode, boolean rerank) {
+    return new Retriever() {
+      @Override
+      public String name() {
+        return label;
+      }
+
+      @Override
+      public List<ScoredDoc> search(String query, int k) {
+        PassageRanker.Query ask = new PassageRanker.Query(query, null, mode, passagesFor(k), Filter.NONE, rerank);
+        float[] vector = mode.needsVector() || ranker.reranks(ask) ? embedder.embed(query) : null;
+        try (PassageSearcher searcher = index.searcher()) {
+          PassageRanker.Ranking ranking = ranker.rank(searcher, new PassageRanker.Query(query, vector, mode,
+              ask.k(), Filter.NONE, rerank));
+          List<Hit> hits = searcher.hits(ranking.hits().stream()
+              .map(r -> new PassageSearcher.Candidate(r.first().doc(), r.score())).toList());
+          List<ScoredDoc> top = new ArrayList<>(k);
+          Set<String> seen = new HashSet<>();
+          for (Hit hit : hits) {
+            if (top.size() == k) {
+              break;
+            }
+            if (seen.add(hit.docId())) { // the ranking is best first: a document's first passage is its best
+              top.add(new ScoredDoc(hit.docId(), hit.score()));
+            }
+          }
+          return top;
+        }
+      }
+    };
+  }
+
+  /** Passages to ask for so that about k distinct documents remain after keeping each one's best. */
+  private int passagesFor(int k) {
+    return Math.min(PassageIndex.MAX_K, k * Math.min(passagesPerDoc * 2, 10));
   }
 
   @Override

@@ -43,19 +43,23 @@ class EvalReportTest {
   }
 
   private static List<RetrievalRow> rows() {
-    return List.of(row(new EvalSystem.Bm25(), 0.60, 0.60, 1), row(new Dense(BI, Search.HNSW), 0.55, 0.55, 2),
+    return List.of(row(new EvalSystem.Keyword(), 0.60, 0.60, 1), row(new Dense(BI, Search.HNSW), 0.55, 0.55, 2),
         row(new Dense(BI, Search.EXACT), 0.56, 0.56, 3), row(BASELINE, 0.50, 0.50, 2),
         row(new Dense(V0, Search.EXACT), 0.51, 0.51, 3), row(new Dense(V7, Search.HNSW), 0.60, 0.30, 2),
-        row(new IemRerank("7", 100), 0.70, 0.40, 4), row(new TeacherRerank(100, BASELINE), 0.90, 0.90, 40));
+        row(new IemRerank("7", 100, false), 0.70, 0.40, 4), row(new TeacherRerank(100, BASELINE), 0.90, 0.90, 40));
   }
 
   @Test
   void labelsAreTheTextTheTableHasAlwaysPrinted() {
     assertThat(new Dense(BI, Search.HNSW).label()).isEqualTo("bi-encoder (minilm, mean) HNSW");
     assertThat(new Dense(V7, Search.EXACT).label()).isEqualTo("student v7 (pma) exact");
-    assertThat(new IemRerank("7", 20).label()).isEqualTo("student v7 + IEM re-rank top-20");
+    assertThat(new IemRerank("7", 20, false).label()).isEqualTo("student v7 + IEM re-rank top-20");
+    assertThat(new IemRerank("7", 20, true).label()).isEqualTo("student v7 hybrid + IEM re-rank top-20");
+    assertThat(new EvalSystem.Hybrid(new EvalSystem.Student("7", "pma"), "RRF k=60").label())
+        .isEqualTo("student v7 hybrid (RRF k=60)");
+    assertThat(new EvalSystem.Hybrid(new EvalSystem.Student("7", "pma"), "RRF k=60").isStudent()).isTrue();
     assertThat(new TeacherRerank(100, BASELINE).label()).isEqualTo("teacher re-rank top-100 of student v0 (pma) HNSW");
-    assertThat(new EvalSystem.Bm25().label()).isEqualTo("BM25 (Lucene)");
+    assertThat(new EvalSystem.Keyword().label()).isEqualTo("keyword: BM25 (Lucene, English analyzer)");
     assertThat(new SymmetricSystem.Cosine(BI).label()).isEqualTo("bi-encoder (minilm, mean) cosine");
     assertThat(new SymmetricSystem.Cosine(V7).label()).isEqualTo("student v7 cosine");
     assertThat(new SymmetricSystem.IemSymmetric("7").label()).isEqualTo("student v7 IEM (symmetric branch)");
@@ -68,7 +72,7 @@ class EvalReportTest {
     EvalReport report = report(rows(), Optional.empty(), Optional.empty());
     Map<EvalSystem, Double> gap = report.gapClosed(null);
     assertThat(gap.keySet()).containsExactly(BASELINE, new Dense(V0, Search.EXACT), new Dense(V7, Search.HNSW),
-        new IemRerank("7", 100));
+        new IemRerank("7", 100, false));
     double v7 = (0.60 * 5 + 0.30) / 6;
     assertThat(gap.get(new Dense(V7, Search.HNSW))).isCloseTo((v7 - 0.50) / (0.90 - 0.50), within(1e-12));
     assertThat(gap.get(BASELINE)).isZero();
@@ -78,7 +82,7 @@ class EvalReportTest {
 
     Map<EvalSystem, PairedBootstrap.Interval> versus = report.versusBaseline(null);
     assertThat(versus).hasSize(rows().size() - 1).doesNotContainKey(BASELINE);
-    assertThat(versus.get(new IemRerank("7", 100)).mean()).isCloseTo((0.70 * 5 + 0.40) / 6 - 0.50, within(1e-12));
+    assertThat(versus.get(new IemRerank("7", 100, false)).mean()).isCloseTo((0.70 * 5 + 0.40) / 6 - 0.50, within(1e-12));
 
     List<RetrievalRow> noTeacher = rows().subList(0, rows().size() - 1);
     assertThat(report(noTeacher, Optional.empty(), Optional.empty()).gapClosed(null)).isEmpty();
@@ -96,7 +100,7 @@ class EvalReportTest {
     assertThat(text).contains(Evaluation.table(rows().stream().map(RetrievalRow::row).toList(),
         Map.of("student v7 (pma) HNSW", report.gapClosed(null).get(new Dense(V7, Search.HNSW)),
             "student v0 (pma) HNSW", 0.0, "student v0 (pma) exact", report.gapClosed(null).get(new Dense(V0,
-                Search.EXACT)), "student v7 + IEM re-rank top-100", report.gapClosed(null).get(new IemRerank("7", 100))),
+                Search.EXACT)), "student v7 + IEM re-rank top-100", report.gapClosed(null).get(new IemRerank("7", 100, false))),
         byLabel(report.versusBaseline(null))));
     assertThat(text).contains(nl + "scifact, test split, the 2 queries unseen by v7's training qrels (train): none of "
         + "their relevant documents is a training positive" + nl);

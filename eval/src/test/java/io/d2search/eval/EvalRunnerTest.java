@@ -139,10 +139,15 @@ class EvalRunnerTest {
     }
 
     Dense hnsw = new Dense(new BiEncoder("all-minilm-l6-v2"), Search.HNSW);
-    assertThat(report.rows()).extracting(RetrievalRow::system).containsExactly(new EvalSystem.Bm25(), hnsw,
-        new Dense(new BiEncoder("all-minilm-l6-v2"), Search.EXACT), new EvalSystem.TeacherRerank(5, hnsw));
-    assertThat(report.labels()).containsExactly("BM25 (Lucene)", "bi-encoder (all-minilm-l6-v2, mean) HNSW",
-        "bi-encoder (all-minilm-l6-v2, mean) exact", "teacher re-rank top-5 of bi-encoder (all-minilm-l6-v2, mean) HNSW");
+    BiEncoder bi = new BiEncoder("all-minilm-l6-v2");
+    assertThat(report.rows()).extracting(RetrievalRow::system).containsExactly(new EvalSystem.Keyword(), hnsw,
+        new Dense(bi, Search.EXACT), new EvalSystem.Hybrid(bi, "RRF k=60"),
+        new EvalSystem.Hybrid(bi, "min-max score fusion"), new EvalSystem.TeacherRerank(5, hnsw));
+    assertThat(report.labels()).containsExactly("keyword: BM25 (Lucene, English analyzer)",
+        "bi-encoder (all-minilm-l6-v2, mean) HNSW", "bi-encoder (all-minilm-l6-v2, mean) exact",
+        "bi-encoder (all-minilm-l6-v2, mean) hybrid (RRF k=60)",
+        "bi-encoder (all-minilm-l6-v2, mean) hybrid (min-max score fusion)",
+        "teacher re-rank top-5 of bi-encoder (all-minilm-l6-v2, mean) HNSW");
     assertThat(report.baseline()).isEqualTo(hnsw);
     assertThat(report.corpus()).isEqualTo(new EvalReport.Corpus("tiny", DOCS.length, DOCS.length,
         EvalPlan.Unit.WHOLE_DOCUMENTS, SETTINGS.embedder().maxTokens()));
@@ -169,7 +174,7 @@ class EvalRunnerTest {
         DOCS.length + " passages", "embedding " + DOCS.length + " passages with bi-encoder (all-minilm-l6-v2, mean) on CPU",
         "cold teacher: query 1/1");
     assertThat(report.text()).contains("tiny, test split, all 3 queries, whole documents (title + text, "
-        + SETTINGS.embedder().maxTokens() + " tokens)", "| BM25 (Lucene) ",
+        + SETTINGS.embedder().maxTokens() + " tokens)", "| keyword: BM25 (Lucene, English analyzer) ",
         "teacher re-ranking 5 candidates with nothing precomputed", "ms/query over 1 queries",
         "baseline = bi-encoder (all-minilm-l6-v2, mean) HNSW.", "gap closed = (row − baseline)");
   }
@@ -180,8 +185,10 @@ class EvalRunnerTest {
     OverlapTeachers teachers = new OverlapTeachers();
     EvalReport report = runner(teachers, new ArrayList<>(), new PrintStream(new ByteArrayOutputStream(), true,
         StandardCharsets.UTF_8)).run(EvalPlan.of(beir, "test"));
-    assertThat(report.labels()).containsExactly("BM25 (Lucene)", "bi-encoder (all-minilm-l6-v2, mean) HNSW",
-        "bi-encoder (all-minilm-l6-v2, mean) exact");
+    assertThat(report.labels()).containsExactly("keyword: BM25 (Lucene, English analyzer)",
+        "bi-encoder (all-minilm-l6-v2, mean) HNSW", "bi-encoder (all-minilm-l6-v2, mean) exact",
+        "bi-encoder (all-minilm-l6-v2, mean) hybrid (RRF k=60)",
+        "bi-encoder (all-minilm-l6-v2, mean) hybrid (min-max score fusion)");
     assertThat(report.corpus().unit()).isEqualTo(EvalPlan.Unit.CHUNKED_PASSAGES);
     assertThat(report.corpus().maxTokens()).isEqualTo(SETTINGS.chunker().maxTokens());
     assertThat(report.teacher()).isEmpty();

@@ -7,8 +7,8 @@ import java.util.TreeMap;
 import org.apache.kafka.common.TopicPartition;
 
 /**
- * The Lucene commit user data of a {@link PassageIndex}: its model version and, per partition, the offset of
- * the next record to apply ({@code offset:embeddings:3 -> 1234}).
+ * The Lucene commit user data of a {@link PassageIndex}: its model version, its format and attribute schema (what
+ * its fields mean), and, per partition, the offset of the next record to apply ({@code offset:embeddings:3 -> 1234}).
  */
 final class CommitData {
   static final Comparator<TopicPartition> PARTITION_ORDER =
@@ -16,9 +16,11 @@ final class CommitData {
 
   private CommitData() {}
 
-  static Map<String, String> of(String modelVersion, Map<TopicPartition, Long> offsets) {
+  static Map<String, String> of(String modelVersion, String attributes, Map<TopicPartition, Long> offsets) {
     Map<String, String> data = new TreeMap<>();
     data.put(PassageIndex.MODEL_VERSION_KEY, modelVersion);
+    data.put(PassageIndex.FORMAT_KEY, PassageIndex.FORMAT);
+    data.put(PassageIndex.ATTRIBUTES_KEY, attributes);
     offsets.forEach((tp, offset) ->
         data.put(PassageIndex.OFFSET_PREFIX + tp.topic() + ":" + tp.partition(), Long.toString(offset)));
     return data;

@@ -1,6 +1,9 @@
 package io.d2search.index;
 
 import io.d2search.config.Settings;
+import io.d2search.schemas.AttributeSchema;
+import java.util.Objects;
+
 /**
  * How a {@link PassageIndex} builds and searches its HNSW graph.
  *
@@ -12,14 +15,21 @@ import io.d2search.config.Settings;
  *     asks the graph for {@code max(k, efSearch)} neighbours. More gives better recall and slower queries.
  *     In [1, 10000].
  * @param ramBufferMb indexing buffer before Lucene flushes a segment, in MB; in [1, 2048]
+ * @param attributes the types of the document attributes filters apply to (setting {@code index.attributes})
  */
-public record IndexConfig(int hnswM, int hnswBeamWidth, int efSearch, double ramBufferMb) {
+public record IndexConfig(int hnswM, int hnswBeamWidth, int efSearch, double ramBufferMb,
+    AttributeSchema attributes) {
 
-  /** Lucene's defaults for the graph (M 16, beam width 100), 100 search candidates, a 64 MB buffer. */
+  /**
+   * Lucene's defaults for the graph (M 16, beam width 100), 100 search candidates, a 64 MB buffer, the declared
+   * attribute types: the {@code index.*} settings' defaults.
+   */
   public static final IndexConfig DEFAULTS = new IndexConfig(Settings.defaults().integer("index.hnsw.m"),
-      Settings.defaults().integer("index.hnsw.beam-width"), Settings.defaults().integer("index.hnsw.ef-search"), 64);
+      Settings.defaults().integer("index.hnsw.beam-width"), Settings.defaults().integer("index.hnsw.ef-search"), 64,
+      AttributeSchema.parse(Settings.defaults().string("index.attributes")));
 
   public IndexConfig {
+    Objects.requireNonNull(attributes, "attributes");
     if (hnswM < 2 || hnswM > 512) {
       throw new IllegalArgumentException("hnswM must be in [2, 512]: " + hnswM);
     }
@@ -41,11 +51,16 @@ public record IndexConfig(int hnswM, int hnswBeamWidth, int efSearch, double ram
 
   /** This config with other graph parameters. */
   public IndexConfig withHnsw(int m, int beamWidth) {
-    return new IndexConfig(m, beamWidth, efSearch, ramBufferMb);
+    return new IndexConfig(m, beamWidth, efSearch, ramBufferMb, attributes);
   }
 
   /** This config with another number of search candidates. */
   public IndexConfig withEfSearch(int candidates) {
-    return new IndexConfig(hnswM, hnswBeamWidth, candidates, ramBufferMb);
+    return new IndexConfig(hnswM, hnswBeamWidth, candidates, ramBufferMb, attributes);
+  }
+
+  /** This config with other attribute types. */
+  public IndexConfig withAttributes(AttributeSchema schema) {
+    return new IndexConfig(hnswM, hnswBeamWidth, efSearch, ramBufferMb, schema);
   }
 }

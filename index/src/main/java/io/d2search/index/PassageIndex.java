@@ -17,7 +17,15 @@ import java.util.PriorityQueue;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.lucene.analysis.standard.StandardAnalyzer;
+import io.d2search.embed.EmbedText;
+import io.d2search.schemas.AttributeSchema;
+import io.d2search.schemas.AttributeType;
+import org.apache.lucene.analysis.Analyzer;
+import org.apache.lucene.analysis.en.EnglishAnalyzer;
+import org.apache.lucene.document.DoublePoint;
+import org.apache.lucene.document.LongPoint;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.apache.lucene.codecs.Codec;
 import org.apache.lucene.codecs.KnnVectorsFormat;
 import org.apache.lucene.codecs.lucene104.Lucene104Codec;
@@ -40,7 +48,11 @@ import org.apache.lucene.index.Term;
 import org.apache.lucene.index.VectorSimilarityFunction;
 import org.apache.lucene.search.DocIdSetIterator;
 import org.apache.lucene.search.IndexSearcher;
+import org.apache.lucene.search.Query;
 import org.apache.lucene.search.ScoreDoc;
+import org.apache.lucene.search.ScoreMode;
+import org.apache.lucene.search.Scorer;
+import org.apache.lucene.search.Weight;
 import org.apache.lucene.search.SearcherManager;
 import org.apache.lucene.search.TermQuery;
 import org.apache.lucene.search.TopDocs;
@@ -75,6 +87,7 @@ import org.apache.lucene.util.Bits;
  * closed), and {@link #close()} closes them all.
  */
 public final class PassageIndex implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(PassageIndex.class);
 
   static final String ID = "id";
   static final String DOC_ID = "docId";
@@ -86,11 +99,21 @@ public final class PassageIndex implements AutoCloseable {
   static final String TEXT_HASH = "textHash";
   static final String DOC_VERSION = "docVersion";
   static final String VECTOR = "vector";
+  /** Title and text as one BM25 field (English analyzer), indexed, not stored. */
+  static final String KEYWORDS = "keywords";
+  /** Stored attributes, one {@code name\0value} entry each; filters use the indexed {@code attr.<name>} fields. */
+  static final String ATTRIBUTES = "attributes";
 
   /** Commit user data key of the model version. */
   static final String MODEL_VERSION_KEY = "d2search.modelVersion";
   /** Commit user data key prefix of an offset: {@code offset:topic:partition}; topic names cannot hold ':'. */
   static final String OFFSET_PREFIX = "offset:";
+  /** Commit user data key of the index format: which fields the passages have and how they are analysed. */
+  static final String FORMAT_KEY = "d2search.indexFormat";
+  /** Format 2: keyword field and attributes (format 1, unstamped, had neither). */
+  static final String FORMAT = "2";
+  /** Commit user data key of the {@link AttributeSchema} the attribute fields were indexed by. */
+  static final String ATTRIBUTES_KEY = "d2search.attributes";
 
   /** The largest k a search accepts. */
   public static final int MAX_K = 10_000;
@@ -142,6 +165,7 @@ public final class PassageIndex implements AutoCloseable {
       directory = FSDirectory.open(dir); // MMapDirectory on 64-bit JVMs
       Map<TopicPartition, Long> offsets = Map.of();
       boolean exists = DirectoryReader.indexExists(directory);
+      boolean rebuild = false;
       if (exists) {
         Map<String, String> userData = SegmentInfos.readLatestCommit(directory).getUserData();
         String stamped = userData.get(MODEL_VERSION_KEY);
@@ -151,12 +175,23 @@ public final class PassageIndex implements AutoCloseable {
         if (!stamped.equals(modelVersion)) {
           throw new ModelVersionMismatchException(stamped, modelVersion);
         }
-        offsets = CommitData.offsets(userData);
+        String format = userData.getOrDefault(FORMAT_KEY, "1");
+        String attributes = userData.getOrDefault(ATTRIBUTES_KEY, "");
+        if (!format.equals(FORMAT) || !attributes.equals(config.attributes().toString())) {
+          // The index is a view of the embeddings topic: an empty one with no offsets replays it from the start.
+          log.warn("Passage index in {} has format {} and attributes [{}]; this build needs format {} and "
+              + "attributes [{}]: rebuilding it from the embeddings topic", dir, format, attributes, FORMAT,
+              config.attributes());
+          rebuild = true;
+        } else {
+          offsets = CommitData.offsets(userData);
+        }
       }
-      writer = new IndexWriter(directory, writerConfig(config));
+      writer = new IndexWriter(directory, writerConfig(config)
+          .setOpenMode(rebuild ? IndexWriterConfig.OpenMode.CREATE : IndexWriterConfig.OpenMode.CREATE_OR_APPEND));
       // Set explicitly so every later commit carries the version, whatever the writer carried over.
-      writer.setLiveCommitData(CommitData.of(modelVersion, offsets).entrySet());
-      if (!exists) {
+      writer.setLiveCommitData(CommitData.of(modelVersion, config.attributes().toString(), offsets).entrySet());
+      if (!exists || rebuild) {
         writer.commit();
       }
       SearcherManager searchers = new SearcherManager(writer, null);
@@ -171,12 +206,16 @@ public final class PassageIndex implements AutoCloseable {
   }
 
   private static IndexWriterConfig writerConfig(IndexConfig config) {
-    return new IndexWriterConfig(new StandardAnalyzer())
-        .setOpenMode(IndexWriterConfig.OpenMode.CREATE_OR_APPEND)
+    return new IndexWriterConfig(analyzer())
         .setCodec(codec(config))
         .setRAMBufferSizeMB(config.ramBufferMb())
         // Uncommitted changes have no offsets to go with them; dropping them keeps index and offsets in step.
         .setCommitOnClose(false);
+  }
+
+  /** The keyword field's analyzer, at index and query time: what eval's BM25 baseline has always used. */
+  static Analyzer analyzer() {
+    return new EnglishAnalyzer();
   }
 
   /**
@@ -235,9 +274,12 @@ public final class PassageIndex implements AutoCloseable {
     doc.add(new StringField(DOC_ID, embedding.getDocId(), Field.Store.YES));
     doc.add(new StoredField(N, embedding.getN()));
     if (embedding.getTitle() != null) {
-      doc.add(new TextField(TITLE, embedding.getTitle(), Field.Store.YES));
+      doc.add(new StoredField(TITLE, embedding.getTitle()));
     }
-    doc.add(new TextField(TEXT, embedding.getText(), Field.Store.YES));
+    doc.add(new StoredField(TEXT, embedding.getText()));
+    // What the passage's vector was made from, so BM25 and the embedder see the same text.
+    doc.add(new TextField(KEYWORDS, EmbedText.of(embedding.getTitle(), embedding.getText()), Field.Store.NO));
+    embedding.getAttributes().forEach((name, value) -> addAttribute(doc, name, value));
     if (embedding.getUrl() != null) {
       doc.add(new StoredField(URL, embedding.getUrl()));
     }
@@ -249,6 +291,29 @@ public final class PassageIndex implements AutoCloseable {
       writer.updateDocument(new Term(ID, passageId), doc);
     } catch (IOException e) {
       throw new UncheckedIOException("Cannot index passage " + passageId, e);
+    }
+  }
+
+  /**
+   * Stores an attribute for the results and indexes it for filters by its schema type. A value the type cannot
+   * read (the validator dead-letters such documents, so only an older event or a changed schema gets here) is
+   * stored but matches no filter: the passage stays searchable.
+   */
+  private void addAttribute(Document doc, String name, String value) {
+    doc.add(new StoredField(ATTRIBUTES, name + '\0' + value));
+    if (!AttributeSchema.NAME.matcher(name).matches()) {
+      return;
+    }
+    String field = FilterQueries.FIELD_PREFIX + name;
+    AttributeType type = config.attributes().typeOf(name);
+    try {
+      switch (type) {
+        case KEYWORD -> doc.add(new StringField(field, value, Field.Store.NO));
+        case DOUBLE -> doc.add(new DoublePoint(field, AttributeType.parseDouble(value)));
+        case LONG, DATE -> doc.add(new LongPoint(field, type.parseLong(value)));
+      }
+    } catch (IllegalArgumentException e) {
+      log.warn("Attribute {} of passage {} is not filterable: {}", name, doc.get(ID), e.getMessage());
     }
   }
 
@@ -286,7 +351,7 @@ public final class PassageIndex implements AutoCloseable {
       merged.put(tp, offset);
     });
     try {
-      writer.setLiveCommitData(CommitData.of(modelVersion, merged).entrySet());
+      writer.setLiveCommitData(CommitData.of(modelVersion, config.attributes().toString(), merged).entrySet());
       writer.commit();
     } catch (IOException e) {
       throw new UncheckedIOException("Cannot commit the passage index in " + dir, e);
@@ -337,7 +402,7 @@ public final class PassageIndex implements AutoCloseable {
    * fields of some) that need Lucene doc ids to stay valid in between. The caller closes it, soon.
    */
   public PassageSearcher searcher() {
-    return new PassageSearcher(searchers, config.efSearch());
+    return new PassageSearcher(searchers, config.efSearch(), config.attributes());
   }
 
   /**
@@ -350,10 +415,24 @@ public final class PassageIndex implements AutoCloseable {
    * @throws IllegalArgumentException as {@link #search}
    */
   public List<Hit> searchExact(float[] query, int k) {
+    return searchExact(query, k, Filter.NONE);
+  }
+
+  /**
+   * Exact nearest neighbours among the passages that meet the filter: the ground truth of a filtered
+   * {@link PassageSearcher#search(float[], int, Filter)}.
+   *
+   * @throws InvalidFilterException if the filter cannot be applied
+   * @see #searchExact(float[], int)
+   */
+  public List<Hit> searchExact(float[] query, int k, Filter filter) {
     checkK(k);
     float[] target = UnitVectors.copyOf(Objects.requireNonNull(query, "query"), "query vector");
-    IndexSearcher searcher = acquire();
-    try {
+    try (PassageSearcher pinned = searcher()) {
+      IndexSearcher searcher = pinned.indexSearcher();
+      Query only = pinned.filterQuery(filter);
+      Weight matching = only == null ? null
+          : searcher.createWeight(searcher.rewrite(only), ScoreMode.COMPLETE_NO_SCORES, 1);
       // Min-heap of the best k so far: the root is the one to evict.
       Comparator<ScoreDoc> best = Comparator.<ScoreDoc>comparingDouble(d -> d.score).reversed()
           .thenComparingInt(d -> d.doc);
@@ -369,8 +448,16 @@ public final class PassageIndex implements AutoCloseable {
         }
         Bits live = leaf.reader().getLiveDocs();
         KnnVectorValues.DocIndexIterator it = values.iterator();
+        Scorer scorer = matching == null ? null : matching.scorer(leaf);
+        if (matching != null && scorer == null) {
+          continue; // no passage of this segment matches
+        }
+        DocIdSetIterator match = scorer == null ? null : scorer.iterator();
         for (int doc = it.nextDoc(); doc != DocIdSetIterator.NO_MORE_DOCS; doc = it.nextDoc()) {
           if (live != null && !live.get(doc)) {
+            continue;
+          }
+          if (match != null && (match.docID() > doc || (match.docID() < doc && match.advance(doc) != doc))) {
             continue;
           }
           heap.add(new ScoreDoc(leaf.docBase + doc, SIMILARITY.compare(target, values.vectorValue(it.index()))));
@@ -389,8 +476,6 @@ public final class PassageIndex implements AutoCloseable {
       return hits;
     } catch (IOException e) {
       throw new UncheckedIOException("Exact search failed", e);
-    } finally {
-      release(searcher);
     }
   }
 
@@ -444,7 +529,20 @@ public final class PassageIndex implements AutoCloseable {
 
   static Hit hit(Document d, float score) {
     return new Hit(d.get(ID), d.get(DOC_ID), d.getField(N).numericValue().intValue(), d.get(TITLE), d.get(TEXT),
-        d.get(URL), score);
+        d.get(URL), attributes(d), score);
+  }
+
+  private static Map<String, String> attributes(Document d) {
+    String[] entries = d.getValues(ATTRIBUTES);
+    if (entries.length == 0) {
+      return Map.of();
+    }
+    Map<String, String> attributes = new TreeMap<>();
+    for (String e : entries) {
+      int sep = e.indexOf('\0');
+      attributes.put(e.substring(0, sep), e.substring(sep + 1));
+    }
+    return Collections.unmodifiableMap(attributes);
   }
 
   static void checkK(int k) {

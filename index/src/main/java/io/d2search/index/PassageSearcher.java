@@ -7,15 +7,21 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.stream.IntStream;
+import io.d2search.schemas.AttributeSchema;
+import org.apache.lucene.analysis.Analyzer;
 import org.apache.lucene.index.FloatVectorValues;
 import org.apache.lucene.index.KnnVectorValues;
 import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.index.ReaderUtil;
 import org.apache.lucene.index.StoredFields;
+import org.apache.lucene.search.BooleanClause.Occur;
+import org.apache.lucene.search.BooleanQuery;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.KnnFloatVectorQuery;
 import org.apache.lucene.search.ScoreDoc;
+import org.apache.lucene.search.Query;
 import org.apache.lucene.search.SearcherManager;
+import org.apache.lucene.util.QueryBuilder;
 
 /**
  * A point-in-time view of a {@link PassageIndex}, pinned to one Lucene searcher, for searches in steps: the HNSW
@@ -45,11 +51,13 @@ public final class PassageSearcher implements AutoCloseable {
   private final SearcherManager searchers;
   private final IndexSearcher searcher;
   private final int efSearch;
+  private final AttributeSchema attributes;
   private boolean closed;
 
-  PassageSearcher(SearcherManager searchers, int efSearch) {
+  PassageSearcher(SearcherManager searchers, int efSearch, AttributeSchema attributes) {
     this.searchers = searchers;
     this.efSearch = efSearch;
+    this.attributes = attributes;
     try {
       this.searcher = searchers.acquire();
     } catch (IOException e) {
@@ -69,13 +77,65 @@ public final class PassageSearcher implements AutoCloseable {
    * @throws IllegalStateException if this searcher is closed
    */
   public List<Candidate> search(float[] query, int k) {
+    return search(query, k, Filter.NONE);
+  }
+
+  /**
+   * Approximate nearest neighbours among the passages that meet the filter. Lucene applies the filter inside the
+   * graph search (pre-filtering), and searches the matching vectors exactly when the filter leaves too few of them
+   * for the graph to be worth exploring; so k hits come back whenever k passages match.
+   *
+   * @throws InvalidFilterException if the filter names an unknown attribute or a value its type cannot read
+   * @see #search(float[], int)
+   */
+  public List<Candidate> search(float[] query, int k, Filter filter) {
     checkOpen();
     PassageIndex.checkK(k);
     float[] target = UnitVectors.copyOf(Objects.requireNonNull(query, "query"), "query vector");
+    Query only = filterQuery(filter);
     int candidates = Math.max(k, efSearch);
+    return top(new KnnFloatVectorQuery(PassageIndex.VECTOR, target, candidates, only), candidates, k);
+  }
+
+  /**
+   * BM25 (Lucene's, k1 1.2, b 0.75) over each passage's title and text, analysed by Lucene's English analyzer
+   * (stop words, possessives, Porter stemming); any query term may match (OR).
+   *
+   * @param text the query text; a text of stop words alone finds nothing
+   * @param k how many candidates at most, {@code 1 <= k <=} {@link PassageIndex#MAX_K}
+   * @param filter what every candidate must meet; {@link Filter#NONE} for all
+   * @return at most {@code k} candidates, best first (BM25 scores, non-increasing; equal scores in doc id order)
+   * @throws InvalidFilterException as {@link #search(float[], int, Filter)}
+   */
+  public List<Candidate> keyword(String text, int k, Filter filter) {
+    checkOpen();
+    PassageIndex.checkK(k);
+    Query terms;
+    try (Analyzer analyzer = PassageIndex.analyzer()) {
+      terms = new QueryBuilder(analyzer).createBooleanQuery(PassageIndex.KEYWORDS, Objects.requireNonNull(text));
+    }
+    Query only = filterQuery(filter);
+    if (terms == null) {
+      return List.of();
+    }
+    Query query = only == null ? terms
+        : new BooleanQuery.Builder().add(terms, Occur.MUST).add(only, Occur.FILTER).build();
+    return top(query, k, k);
+  }
+
+  /** The Lucene query of a filter against this searcher's reader; null for {@link Filter#NONE}. */
+  Query filterQuery(Filter filter) {
+    return FilterQueries.of(Objects.requireNonNull(filter, "filter"), attributes, searcher.getIndexReader());
+  }
+
+  /** The reader's searcher, for {@link PassageIndex}'s exact search. */
+  IndexSearcher indexSearcher() {
+    return searcher;
+  }
+
+  private List<Candidate> top(Query query, int n, int k) {
     try {
-      ScoreDoc[] docs = searcher.search(new KnnFloatVectorQuery(PassageIndex.VECTOR, target, candidates), candidates)
-          .scoreDocs;
+      ScoreDoc[] docs = searcher.search(query, n).scoreDocs;
       List<Candidate> top = new ArrayList<>(Math.min(k, docs.length));
       for (int i = 0; i < docs.length && i < k; i++) {
         top.add(new Candidate(docs[i].doc, docs[i].score));

@@ -118,6 +118,7 @@ final class ChunkProcessor implements Processor<byte[], byte[], Object, Object> 
       Passage passage = Passage.newBuilder()
           .setDocId(docId).setN(n).setTitle(event.getTitle()).setText(chunks.get(n))
           .setDocVersion(event.getVersion()).setUrl(event.getUrl())
+          .setAttributes(event.getAttributes())
           .build();
       context.forward(new Record<>(passageKey(docId, n), passage, record.timestamp()), ChunkTopology.PASSAGES_SINK);
     }

@@ -151,7 +151,7 @@ final class EmbedProcessor implements Processor<String, Passage, Object, Object>
       String textHash = TextHash.sha256(texts.get(i));
       context.forward(new Record<Object, Object>(key, embedding(entry.passage(), vectors.get(i), textHash),
           entry.timestamp()), EmbedTopology.SINK);
-      hashes.put(key, modelVersion + ":" + textHash);
+      hashes.put(key, marker(textHash, entry.passage()));
       metrics.queueTime.record(Math.max(0, now - entry.bufferedAtMs()), TimeUnit.MILLISECONDS);
       embedded++;
     }
@@ -206,8 +206,21 @@ final class EmbedProcessor implements Processor<String, Passage, Object, Object>
     log.warn("Dead-lettered passage {} at stage {}: {}", key, EmbedTopology.STAGE_EMBED, letter.error());
   }
 
+  /**
+   * What the embedding on the topic was made from: model, embedded text and, when the passage has any, what it
+   * carries besides (URL, attributes), so that a change of those alone is written too (it re-embeds: rare, and the
+   * store keeps no vectors to re-send).
+   */
   private String marker(Passage p) {
-    return modelVersion + ":" + TextHash.sha256(EmbedText.of(p.getTitle(), p.getText()));
+    return marker(TextHash.sha256(EmbedText.of(p.getTitle(), p.getText())), p);
+  }
+
+  private String marker(String textHash, Passage p) {
+    String marker = modelVersion + ":" + textHash;
+    if (p.getUrl() == null && p.getAttributes().isEmpty()) {
+      return marker; // as markers were before passages carried attributes: no re-embedding after an upgrade
+    }
+    return marker + ":" + TextHash.sha256(p.getUrl() + "\0" + new java.util.TreeMap<>(p.getAttributes()));
   }
 
   private PassageEmbedding embedding(Passage p, float[] vector, String textHash) {
@@ -218,7 +231,7 @@ final class EmbedProcessor implements Processor<String, Passage, Object, Object>
     return PassageEmbedding.newBuilder()
         .setDocId(p.getDocId()).setN(p.getN()).setModelVersion(modelVersion).setVector(values)
         .setTextHash(textHash).setTitle(p.getTitle()).setText(p.getText()).setDocVersion(p.getDocVersion())
-        .setUrl(p.getUrl())
+        .setUrl(p.getUrl()).setAttributes(p.getAttributes())
         .build();
   }
 }

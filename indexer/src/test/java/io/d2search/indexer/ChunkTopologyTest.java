@@ -92,7 +92,8 @@ class ChunkTopologyTest {
 
   private static DocumentEvent upsert(String id, long version, String body) {
     return DocumentEvent.newBuilder().setId(id).setOp(DocumentOp.UPSERT).setTitle("Title of " + id).setBody(body)
-        .setUrl("https://example.org/" + id).setVersion(version).setTs(Instant.EPOCH).build();
+        .setUrl("https://example.org/" + id).setVersion(version).setTs(Instant.EPOCH)
+        .setAttributes(java.util.Map.of("lang", "en", "source", id)).build();
   }
 
   private static DocumentEvent delete(String id, long version) {
@@ -134,6 +135,8 @@ class ChunkTopologyTest {
       assertThat(p.getText()).isEqualTo(expected.get(n));
       assertThat(p.getTitle()).isEqualTo("Title of doc");
       assertThat(p.getUrl()).isEqualTo("https://example.org/doc");
+      assertThat(p.getAttributes()).as("attributes ride on every passage").containsExactlyInAnyOrderEntriesOf(
+          java.util.Map.of("lang", "en", "source", "doc"));
       assertThat(p.getDocVersion()).isEqualTo(3);
     }
     assertThat(state("doc")).isEqualTo(new DocumentState(3L, expected.size(), null));

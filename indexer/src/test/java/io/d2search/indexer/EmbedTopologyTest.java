@@ -200,7 +200,8 @@ class EmbedTopologyTest {
     assertThat(e.getVector().stream().mapToDouble(v -> v * v).sum()).isCloseTo(1.0, within(1e-4));
 
     assertThat(buffered()).isZero();
-    assertThat(hash("doc#0")).isEqualTo(embedder.info().version() + ":" + TextHash.sha256(embedded));
+    // Model and embedded text, then (the passage has a URL) what it carries besides.
+    assertThat(hash("doc#0")).startsWith(embedder.info().version() + ":" + TextHash.sha256(embedded) + ":");
     assertThat(registry.get("d2search.embed.batch.size").summary().count()).isEqualTo(1);
     assertThat(registry.get("d2search.embed.batch.size").summary().totalAmount()).isEqualTo(3);
     assertThat(registry.get("d2search.embed.passages").counter().count()).isEqualTo(3);
@@ -255,6 +256,28 @@ class EmbedTopologyTest {
     send(Passage.newBuilder(p).setText("Different words now.").build());
     driver.advanceWallClockTime(Duration.ofMillis(MAX_WAIT_MS));
     assertThat(embeddings.readValue().getText()).isEqualTo("Different words now.");
+  }
+
+  /** Hybrid retrieval: attributes are filtered on, so a change of them alone must reach the index. */
+  @Test
+  void aChangeOfAttributesOrUrlAloneIsWrittenAgain() {
+    Passage p = passage("doc", 0, "The same words as before.");
+    send(p);
+    driver.advanceWallClockTime(Duration.ofMillis(MAX_WAIT_MS));
+    assertThat(embeddings.readValue().getAttributes()).isEmpty();
+
+    send(Passage.newBuilder(p).setAttributes(java.util.Map.of("lang", "en")).build());
+    driver.advanceWallClockTime(Duration.ofMillis(MAX_WAIT_MS));
+    assertThat(embeddings.readValue().getAttributes()).containsEntry("lang", "en");
+
+    send(Passage.newBuilder(p).setAttributes(java.util.Map.of("lang", "en")).build());
+    driver.advanceWallClockTime(Duration.ofMillis(MAX_WAIT_MS));
+    assertThat(embeddings.isEmpty()).as("unchanged again").isTrue();
+
+    send(Passage.newBuilder(p).setAttributes(java.util.Map.of("lang", "en")).setUrl("https://example.org/moved")
+        .build());
+    driver.advanceWallClockTime(Duration.ofMillis(MAX_WAIT_MS));
+    assertThat(embeddings.readValue().getUrl()).isEqualTo("https://example.org/moved");
   }
 
   @Test

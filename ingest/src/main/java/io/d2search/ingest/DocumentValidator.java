@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -18,7 +19,10 @@ import java.util.Objects;
  *       separator);
  *   <li>the version is {@code >= 0};
  *   <li>an UPSERT has a non-blank body of at most {@code maxBodyChars} characters and a title of at most
- *       {@code maxTitleChars}; a DELETE's title and body are ignored.
+ *       {@code maxTitleChars}; a DELETE's title and body are ignored;
+ *   <li>an UPSERT has at most {@code maxAttributes} attributes, each named as {@code AttributeSchema.NAME} says,
+ *       with a value of at most {@code maxAttributeChars} characters that its declared type can read (a
+ *       {@code year:long} attribute of {@code "n/a"} would match no filter, so it is refused here, not lost there).
  * </ul>
  *
  * <p>Thread-safe and stateless.
@@ -113,7 +117,28 @@ public final class DocumentValidator {
       return ValidationResult.invalid(
           "title has " + title.length() + " characters, more than the limit of " + limits.maxTitleChars());
     }
+    Map<String, String> attributes = event.getAttributes();
+    if (attributes.size() > limits.maxAttributes()) {
+      return ValidationResult.invalid(
+          attributes.size() + " attributes, more than the limit of " + limits.maxAttributes());
+    }
+    for (Map.Entry<String, String> a : attributes.entrySet()) {
+      if (a.getValue().length() > limits.maxAttributeChars()) {
+        return ValidationResult.invalid("attribute " + quote(a.getKey()) + " has " + a.getValue().length()
+            + " characters, more than the limit of " + limits.maxAttributeChars());
+      }
+      try {
+        limits.attributes().check(a.getKey(), a.getValue());
+      } catch (IllegalArgumentException e) {
+        return ValidationResult.invalid(quoteAll(e.getMessage()));
+      }
+    }
     return ValidationResult.ok();
+  }
+
+  /** A message that may quote user data at length, cut to a readable size. */
+  private static String quoteAll(String message) {
+    return message.length() <= 4 * QUOTE_CHARS ? message : message.substring(0, 4 * QUOTE_CHARS) + "...";
   }
 
   private static String quote(String s) {

@@ -53,4 +53,26 @@ class DocumentValidatorTest {
   void defaultsAreDocumented() {
     assertThat(ValidationLimits.defaults()).isEqualTo(new ValidationLimits(512, 1_000, 1_000_000));
   }
+
+  /** Hybrid retrieval: attributes are filtered on by their declared types, so a value its type cannot read is refused. */
+  @Test
+  void attributesMustBeFilterableByTheirDeclaredTypes() {
+    DocumentValidator typed = new DocumentValidator(new ValidationLimits(16, 10, 100, 3, 20,
+        io.d2search.schemas.AttributeSchema.parse("year:long,published:date,price:double")));
+    java.util.function.Function<java.util.Map<String, String>, String> why = attributes -> {
+      var result = typed.validate("a", event("a").setAttributes(attributes).build());
+      return result.valid() ? "valid" : result.reason();
+    };
+    assertThat(why.apply(java.util.Map.of("lang", "en", "year", "2024", "published", "2024-05-01"))).isEqualTo("valid");
+    assertThat(why.apply(java.util.Map.of("published", "2024-05-01T10:00:00Z", "price", "9.5"))).isEqualTo("valid");
+    assertThat(why.apply(java.util.Map.of("year", "MMXXIV"))).contains("attribute year").contains("not a long");
+    assertThat(why.apply(java.util.Map.of("published", "May 1st"))).contains("attribute published").contains("date");
+    assertThat(why.apply(java.util.Map.of("price", "NaN"))).contains("not a double");
+    assertThat(why.apply(java.util.Map.of("bad name", "x"))).contains("attribute name 'bad name'");
+    assertThat(why.apply(java.util.Map.of("lang", "x".repeat(21)))).contains("21 characters").contains("20");
+    assertThat(why.apply(java.util.Map.of("a", "1", "b", "2", "c", "3", "d", "4"))).contains("4 attributes");
+    // A DELETE's attributes are not looked at.
+    assertThat(typed.validate("a", event("a").setOp(DocumentOp.DELETE).setAttributes(java.util.Map.of("year", "x"))
+        .build()).valid()).isTrue();
+  }
 }

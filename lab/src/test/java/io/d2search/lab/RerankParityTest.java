@@ -9,7 +9,14 @@ import io.d2search.embed.EmbedderConfig;
 import io.d2search.embed.ExecutionProvider;
 import io.d2search.eval.EvalPassage;
 import io.d2search.eval.HnswDenseRetriever;
-import io.d2search.eval.IemRerankRetriever;
+import io.d2search.eval.Retriever;
+import io.d2search.index.Fusion;
+import io.d2search.index.PassageRanker;
+import io.d2search.index.RetrievalMode;
+import io.d2search.rank.Reranker;
+import io.d2search.serve.SearchConfig;
+import io.d2search.serve.SearchRequest;
+import io.d2search.serve.IssuedQueries;
 import io.d2search.eval.ScoredDoc;
 import io.d2search.events.PassageEmbedding;
 import io.d2search.index.IndexConfig;
@@ -36,7 +43,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * eval's IEM row ranks as the query service does: over the same passage vectors (one passage per document, some
  * exact duplicates, so logits and HNSW scores tie), the same IEM and a re-rank depth that covers the corpus, the
- * documents of {@link IemRerankRetriever#search} come in the order of {@link SearchService#search}'s hits. Document
+ * documents of eval's served IEM row ({@code HnswDenseRetriever#served}) come in the order of {@link SearchService#search}'s hits. Document
  * ids are not in corpus order, so a tie broken by id instead of by first-stage order shows.
  */
 class RerankParityTest {
@@ -106,12 +113,15 @@ class RerankParityTest {
    */
   private static int compare(PassageIndex index, HnswDenseRetriever hnsw, IemHead iem, List<EvalPassage> passages,
       float[][] vectors, Random random, int queries, String what) {
-    SearchService service = new SearchService(index, embedder, iem, DEPTH, new SimpleMeterRegistry(), null);
-    IemRerankRetriever eval = new IemRerankRetriever("student + IEM", hnsw, iem, DEPTH, passages, vectors);
+    SearchService service = new SearchService(index, embedder, iem, SearchConfig.DEFAULTS.withRerankDepth(DEPTH)
+        .withMode(RetrievalMode.VECTOR), new SimpleMeterRegistry(), null,
+        new IssuedQueries(IssuedQueries.Policy.defaults()));
+    Retriever eval = hnsw.served("student + IEM", new PassageRanker(Fusion.DEFAULT, new Reranker(iem), DEPTH),
+        RetrievalMode.VECTOR, true);
     int ties = 0;
     for (int q = 0; q < queries; q++) {
       String query = randomQuery(random);
-      SearchResult result = service.search(query, DOCS, true);
+      SearchResult result = service.search(SearchRequest.of(query, DOCS));
       List<ScoredDoc> docs = eval.search(query, DOCS);
       if (what == null) {
         continue;

@@ -4,7 +4,11 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.d2search.index.EmbeddingsMaterializer;
+import io.d2search.index.Filter;
+import io.d2search.index.FirstStageHit.StageScore;
 import io.d2search.index.Hit;
+import io.d2search.index.InvalidFilterException;
+import io.d2search.index.RetrievalMode;
 import io.d2search.index.PassageIndex;
 import io.d2search.schemas.PassageId;
 import io.javalin.Javalin;
@@ -26,14 +30,17 @@ import org.slf4j.LoggerFactory;
  * The HTTP API of the query-service (Javalin on Jetty), JSON in and out:
  *
  * <ul>
- *   <li>{@code POST /search} {@code {"query": "...", "k": 10, "rerank": true}} (k optional, default 10, in [1,
- *       1000]; query not blank, at most 2000 characters; rerank optional, default true, also accepted as the URL
- *       parameter {@code ?rerank=true|false}) → 200 {@code {"queryId", "modelVersion", "tookMs", "reranked",
- *       "results": [{"passageId", "docId", "title", "text", "url", "score", "hnswScore", "hnswRank",
- *       "iemScore"}]}}. Results are ordered by {@code score}, best first: the IEM logit when {@code reranked} (the
- *       model has an IEM head and the request did not say {@code rerank=false}), else the HNSW score.
- *       {@code hnswScore} is always the HNSW score ({@code (1 + cos) / 2}, in [0, 1]), {@code hnswRank} the 1-based
- *       position in the HNSW order, {@code iemScore} the IEM logit or null when not re-ranked.
+ *   <li>{@code POST /search} {@code {"query": "...", "k": 10, "mode": "hybrid", "rerank": true, "filter": {...},
+ *       "explain": false}} (k optional, default 10, in [1, 1000]; query not blank, at most 2000 characters; mode
+ *       optional: vector, keyword or hybrid, default {@code search.mode}; rerank optional, default true, also
+ *       accepted as the URL parameter {@code ?rerank=true|false}; filter optional, {@link FilterJson}'s form;
+ *       explain optional) → 200 {@code {"queryId", "modelVersion", "tookMs", "mode", "reranked", "results":
+ *       [{"passageId", "docId", "title", "text", "url", "attributes", "score", "firstStageScore", "firstStageRank",
+ *       "iemScore", "explain"}]}}. Results are ordered by {@code score}, best first: the IEM logit when
+ *       {@code reranked} (the model has an IEM head and the request did not say {@code rerank=false}), else the
+ *       first-stage score (HNSW {@code (1 + cos) / 2}, BM25, or the fused score). With {@code explain}, each result
+ *       says where the vector and keyword retrievers ranked it, the fusion's arithmetic and the IEM logit. A filter
+ *       that is malformed, of the wrong type, or on an attribute the index does not know is a 400.
  *   <li>{@code POST /clicks} {@code {"queryId", "passageId", "rank", "dwellMs"}} (dwellMs optional) → 202
  *       {@code {"status": "accepted", "recorded": true|false}} (false when events are off)
  *   <li>{@code GET /health} → 200 {@code {"status": "ready", ...}} once the index has caught up with the topic;
@@ -164,10 +171,40 @@ public final class HttpApi implements AutoCloseable {
     if (k < 1 || k > SearchService.MAX_K) {
       throw new BadRequestResponse("k must be in [1, " + SearchService.MAX_K + "]: " + k);
     }
-    SearchResult result = search.search(query, k, rerank(ctx, body));
-    List<ResultJson> results = result.hits().stream().map(ResultJson::of).toList();
-    json(ctx, HttpStatus.OK.getCode(),
-        new SearchResponse(result.queryId(), result.modelVersion(), result.tookMs(), result.reranked(), results));
+    RetrievalMode mode = null;
+    JsonNode modeNode = body.get("mode");
+    if (modeNode != null && !modeNode.isNull()) {
+      if (!modeNode.isTextual()) {
+        throw new BadRequestResponse("mode must be a string: vector, keyword or hybrid");
+      }
+      try {
+        mode = RetrievalMode.parse(modeNode.textValue());
+      } catch (IllegalArgumentException e) {
+        throw new BadRequestResponse(e.getMessage());
+      }
+    }
+    boolean explain = optionalBoolean(body, "explain", false);
+    SearchResult result;
+    try {
+      Filter filter = FilterJson.parse(body.get("filter"));
+      result = search.search(new SearchRequest(query, k, mode, rerank(ctx, body), filter, explain));
+    } catch (InvalidFilterException e) {
+      throw new BadRequestResponse(e.getMessage());
+    }
+    List<ResultJson> results = result.hits().stream().map(h -> ResultJson.of(h, explain)).toList();
+    json(ctx, HttpStatus.OK.getCode(), new SearchResponse(result.queryId(), result.modelVersion(), result.tookMs(),
+        result.mode().label(), result.reranked(), results));
+  }
+
+  private static boolean optionalBoolean(JsonNode body, String field, boolean fallback) {
+    JsonNode node = body.get(field);
+    if (node == null || node.isNull()) {
+      return fallback;
+    }
+    if (!node.isBoolean()) {
+      throw new BadRequestResponse(field + " must be a boolean");
+    }
+    return node.booleanValue();
   }
 
   /** The {@code rerank} flag from the URL or the body (true when neither says); both may say it if they agree. */
@@ -391,17 +428,33 @@ public final class HttpApi implements AutoCloseable {
     }
   }
 
-  /** One result of {@code POST /search}; {@code iemScore} is null when the search did not re-rank. */
-  record ResultJson(String passageId, String docId, String title, String text, String url, float score,
-      float hnswScore, int hnswRank, Float iemScore) {
-    static ResultJson of(RankedHit ranked) {
+  /**
+   * One result of {@code POST /search}: {@code firstStageScore} and {@code firstStageRank} are the first stage's,
+   * {@code iemScore} is null when the search did not re-rank; {@code explain} is null unless asked for.
+   */
+  record ResultJson(String passageId, String docId, String title, String text, String url,
+      Map<String, String> attributes, float score, float firstStageScore, int firstStageRank, Float iemScore,
+      Explain explain) {
+    static ResultJson of(RankedHit ranked, boolean explain) {
       Hit hit = ranked.hit();
-      return new ResultJson(hit.passageId(), hit.docId(), hit.title(), hit.text(), hit.url(), ranked.score(),
-          ranked.hnswScore(), ranked.hnswRank(), ranked.iemScore());
+      return new ResultJson(hit.passageId(), hit.docId(), hit.title(), hit.text(), hit.url(), hit.attributes(),
+          ranked.score(), ranked.firstStageScore(), ranked.firstStageRank(), ranked.iemScore(),
+          explain ? new Explain(ranked.vector(), ranked.keyword(), new Stage(ranked.firstStageRank(),
+              ranked.firstStageScore()), ranked.fusion(), ranked.iemScore()) : null);
     }
   }
 
+  /** A rank and a score. */
+  record Stage(int rank, float score) {}
+
+  /**
+   * Each stage's view of a result: the vector (HNSW) and keyword (BM25) retrievers' rank and score (null when the
+   * retriever did not return it, or did not run), the first stage's (fused, in hybrid mode), the fusion arithmetic
+   * (hybrid only), and the IEM logit (null when not re-ranked).
+   */
+  record Explain(StageScore vector, StageScore keyword, Stage firstStage, String fusion, Float iem) {}
+
   /** The body of {@code POST /search}'s answer. */
-  record SearchResponse(String queryId, String modelVersion, long tookMs, boolean reranked,
+  record SearchResponse(String queryId, String modelVersion, long tookMs, String mode, boolean reranked,
       List<ResultJson> results) {}
 }

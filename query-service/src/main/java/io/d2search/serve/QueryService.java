@@ -62,7 +62,7 @@ public final class QueryService implements AutoCloseable {
    * materialising, and starts HTTP.
    *
    * @param iem the IEM head of the model bundle that {@code embedder} runs, re-ranking the HNSW top
-   *     {@link QueryServiceConfig#rerankDepth()}; null to rank by the HNSW score alone (a bundle without one)
+   *     {@link SearchConfig#rerankDepth()}; null to rank by the first stage alone (a bundle without one)
    * @throws IllegalArgumentException if the config is unusable, e.g. the model version cannot name a directory, or
    *     the IEM head does not fit the embedder
    * @throws RuntimeException whatever a component threw; what had started is closed again
@@ -94,14 +94,15 @@ public final class QueryService implements AutoCloseable {
       }
       EmbeddingsMaterializer materializer = EmbeddingsMaterializer.start(index, config.materializer(), registry);
       started.push(materializer);
-      SearchService search = new SearchService(index, embedder, iem, config.rerankDepth(), registry, events,
+      SearchService search = new SearchService(index, embedder, iem, config.search(), registry, events,
           new IssuedQueries(config.clicks()));
       HttpApi http = HttpApi.start(config.httpHost(), config.httpPort(), search, materializer, registry, checks,
           config.tokens());
       started.push(http);
-      log.info("Query service for model {} on port {}, index {} ({} passages, offsets {}), {}", version, http.port(),
-          index.dir(), index.size(), index.committedOffsets(), iem == null ? "no re-ranking (no IEM head)"
-              : "re-ranking the HNSW top " + config.rerankDepth() + " with " + iem);
+      log.info("Query service for model {} on port {}, index {} ({} passages, offsets {}), {} retrieval, {}", version,
+          http.port(), index.dir(), index.size(), index.committedOffsets(), config.search().mode().label(),
+          iem == null ? "no re-ranking (no IEM head)"
+              : "re-ranking the top " + config.search().rerankDepth() + " with " + iem);
       return new QueryService(index, materializer, search, http, started);
     } catch (RuntimeException | Error e) {
       closeAll(started, e);

@@ -22,15 +22,14 @@ import java.util.regex.Pattern;
  * @param index HNSW and search parameters
  * @param impressionsEnabled whether impressions and clicks are written to Kafka
  * @param kafkaProperties extra Kafka client properties (security, timeouts) for the consumer and the producer
- * @param rerankDepth HNSW candidates the model's IEM head re-scores per search, in [1, {@link PassageIndex#MAX_K}]
- *     (a search for more results re-scores k); unused without an IEM head
+ * @param search default retrieval mode, fusion, and the candidates the IEM re-scores ({@link SearchConfig})
  * @param clicks how {@code POST /clicks} checks clicks against the searches it served ({@link IssuedQueries})
  * @param tokens bearer tokens and their rights; {@link ApiTokens#none()} leaves the API open
  */
 public record QueryServiceConfig(
     String bootstrapServers, Path indexDir, String httpHost, int httpPort, long commitIntervalMs,
     int commitMaxRecords, IndexConfig index, boolean impressionsEnabled, Map<String, String> kafkaProperties,
-    int rerankDepth, IssuedQueries.Policy clicks, ApiTokens tokens) {
+    SearchConfig search, IssuedQueries.Policy clicks, ApiTokens tokens) {
 
   public static final String DEFAULT_HTTP_HOST = Settings.defaults().string("http.host");
   public static final int DEFAULT_HTTP_PORT = Settings.defaults().integer("http.port");
@@ -47,21 +46,19 @@ public record QueryServiceConfig(
     kafkaProperties = Map.copyOf(kafkaProperties);
     Objects.requireNonNull(clicks, "clicks");
     Objects.requireNonNull(tokens, "tokens");
-    if (rerankDepth < 1 || rerankDepth > PassageIndex.MAX_K) {
-      throw new IllegalArgumentException("rerankDepth must be in [1, " + PassageIndex.MAX_K + "]: " + rerankDepth);
-    }
+    Objects.requireNonNull(search, "search");
     // Validates bootstrap servers and the commit policy in one place.
     new MaterializerConfig(bootstrapServers, "embeddings", commitIntervalMs, commitMaxRecords, kafkaProperties);
   }
 
   /**
    * Port 8080 on all interfaces, a commit every 5 s or 10,000 records, default HNSW parameters (M 16, beam
-   * width 100, 100 search candidates), impressions on, re-ranking depth 100.
+   * width 100, 100 search candidates), impressions on, the {@code search.*} defaults ({@link SearchConfig#DEFAULTS}).
    */
   public static QueryServiceConfig defaults(String bootstrapServers, Path indexDir) {
     return new QueryServiceConfig(bootstrapServers, indexDir, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT,
         MaterializerConfig.DEFAULT_COMMIT_INTERVAL_MS, MaterializerConfig.DEFAULT_COMMIT_MAX_RECORDS,
-        IndexConfig.defaults(), true, Map.of(), SearchService.DEFAULT_RERANK_DEPTH,
+        IndexConfig.defaults(), true, Map.of(), SearchConfig.DEFAULTS,
         IssuedQueries.Policy.defaults(), ApiTokens.none());
   }
 
@@ -82,48 +79,53 @@ public record QueryServiceConfig(
   /** This config with another HTTP interface and port. */
   public QueryServiceConfig withHttp(String host, int port) {
     return new QueryServiceConfig(bootstrapServers, indexDir, host, port, commitIntervalMs, commitMaxRecords, index,
-        impressionsEnabled, kafkaProperties, rerankDepth, clicks, tokens);
+        impressionsEnabled, kafkaProperties, search, clicks, tokens);
   }
 
   /** This config with another commit interval (ms) and record count. */
   public QueryServiceConfig withCommitPolicy(long intervalMs, int maxRecords) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, intervalMs, maxRecords, index,
-        impressionsEnabled, kafkaProperties, rerankDepth, clicks, tokens);
+        impressionsEnabled, kafkaProperties, search, clicks, tokens);
   }
 
   /** This config with other HNSW and search parameters. */
   public QueryServiceConfig withIndex(IndexConfig config) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        config, impressionsEnabled, kafkaProperties, rerankDepth, clicks, tokens);
+        config, impressionsEnabled, kafkaProperties, search, clicks, tokens);
   }
 
   /** This config with impressions and clicks on or off. */
   public QueryServiceConfig withImpressions(boolean enabled) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, enabled, kafkaProperties, rerankDepth, clicks, tokens);
+        index, enabled, kafkaProperties, search, clicks, tokens);
   }
 
   /** This config with other extra Kafka client properties. */
   public QueryServiceConfig withKafkaProperties(Map<String, String> properties) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, impressionsEnabled, properties, rerankDepth, clicks, tokens);
+        index, impressionsEnabled, properties, search, clicks, tokens);
+  }
+
+  /** This config with other search defaults. */
+  public QueryServiceConfig withSearch(SearchConfig value) {
+    return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
+        index, impressionsEnabled, kafkaProperties, value, clicks, tokens);
   }
 
   /** This config with another re-ranking depth. */
   public QueryServiceConfig withRerankDepth(int depth) {
-    return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, impressionsEnabled, kafkaProperties, depth, clicks, tokens);
+    return withSearch(search.withRerankDepth(depth));
   }
 
   /** This config with another click policy. */
   public QueryServiceConfig withClicks(IssuedQueries.Policy policy) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, impressionsEnabled, kafkaProperties, rerankDepth, policy, tokens);
+        index, impressionsEnabled, kafkaProperties, search, policy, tokens);
   }
 
   /** This config with other API tokens. */
   public QueryServiceConfig withTokens(ApiTokens value) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, impressionsEnabled, kafkaProperties, rerankDepth, clicks, value);
+        index, impressionsEnabled, kafkaProperties, search, clicks, value);
   }
 }

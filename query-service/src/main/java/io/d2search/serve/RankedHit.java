@@ -1,31 +1,39 @@
 package io.d2search.serve;
 
+import io.d2search.index.FirstStageHit.StageScore;
 import io.d2search.index.Hit;
 import java.util.Objects;
 
 /**
- * One result of a search, with the scores of both stages: HNSW (first stage) and, when the search re-ranked, the
- * IEM head (second stage).
+ * One result of a search, with what each stage made of it: the retrievers of the first stage (vector, keyword), their
+ * fusion, and, when the search re-ranked, the IEM head.
  *
- * @param hit the passage; {@link Hit#score()} is its HNSW score, in [0, 1]; never null
- * @param hnswRank 1-based position in the HNSW order, ≥ 1 (equal to the final rank when not re-ranked)
+ * @param hit the passage; {@link Hit#score()} is its first-stage score (the retriever's own in a vector or keyword
+ *     search, the fused score in a hybrid one); never null
+ * @param firstStageRank 1-based position in the first stage's order, ≥ 1 (equal to the final rank when not
+ *     re-ranked)
+ * @param vector its rank and score in the vector retriever's list; null when that list lacks it or did not run
+ * @param keyword the same for the keyword (BM25) retriever
  * @param iemScore the IEM logit (unbounded, higher is more relevant); null when the search did not re-rank
+ * @param fusion the fused score's arithmetic, e.g. {@code rrf: 1.0/(60+3) + 1.0/(60+1) = 0.032266}; null unless the
+ *     search was hybrid and asked to explain
  */
-public record RankedHit(Hit hit, int hnswRank, Float iemScore) {
+public record RankedHit(Hit hit, int firstStageRank, StageScore vector, StageScore keyword, Float iemScore,
+    String fusion) {
   public RankedHit {
     Objects.requireNonNull(hit, "hit");
-    if (hnswRank < 1) {
-      throw new IllegalArgumentException("hnswRank must be >= 1: " + hnswRank);
+    if (firstStageRank < 1) {
+      throw new IllegalArgumentException("firstStageRank must be >= 1: " + firstStageRank);
     }
   }
 
-  /** The score results are ordered by: the IEM logit when re-ranked, else the HNSW score. */
+  /** The score results are ordered by: the IEM logit when re-ranked, else the first-stage score. */
   public float score() {
     return iemScore != null ? iemScore : hit.score();
   }
 
-  /** The HNSW score, {@link Hit#score()}. */
-  public float hnswScore() {
+  /** The first-stage score, {@link Hit#score()}. */
+  public float firstStageScore() {
     return hit.score();
   }
 

@@ -1,6 +1,5 @@
 package io.d2search.serve;
 
-import io.d2search.config.Settings;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.ModelInfo;
 import io.d2search.events.Click;
@@ -10,7 +9,9 @@ import io.d2search.index.Hit;
 import io.d2search.index.ModelVersionMismatchException;
 import io.d2search.index.PassageIndex;
 import io.d2search.index.PassageSearcher;
+import io.d2search.index.PassageRanker;
 import io.d2search.index.PassageSearcher.Candidate;
+import io.d2search.index.RetrievalMode;
 import io.d2search.rank.IemHead;
 import io.d2search.rank.Reranker;
 import io.d2search.schemas.AvroSerde;
@@ -21,7 +22,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -31,25 +34,25 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Search over a {@link PassageIndex}: embeds the query with the same {@link Embedder} code path that embedded the
- * passages, takes the HNSW top k, and reports what it showed as an {@code Impression} so clicks can be joined to
- * it later.
+ * Search over a {@link PassageIndex}, ranked by a {@link PassageRanker}: the first stage gathers candidates by the
+ * request's {@link RetrievalMode} (HNSW over the query's vector, BM25 over title and text, or both fused), and the
+ * model bundle's IEM head, when it has one, re-ranks them (two-stage retrieval, D2LLM's IEM; docs/d2llm-heads.md).
+ * The query is embedded with the same {@link Embedder} code path that embedded the passages, and only when the
+ * first stage or the re-ranker needs its vector. Each search is reported as an {@code Impression} (its mode, and
+ * each result's first-stage ranks) so clicks can be joined to it later.
  *
- * <p><b>Re-ranking</b> (two-stage retrieval, D2LLM's IEM; docs/d2llm-heads.md). Given the model bundle's {@link IemHead}, a search
- * takes the HNSW top {@code max(k, rerankDepth)}, reads those passages' vectors from the index, and returns the k
- * best by the {@link Reranker}: IEM logit of the asymmetric (query → passage) branch against the query vector, equal
- * logits keeping their HNSW order. The IEM gets exactly the vectors the embedder produced: the query's straight from
- * {@link Embedder#embed}, the passages' as indexed, which are the indexer's embedder output unchanged (both are
- * L2-normalised by the pooling, and the index only checks that). Without an IEM (model version 0) or when a request
- * turns it off, the HNSW order is the answer.
+ * <p><b>Re-ranking.</b> The IEM scores the top {@code max(k, rerankDepth)} first-stage candidates by their indexed
+ * vectors against the query vector (asymmetric branch), equal logits keeping the first-stage order. The IEM gets
+ * exactly the vectors the embedder produced: the query's straight from {@link Embedder#embed}, the passages' as
+ * indexed. Without an IEM (model version 0) or when a request turns it off, the first-stage order is the answer.
  *
  * <p>Events are best effort: a failed send is logged and counted ({@code d2search.events.failed}, tag
  * {@code topic}), never an error of the search. With no producer, impressions and clicks are off. An impression
  * carries each result's final score ({@link RankedHit#score()}).
  *
- * <p>Metrics: timer {@code d2search.search.latency} for the whole search, and {@code d2search.search.rerank} for the
- * re-ranking step (reading the candidates' vectors, IEM logits, sorting), both with a percentile histogram, so
- * Prometheus can compute p50/p99 across replicas.
+ * <p>Metrics: timer {@code d2search.search.latency} for the whole search, tagged by {@code mode}, and
+ * {@code d2search.search.stage} per stage ({@code stage} = {@code embed}, {@code vector}, {@code keyword},
+ * {@code fuse}, {@code rerank}), all with a percentile histogram, so Prometheus can compute p50/p99 across replicas.
  *
  * <p>Thread-safe. Owns nothing: the caller closes the index, the embedder and the producer.
  */
@@ -60,59 +63,67 @@ public final class SearchService {
   public static final int MAX_K = 1000;
   /** Longest query, in characters. */
   public static final int MAX_QUERY_CHARS = 2000;
-  /** HNSW candidates the IEM re-scores when not configured: the {@code search.rerank-depth} setting. */
-  public static final int DEFAULT_RERANK_DEPTH = Settings.defaults().integer("search.rerank-depth");
+  /** First-stage candidates the IEM re-scores when not configured: the {@code search.rerank-depth} setting. */
+  public static final int DEFAULT_RERANK_DEPTH = SearchConfig.DEFAULTS.rerankDepth();
 
   private final PassageIndex index;
   private final Embedder embedder;
-  private final Reranker reranker; // null: no re-ranking
-  private final int rerankDepth;
+  private final IemHead iem; // null: no re-ranking
+  private final SearchConfig config;
+  private final PassageRanker ranker;
   private final IssuedQueries issued;
   private final Producer<String, byte[]> events;
-  private final Timer latency;
-  private final Timer rerank;
   private final MeterRegistry registry;
+  private final Map<RetrievalMode, Timer> latency = new EnumMap<>(RetrievalMode.class);
+  private final Timer embedTimer;
+  private final Timer vectorTimer;
+  private final Timer keywordTimer;
+  private final Timer fuseTimer;
+  private final Timer rerankTimer;
   private final AvroSerde<Impression> impressionSerde = Topics.impressionSerde();
   private final AvroSerde<Click> clickSerde = Topics.clickSerde();
 
   /**
-   * A search service that ranks by the HNSW score alone.
+   * A search service with the default {@link SearchConfig} and no IEM head: the first stage's order.
    *
-   * @see #SearchService(PassageIndex, Embedder, IemHead, int, MeterRegistry, Producer)
+   * @see #SearchService(PassageIndex, Embedder, IemHead, SearchConfig, MeterRegistry, Producer, IssuedQueries)
    */
   public SearchService(PassageIndex index, Embedder embedder, MeterRegistry registry, Producer<String, byte[]> events) {
-    this(index, embedder, null, DEFAULT_RERANK_DEPTH, registry, events);
+    this(index, embedder, null, SearchConfig.DEFAULTS, registry, events,
+        new IssuedQueries(IssuedQueries.Policy.defaults()));
+  }
+
+  /**
+   * A search service with the default {@link SearchConfig} but for the re-rank depth.
+   *
+   * @see #SearchService(PassageIndex, Embedder, IemHead, SearchConfig, MeterRegistry, Producer, IssuedQueries)
+   */
+  public SearchService(PassageIndex index, Embedder embedder, IemHead iem, int rerankDepth, MeterRegistry registry,
+      Producer<String, byte[]> events) {
+    this(index, embedder, iem, SearchConfig.DEFAULTS.withRerankDepth(rerankDepth), registry, events,
+        new IssuedQueries(IssuedQueries.Policy.defaults()));
   }
 
   /**
    * @param index the index to search; its model version must be the embedder's
    * @param embedder embeds queries
-   * @param iem the re-ranking head of the embedder's model bundle; null to rank by the HNSW score alone (a bundle
+   * @param iem the re-ranking head of the embedder's model bundle; null to rank by the first stage alone (a bundle
    *     without one, such as version 0)
-   * @param rerankDepth HNSW candidates the IEM re-scores, in [1, {@link PassageIndex#MAX_K}]; a search for more
-   *     results re-scores k
+   * @param config default mode, fusion and re-rank depth
    * @param registry where the metrics go
    * @param events producer for {@code impressions} and {@code clicks}; null turns both off
-   * @throws ModelVersionMismatchException if the embedder's model version is not the index's
-   * @throws IllegalArgumentException if the IEM's dimension is not the embedder's, or the depth is out of range
-   */
-  public SearchService(PassageIndex index, Embedder embedder, IemHead iem, int rerankDepth, MeterRegistry registry,
-      Producer<String, byte[]> events) {
-    this(index, embedder, iem, rerankDepth, registry, events, new IssuedQueries(IssuedQueries.Policy.defaults()));
-  }
-
-  /**
    * @param issued signs the query ids of searches and checks clicks against them
-   * @see #SearchService(PassageIndex, Embedder, IemHead, int, MeterRegistry, Producer)
+   * @throws ModelVersionMismatchException if the embedder's model version is not the index's
+   * @throws IllegalArgumentException if the IEM's dimension is not the embedder's
    */
-  public SearchService(PassageIndex index, Embedder embedder, IemHead iem, int rerankDepth, MeterRegistry registry,
+  public SearchService(PassageIndex index, Embedder embedder, IemHead iem, SearchConfig config, MeterRegistry registry,
       Producer<String, byte[]> events, IssuedQueries issued) {
     this.issued = Objects.requireNonNull(issued, "issued");
     this.index = Objects.requireNonNull(index, "index");
     this.embedder = Objects.requireNonNull(embedder, "embedder");
     this.registry = Objects.requireNonNull(registry, "registry");
-    this.reranker = iem == null ? null : new Reranker(iem);
-    this.rerankDepth = rerankDepth;
+    this.config = Objects.requireNonNull(config, "config");
+    this.iem = iem;
     this.events = events;
     if (!embedder.info().version().equals(index.modelVersion())) {
       // A query must be embedded by the version of the index it searches: vectors of two versions live apart.
@@ -122,99 +133,117 @@ public final class SearchService {
       throw new IllegalArgumentException("IEM head reads vectors of dimension " + iem.dimension() + ", model "
           + embedder.info().version() + " embeds " + embedder.info().dimension());
     }
-    if (rerankDepth < 1 || rerankDepth > PassageIndex.MAX_K) {
-      throw new IllegalArgumentException("rerankDepth must be in [1, " + PassageIndex.MAX_K + "]: " + rerankDepth);
+    this.ranker = new PassageRanker(config.fusion(), iem == null ? null : new Reranker(iem), config.rerankDepth());
+    for (RetrievalMode mode : RetrievalMode.values()) {
+      latency.put(mode, Timer.builder("d2search.search.latency")
+          .description("Search requests: embed the query, first stage, re-rank, load stored fields")
+          .tag("mode", mode.label())
+          .publishPercentileHistogram()
+          .register(registry));
     }
-    this.latency = Timer.builder("d2search.search.latency")
-        .description("Search requests: embed the query, HNSW top k, re-rank, load stored fields")
-        .publishPercentileHistogram()
-        .register(registry);
-    this.rerank = Timer.builder("d2search.search.rerank")
-        .description("Re-ranking of one search: read the HNSW candidates' vectors, IEM logits, sort")
-        .publishPercentileHistogram()
-        .register(registry);
+    this.embedTimer = stage("embed", "Embedding the query");
+    this.vectorTimer = stage("vector", "HNSW search of the first stage");
+    this.keywordTimer = stage("keyword", "BM25 search of the first stage");
+    this.fuseTimer = stage("fuse", "Fusing the vector and keyword lists of a hybrid search");
+    this.rerankTimer = stage("rerank", "Re-ranking: read the candidates' vectors, IEM logits, sort");
   }
 
-  /**
-   * Searches, re-ranking with the IEM head when there is one, and emits an impression.
-   *
-   * @see #search(String, int, boolean)
-   */
+  private Timer stage(String stage, String description) {
+    return Timer.builder("d2search.search.stage").description(description).tag("stage", stage)
+        .publishPercentileHistogram().register(registry);
+  }
+
+  /** Searches in the default mode, re-ranking with the IEM head when there is one, and emits an impression. */
   public SearchResult search(String query, int k) {
-    return search(query, k, true);
+    return search(SearchRequest.of(query, k));
   }
 
   /**
    * Searches and emits an impression.
    *
-   * @param query the query text; not blank, at most {@link #MAX_QUERY_CHARS} characters
-   * @param k how many results at most, {@code 1 <= k <=} {@link #MAX_K}
-   * @param rerank whether to re-rank with the IEM head; false gives the HNSW order (A/B tests, benchmarks). Without
-   *     an IEM head the search never re-ranks, whatever this says ({@link SearchResult#reranked()} tells).
    * @throws IllegalArgumentException if the query or k is out of range
+   * @throws io.d2search.index.InvalidFilterException if the filter names an attribute the index does not know, or a
+   *     value its type cannot read
    */
-  public SearchResult search(String query, int k, boolean rerank) {
-    Objects.requireNonNull(query, "query");
+  public SearchResult search(SearchRequest request) {
+    String query = request.query();
     if (query.isBlank()) {
       throw new IllegalArgumentException("query must not be blank");
     }
     if (query.length() > MAX_QUERY_CHARS) {
       throw new IllegalArgumentException("query must be at most " + MAX_QUERY_CHARS + " characters: " + query.length());
     }
+    int k = request.k();
     if (k < 1 || k > MAX_K) {
       throw new IllegalArgumentException("k must be in [1, " + MAX_K + "]: " + k);
     }
+    RetrievalMode mode = request.mode() != null ? request.mode() : config.mode();
     long start = System.nanoTime();
-    float[] vector = embedder.embed(query);
-    boolean reranked = rerank && reranker != null;
+    PassageRanker.Query ranked = new PassageRanker.Query(query, null, mode, k, request.filter(), request.rerank());
+    float[] vector = null;
+    if (mode.needsVector() || ranker.reranks(ranked)) {
+      vector = embedder.embed(query);
+      embedTimer.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+    }
     List<RankedHit> hits;
+    PassageRanker.Ranking ranking;
     try (PassageSearcher searcher = index.searcher()) {
-      hits = reranked ? reranked(searcher, vector, k) : hnswOrder(searcher, vector, k);
+      ranking = ranker.rank(searcher, new PassageRanker.Query(query, vector, mode, k, request.filter(),
+          request.rerank()));
+      List<Hit> stored = searcher.hits(ranking.hits().stream()
+          .map(r -> new Candidate(r.first().doc(), r.first().score())).toList());
+      hits = new ArrayList<>(stored.size());
+      for (int i = 0; i < stored.size(); i++) {
+        PassageRanker.Ranked r = ranking.hits().get(i);
+        String fusion = request.explain() && mode == RetrievalMode.HYBRID ? ranking.fusionExplain(r) : null;
+        hits.add(new RankedHit(stored.get(i), r.firstStageRank(), r.first().vector(), r.first().keyword(),
+            r.iemScore(), fusion));
+      }
     }
     long tookNanos = System.nanoTime() - start;
-    latency.record(tookNanos, TimeUnit.NANOSECONDS);
+    record(ranking, mode, tookNanos);
     String queryId = issued.issue(hits.stream().map(RankedHit::passageId).toList(), System.currentTimeMillis());
-    SearchResult result = new SearchResult(queryId, index.modelVersion(),
-        TimeUnit.NANOSECONDS.toMillis(tookNanos), reranked, hits);
+    SearchResult result = new SearchResult(queryId, index.modelVersion(), TimeUnit.NANOSECONDS.toMillis(tookNanos),
+        mode, ranking.reranked(), hits);
     if (events != null) {
       send(Topics.IMPRESSIONS, result.queryId(), impressionSerde.encode(impression(query, result)));
     }
     return result;
   }
 
-  private static List<RankedHit> hnswOrder(PassageSearcher searcher, float[] query, int k) {
-    List<Hit> hits = searcher.hits(searcher.search(query, k));
-    List<RankedHit> ranked = new ArrayList<>(hits.size());
-    for (int i = 0; i < hits.size(); i++) {
-      ranked.add(new RankedHit(hits.get(i), i + 1, null));
+  private void record(PassageRanker.Ranking ranking, RetrievalMode mode, long tookNanos) {
+    latency.get(mode).record(tookNanos, TimeUnit.NANOSECONDS);
+    PassageRanker.Timing t = ranking.timing();
+    if (mode.needsVector()) {
+      vectorTimer.record(t.vectorNanos(), TimeUnit.NANOSECONDS);
     }
-    return ranked;
-  }
-
-  /** HNSW top max(k, depth) → IEM logits of their indexed vectors → the k best; stored fields for those k only. */
-  private List<RankedHit> reranked(PassageSearcher searcher, float[] query, int k) {
-    List<Candidate> candidates = searcher.search(query, Math.max(k, rerankDepth));
-    long start = System.nanoTime();
-    List<Reranker.Scored> best = reranker.rerank(query, searcher.vectors(candidates), k);
-    rerank.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-    List<Hit> hits = searcher.hits(best.stream().map(s -> candidates.get(s.candidate())).toList());
-    List<RankedHit> ranked = new ArrayList<>(hits.size());
-    for (int i = 0; i < hits.size(); i++) {
-      ranked.add(new RankedHit(hits.get(i), best.get(i).candidate() + 1, best.get(i).logit()));
+    if (mode != RetrievalMode.VECTOR) {
+      keywordTimer.record(t.keywordNanos(), TimeUnit.NANOSECONDS);
     }
-    return ranked;
+    if (mode == RetrievalMode.HYBRID) {
+      fuseTimer.record(t.fuseNanos(), TimeUnit.NANOSECONDS);
+    }
+    if (ranking.reranked()) {
+      rerankTimer.record(t.rerankNanos(), TimeUnit.NANOSECONDS);
+    }
   }
 
   private static Impression impression(String query, SearchResult result) {
     List<RankedPassage> ranked = new ArrayList<>(result.hits().size());
     for (RankedHit hit : result.hits()) {
-      ranked.add(RankedPassage.newBuilder().setPassageId(hit.passageId()).setScore(hit.score()).build());
+      ranked.add(RankedPassage.newBuilder().setPassageId(hit.passageId()).setScore(hit.score())
+          .setFirstStageRank(hit.firstStageRank())
+          .setVectorRank(hit.vector() == null ? null : hit.vector().rank())
+          .setKeywordRank(hit.keyword() == null ? null : hit.keyword().rank())
+          .build());
     }
     return Impression.newBuilder()
         .setQueryId(result.queryId())
         .setQuery(query)
         .setModelVersion(result.modelVersion())
         .setResults(ranked)
+        .setMode(result.mode().label())
+        .setReranked(result.reranked())
         .setTs(Instant.now())
         .build();
   }
@@ -273,14 +302,19 @@ public final class SearchService {
     return index;
   }
 
-  /** The re-ranking head; empty when searches rank by the HNSW score alone. */
+  /** The re-ranking head; empty when searches rank by the first stage alone. */
   public Optional<IemHead> iem() {
-    return Optional.ofNullable(reranker).map(Reranker::iem);
+    return Optional.ofNullable(iem);
   }
 
-  /** HNSW candidates the IEM re-scores per search; a search for more results re-scores k. */
+  /** Default mode, fusion and re-rank depth. */
+  public SearchConfig config() {
+    return config;
+  }
+
+  /** First-stage candidates the IEM re-scores per search; a search for more results re-scores k. */
   public int rerankDepth() {
-    return rerankDepth;
+    return config.rerankDepth();
   }
 
   private boolean send(String topic, String key, byte[] value) {

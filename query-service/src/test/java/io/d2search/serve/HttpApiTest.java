@@ -15,6 +15,7 @@ import io.d2search.events.PassageEmbedding;
 import io.d2search.index.EmbeddingsMaterializer;
 import io.d2search.index.HitAssertions;
 import io.d2search.index.IndexConfig;
+import io.d2search.schemas.AttributeSchema;
 import io.d2search.index.MaterializerConfig;
 import io.d2search.index.PassageIndex;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -27,6 +28,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.HashMap;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -64,9 +67,16 @@ class HttpApiTest {
   @BeforeAll
   static void start() {
     embedder = Embedder.create(EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU));
-    index = PassageIndex.open(dir.resolve("index"), embedder.info().version(), IndexConfig.defaults());
+    index = PassageIndex.open(dir.resolve("index"), embedder.info().version(),
+        IndexConfig.defaults().withAttributes(AttributeSchema.parse("year:long,published:date")));
+    int year = 1990;
     for (String[] doc : CORPUS) {
-      index.upsert(doc[0] + "#0", embedding(embedder, doc[0], 0, doc[1], doc[2]));
+      PassageEmbedding e = embedding(embedder, doc[0], 0, doc[1], doc[2]);
+      // Attributes to filter on: a keyword, a year and a date, each document its own.
+      e.setAttributes(Map.of("topic", doc[0].equals("cats") || doc[0].equals("volcano") ? "nature" : "culture",
+          "year", Integer.toString(year), "published", year + "-06-01"));
+      year += 5;
+      index.upsert(doc[0] + "#0", e);
     }
     index.refresh();
     registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -157,15 +167,110 @@ class HttpApiTest {
       assertThat(results.get(i).get("score").floatValue()).isLessThanOrEqualTo(results.get(i - 1).get("score")
           .floatValue());
     }
-    // No IEM head: the HNSW order, and the score is the HNSW score.
+    assertThat(top.get("attributes").get("topic").asText()).isEqualTo("nature");
+    assertThat(top.get("attributes").get("year").asText()).isEqualTo("1990");
+    // No IEM head: the first stage's order (hybrid by default), and the score is the first stage's.
+    assertThat(body.get("mode").asText()).isEqualTo("hybrid");
     assertThat(body.get("reranked").asBoolean()).isFalse();
     for (int i = 0; i < results.size(); i++) {
       JsonNode result = results.get(i);
-      assertThat(result.get("hnswRank").asInt()).isEqualTo(i + 1);
-      assertThat(result.get("hnswScore").floatValue()).isEqualTo(result.get("score").floatValue());
+      assertThat(result.get("firstStageRank").asInt()).isEqualTo(i + 1);
+      assertThat(result.get("firstStageScore").floatValue()).isEqualTo(result.get("score").floatValue());
+      assertThat(result.get("explain").isNull()).as("explain only when asked").isTrue();
       assertThat(result.has("iemScore")).isTrue();
       assertThat(result.get("iemScore").isNull()).isTrue();
     }
+  }
+
+  @Test
+  void searchModesExplainTheirRanksAndFuseByRrf() throws Exception {
+    String query = "{\"query\": \"yeast flour oven\", \"k\": 5, \"explain\": true";
+    JsonNode vector = json(send("POST", "/search", query + ", \"mode\": \"vector\"}"));
+    JsonNode keyword = json(send("POST", "/search", query + ", \"mode\": \"keyword\"}"));
+    JsonNode hybrid = json(send("POST", "/search", query + "}"));
+    assertThat(vector.get("mode").asText()).isEqualTo("vector");
+    assertThat(keyword.get("mode").asText()).isEqualTo("keyword");
+    assertThat(hybrid.get("mode").asText()).isEqualTo("hybrid");
+    // BM25 finds only the passage with those words (English stemming: "oven" in "oven.").
+    assertThat(passageIds(keyword)).containsExactly("bread#0");
+    assertThat(passageIds(vector)).hasSize(5).startsWith("bread#0");
+    assertThat(passageIds(hybrid)).hasSize(5).startsWith("bread#0");
+
+    Map<String, Integer> vectorRank = new HashMap<>();
+    for (int i = 0; i < 5; i++) {
+      JsonNode r = vector.get("results").get(i);
+      vectorRank.put(r.get("passageId").asText(), i + 1);
+      assertThat(r.get("explain").get("vector").get("rank").asInt()).isEqualTo(i + 1);
+      assertThat(r.get("explain").get("keyword").isNull()).isTrue();
+      assertThat(r.get("explain").get("fusion").isNull()).isTrue();
+    }
+    JsonNode bm25 = keyword.get("results").get(0).get("explain");
+    assertThat(bm25.get("keyword").get("rank").asInt()).isEqualTo(1);
+    assertThat(bm25.get("keyword").get("score").floatValue()).isPositive()
+        .isEqualTo(keyword.get("results").get(0).get("score").floatValue());
+    assertThat(bm25.get("vector").isNull()).isTrue();
+    for (int i = 0; i < 5; i++) {
+      JsonNode r = hybrid.get("results").get(i);
+      JsonNode e = r.get("explain");
+      String id = r.get("passageId").asText();
+      // Every passage is in the vector list (5 passages, depth 100); only the bread passage in BM25's.
+      assertThat(e.get("vector").get("rank").asInt()).isEqualTo(vectorRank.get(id));
+      double expected = 1.0 / (60 + vectorRank.get(id));
+      if (id.equals("bread#0")) {
+        assertThat(e.get("keyword").get("rank").asInt()).isEqualTo(1);
+        expected += 1.0 / (60 + 1);
+        assertThat(e.get("fusion").asText()).isEqualTo("rrf: 1.0/(60+1) + 1.0/(60+1) = 0.032787");
+      } else {
+        assertThat(e.get("keyword").isNull()).isTrue();
+        assertThat(e.get("fusion").asText()).startsWith("rrf: 1.0/(60+" + vectorRank.get(id) + ") = ");
+      }
+      assertThat(r.get("score").doubleValue()).isCloseTo(expected, within(1e-6));
+      assertThat(e.get("firstStage").get("rank").asInt()).isEqualTo(i + 1);
+      assertThat(e.get("iem").isNull()).isTrue();
+    }
+  }
+
+  @Test
+  void filtersApplyToEveryModeAndBadFiltersAre400() throws Exception {
+    for (String mode : List.of("vector", "keyword", "hybrid")) {
+      String base = "{\"query\": \"a small pet animal or a volcano\", \"k\": 5, \"mode\": \"" + mode + "\"";
+      JsonNode nature = json(send("POST", "/search", base + ", \"filter\": {\"topic\": \"nature\"}}"));
+      assertThat(passageIds(nature)).as(mode).isNotEmpty().isSubsetOf("cats#0", "volcano#0");
+      nature.get("results").forEach(r -> assertThat(r.get("attributes").get("topic").asText()).isEqualTo("nature"));
+      // year: cats 1990, stocks 1995, bread 2000, volcano 2005, chess 2010.
+      JsonNode recent = json(send("POST", "/search", base
+          + ", \"filter\": {\"year\": {\"gt\": 1995, \"lte\": 2005}, \"topic\": [\"nature\", \"culture\"]}}"));
+      if (!mode.equals("keyword")) {
+        assertThat(passageIds(recent)).as(mode).containsExactlyInAnyOrder("bread#0", "volcano#0");
+      } else {
+        assertThat(passageIds(recent)).as(mode).isSubsetOf("bread#0", "volcano#0").contains("volcano#0");
+      }
+      JsonNode dated = json(send("POST", "/search", base
+          + ", \"filter\": {\"published\": {\"lt\": \"1995-06-01T00:00:00Z\"}}}"));
+      assertThat(passageIds(dated)).as(mode).containsExactly("cats#0");
+      JsonNode none = json(send("POST", "/search", base + ", \"filter\": {\"year\": 1900}}"));
+      assertThat(passageIds(none)).as(mode).isEmpty();
+    }
+    for (String[] bad : new String[][] {
+        {"{\"unknown\": \"x\"}", "unknown attribute 'unknown'"},
+        {"{\"topic\": {\"gte\": \"a\"}}", "a range needs a long, double or date attribute"},
+        {"{\"year\": \"recent\"}", "'recent' is not a long"},
+        {"{\"year\": {\"gte\": 1, \"gt\": 2}}", "not both"},
+        {"{\"year\": {\"after\": 1}}", "unknown range bound 'after'"},
+        {"{\"year\": {}}", "a range needs gt, gte, lt or lte"},
+        {"{\"topic\": []}", "at least one value"},
+        {"{\"topic\": {\"gte\": [1]}}", "values must be strings, numbers or booleans"},
+        {"[\"topic\"]", "must be an object"},
+        {"{\"published\": \"yesterday\"}", "is not a date"}}) {
+      HttpResponse<String> response = send("POST", "/search", "{\"query\": \"cat\", \"filter\": " + bad[0] + "}");
+      assertThat(response.statusCode()).as(bad[0]).isEqualTo(400);
+      assertThat(json(response).get("error").asText()).as(bad[0]).startsWith("filter: ").contains(bad[1]);
+    }
+    HttpResponse<String> mode = send("POST", "/search", "{\"query\": \"cat\", \"mode\": \"semantic\"}");
+    assertThat(mode.statusCode()).isEqualTo(400);
+    assertThat(json(mode).get("error").asText()).contains("vector, keyword or hybrid");
+    assertThat(send("POST", "/search", "{\"query\": \"cat\", \"mode\": 1}").statusCode()).isEqualTo(400);
+    assertThat(send("POST", "/search", "{\"query\": \"cat\", \"explain\": \"yes\"}").statusCode()).isEqualTo(400);
   }
 
   private static List<String> passageIds(JsonNode body) {
@@ -176,23 +281,23 @@ class HttpApiTest {
 
   @Test
   void searchReranksWithTheIemUnlessTheRequestSaysRerankFalse() throws Exception {
-    String request = "{\"query\": \"a pet kitten\", \"k\": 5}";
+    String request = "{\"query\": \"a pet kitten\", \"k\": 5, \"mode\": \"vector\"}";
     JsonNode hnsw = json(send("POST", "/search", request));
     assertThat(passageIds(hnsw).get(0)).isEqualTo("cats#0");
 
     // Depth 3, reversed by the head: HNSW ranks 3, 2, 1 (k = 2 re-scores 3 candidates, k = 5 re-scores 5).
-    HttpResponse<String> response = send(reranking, "POST", "/search", request.replace("5}", "2}"));
+    HttpResponse<String> response = send(reranking, "POST", "/search", request.replace("5,", "2,"));
     assertThat(response.statusCode()).isEqualTo(200);
     JsonNode reranked = json(response);
     assertThat(reranked.get("reranked").asBoolean()).isTrue();
     assertThat(passageIds(reranked)).containsExactly(passageIds(hnsw).get(2), passageIds(hnsw).get(1));
     JsonNode first = reranked.get("results").get(0);
-    assertThat(first.get("hnswRank").asInt()).isEqualTo(3);
-    assertThat(first.get("hnswScore").floatValue()).isCloseTo(hnsw.get("results").get(2).get("score").floatValue(),
+    assertThat(first.get("firstStageRank").asInt()).isEqualTo(3);
+    assertThat(first.get("firstStageScore").floatValue()).isCloseTo(hnsw.get("results").get(2).get("score").floatValue(),
         within(HitAssertions.SCORE_TOLERANCE));
     // The head scores −(1 + q·p), and the HNSW score is (1 + q·p) / 2.
     assertThat(first.get("iemScore").floatValue()).isEqualTo(first.get("score").floatValue())
-        .isCloseTo(-2 * first.get("hnswScore").floatValue(), within(1e-4f));
+        .isCloseTo(-2 * first.get("firstStageScore").floatValue(), within(1e-4f));
     assertThat(passageIds(json(send(reranking, "POST", "/search", request)))).containsExactlyElementsOf(
         passageIds(hnsw).reversed());
 
@@ -211,7 +316,7 @@ class HttpApiTest {
     assertThat(json(send("POST", "/search?rerank=true", request)).get("reranked").asBoolean()).isFalse();
 
     String metrics = send(reranking, "GET", "/metrics", null).body();
-    assertThat(metrics).contains("d2search_search_rerank_seconds_bucket").contains("d2search_search_latency_seconds_bucket");
+    assertThat(metrics).contains("d2search_search_stage_seconds_bucket{stage=\"rerank\"").contains("d2search_search_latency_seconds_bucket");
   }
 
   @Test
@@ -294,7 +399,7 @@ class HttpApiTest {
   @Test
   void clicksBeyondTheClientsRateAre429() throws Exception {
     PrometheusMeterRegistry own = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    SearchService limited = new SearchService(index, embedder, null, SearchService.DEFAULT_RERANK_DEPTH, own, null,
+    SearchService limited = new SearchService(index, embedder, null, SearchConfig.DEFAULTS, own, null,
         new IssuedQueries(new IssuedQueries.Policy(java.time.Duration.ofMinutes(30), 100, "", 3)));
     try (HttpApi server = HttpApi.start("127.0.0.1", 0, limited, materializer, own)) {
       JsonNode found = json(send(server, "POST", "/search", "{\"query\": \"a pet cat\", \"k\": 1}"));

@@ -119,6 +119,16 @@ class QueryServiceIT {
       assertThat(impression.getQuery()).isEqualTo("a pet kitten");
       assertThat(impression.getResults().get(0).getPassageId()).isEqualTo("cats#0");
       assertThat(impression.getResults()).hasSize(3);
+      // The loop learns from the first stage: the impression says which, and where each retriever put each result.
+      assertThat(impression.getMode()).isEqualTo("hybrid");
+      assertThat(impression.getReranked()).isFalse();
+      for (int i = 0; i < 3; i++) {
+        var shown = impression.getResults().get(i);
+        JsonNode result = found.get("results").get(i);
+        assertThat(shown.getFirstStageRank()).isEqualTo(i + 1);
+        assertThat(shown.getVectorRank()).as("5 passages, all in the vector list").isNotNull();
+        assertThat(shown.getScore()).isEqualTo(result.get("score").floatValue());
+      }
       HttpResponse<String> click = post(service, "/clicks",
           "{\"queryId\": \"" + queryId + "\", \"passageId\": \"cats#0\", \"rank\": 1, \"dwellMs\": 900}");
       assertThat(click.statusCode()).isEqualTo(202);

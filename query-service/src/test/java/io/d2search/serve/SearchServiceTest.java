@@ -18,6 +18,9 @@ import io.d2search.index.PassageIndex;
 import io.d2search.rank.IemHead;
 import io.d2search.rank.IemHead.Branch;
 import io.d2search.rank.IemHead.Input;
+import io.d2search.index.RetrievalMode;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -65,7 +68,16 @@ class SearchServiceTest {
       SearchResult result = search.search("kitten", 5);
       assertThat(result.hits()).extracting(h -> h.passageId()).containsExactly("cats#0");
       assertThat(result.modelVersion()).isEqualTo(embedder.info().version());
-      assertThat(registry.get("d2search.search.latency").timer().count()).isEqualTo(1);
+      assertThat(result.mode()).as("the default mode").isEqualTo(RetrievalMode.HYBRID);
+      assertThat(registry.get("d2search.search.latency").tag("mode", "hybrid").timer().count()).isEqualTo(1);
+      assertThat(registry.get("d2search.search.latency").tag("mode", "vector").timer().count()).isZero();
+      for (String stage : List.of("embed", "vector", "keyword", "fuse")) {
+        assertThat(registry.get("d2search.search.stage").tag("stage", stage).timer().count()).as(stage).isEqualTo(1);
+      }
+      // A keyword search needs no query vector: nothing is embedded.
+      assertThat(search.search(SearchRequest.of("cat", 5).withMode(RetrievalMode.KEYWORD)).hits())
+          .extracting(RankedHit::passageId).containsExactly("cats#0");
+      assertThat(registry.get("d2search.search.stage").tag("stage", "embed").timer().count()).isEqualTo(1);
       assertThat(search.eventsEnabled()).isFalse();
       assertThat(search.recordClick(result.queryId(), "cats#0", 1, 0)).isFalse();
 
@@ -123,7 +135,7 @@ class SearchServiceTest {
         int k = 1 + r.nextInt(30);
         String query = randomQuery(r);
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
-        SearchService search = new SearchService(index, embedder, iem, depth, registry, null);
+        SearchService search = vectorSearch(index, iem, depth, registry);
         SearchResult result = search.search(query, k);
 
         // The oracle: HNSW top max(k, depth), each scored by IemHead.logit on the vector that was upserted.
@@ -156,17 +168,17 @@ class SearchServiceTest {
           }
           assertThat(got.iemScore()).as(what).isCloseTo(z, within(tolerance));
           assertThat(got.score()).isEqualTo(got.iemScore());
-          assertThat(got.hnswRank()).as(what).isEqualTo(hnswRank.get(id));
-          assertSameRanking(List.of(got.hit()), List.of(hnsw.get(got.hnswRank() - 1)));
+          assertThat(got.firstStageRank()).as(what).isEqualTo(hnswRank.get(id));
+          assertSameRanking(List.of(got.hit()), List.of(hnsw.get(got.firstStageRank() - 1)));
           if (i > 0) {
             RankedHit before = result.hits().get(i - 1);
             assertThat(got.iemScore()).as(what).isLessThanOrEqualTo(before.iemScore());
             if (got.iemScore().equals(before.iemScore())) {
-              assertThat(got.hnswRank()).as(what + ": ties keep the HNSW order").isGreaterThan(before.hnswRank());
+              assertThat(got.firstStageRank()).as(what + ": ties keep the HNSW order").isGreaterThan(before.firstStageRank());
             }
           }
         }
-        assertThat(registry.get("d2search.search.rerank").timer().count()).isEqualTo(1);
+        assertThat(rerankTimer(registry).count()).isEqualTo(1);
       }
     }
   }
@@ -178,30 +190,31 @@ class SearchServiceTest {
     try (PassageIndex index = PassageIndex.open(dir, embedder.info().version(), IndexConfig.defaults())) {
       fill(index, random, 200);
       SimpleMeterRegistry registry = new SimpleMeterRegistry();
-      SearchService plain = new SearchService(index, embedder, registry, null);
-      SearchService withIem = new SearchService(index, embedder, IemHeads.random(random, Input.CONCAT, d, 32), 50,
-          registry, null);
+      SearchService plain = vectorSearch(index, null, 100, registry);
+      SearchService withIem = vectorSearch(index, IemHeads.random(random, Input.CONCAT, d, 32), 50, registry);
       assertThat(plain.iem()).isEmpty();
       assertThat(withIem.iem()).isPresent();
       for (int round = 0; round < Randomized.atLeast(5); round++) {
         String query = randomQuery(random);
         int k = 1 + random.nextInt(40);
         List<Hit> hnsw = index.search(embedder.embed(query), k);
-        for (SearchResult result : List.of(plain.search(query, k), plain.search(query, k, true),
-            withIem.search(query, k, false))) {
+        for (SearchResult result : List.of(plain.search(query, k), plain.search(SearchRequest.of(query, k)),
+            withIem.search(SearchRequest.of(query, k).withRerank(false)))) {
           assertThat(result.reranked()).isFalse();
           assertSameRanking(result.hits().stream().map(RankedHit::hit).toList(), hnsw);
           for (int i = 0; i < result.hits().size(); i++) {
             RankedHit hit = result.hits().get(i);
-            assertThat(hit.hnswRank()).isEqualTo(i + 1);
+            assertThat(hit.firstStageRank()).isEqualTo(i + 1);
+            assertThat(hit.vector().rank()).isEqualTo(i + 1);
+            assertThat(hit.keyword()).isNull();
             assertThat(hit.iemScore()).isNull();
-            assertThat(hit.score()).isEqualTo(hit.hnswScore()).isEqualTo(hit.hit().score());
+            assertThat(hit.score()).isEqualTo(hit.firstStageScore()).isEqualTo(hit.vector().score());
           }
         }
       }
-      assertThat(registry.get("d2search.search.rerank").timer().count()).isZero();
+      assertThat(rerankTimer(registry).count()).isZero();
       assertThat(withIem.search(randomQuery(random), 5).reranked()).isTrue();
-      assertThat(registry.get("d2search.search.rerank").timer().count()).isEqualTo(1);
+      assertThat(rerankTimer(registry).count()).isEqualTo(1);
     }
   }
 
@@ -214,18 +227,15 @@ class SearchServiceTest {
       String query = randomQuery(random);
       List<Hit> hnsw = index.search(embedder.embed(query), 20);
       // −(1 + q·p) puts the least similar of the top 20 first: HNSW ranks 20, 19, …
-      SearchService reversing = new SearchService(index, embedder, IemHeads.negatedSimilarity(d), 20,
-          new SimpleMeterRegistry(), null);
-      assertThat(reversing.search(query, 5).hits()).extracting(RankedHit::hnswRank).containsExactly(20, 19, 18, 17, 16);
+      SearchService reversing = vectorSearch(index, IemHeads.negatedSimilarity(d), 20, new SimpleMeterRegistry());
+      assertThat(reversing.search(query, 5).hits()).extracting(RankedHit::firstStageRank).containsExactly(20, 19, 18, 17, 16);
       // A depth below k re-scores k candidates.
-      SearchService shallow = new SearchService(index, embedder, IemHeads.negatedSimilarity(d), 3,
-          new SimpleMeterRegistry(), null);
+      SearchService shallow = vectorSearch(index, IemHeads.negatedSimilarity(d), 3, new SimpleMeterRegistry());
       SearchResult result = shallow.search(query, 10);
-      assertThat(result.hits()).extracting(RankedHit::hnswRank).containsExactly(10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
+      assertThat(result.hits()).extracting(RankedHit::firstStageRank).containsExactly(10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
       assertSameRanking(result.hits().stream().map(RankedHit::hit).toList(), hnsw.subList(0, 10).reversed());
       // Every logit equal: the HNSW order stands.
-      SearchService constant = new SearchService(index, embedder, IemHeads.constant(d), 20, new SimpleMeterRegistry(),
-          null);
+      SearchService constant = vectorSearch(index, IemHeads.constant(d), 20, new SimpleMeterRegistry());
       SearchResult tied = constant.search(query, 8);
       assertThat(tied.reranked()).isTrue();
       assertSameRanking(tied.hits().stream().map(RankedHit::hit).toList(), hnsw.subList(0, 8));
@@ -246,5 +256,15 @@ class SearchServiceTest {
       assertThatThrownBy(() -> new SearchService(index, embedder, null, PassageIndex.MAX_K + 1, registry, null))
           .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("rerankDepth");
     }
+  }
+
+  /** A service whose first stage is the HNSW search alone: what the re-ranking tests compare with. */
+  private static SearchService vectorSearch(PassageIndex index, IemHead iem, int depth, MeterRegistry registry) {
+    return new SearchService(index, embedder, iem, SearchConfig.DEFAULTS.withMode(RetrievalMode.VECTOR)
+        .withRerankDepth(depth), registry, null, new IssuedQueries(IssuedQueries.Policy.defaults()));
+  }
+
+  private static Timer rerankTimer(MeterRegistry registry) {
+    return registry.get("d2search.search.stage").tag("stage", "rerank").timer();
   }
 }

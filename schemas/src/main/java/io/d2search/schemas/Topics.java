@@ -7,7 +7,11 @@ import io.d2search.events.ModelRelease;
 import io.d2search.events.Passage;
 import io.d2search.events.PassageEmbedding;
 import io.d2search.events.TrainingExample;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.util.List;
+import org.apache.avro.Schema;
 
 /** Topic names and the value serde of each (docs/architecture.md, "Topics"). Keys are UTF-8 strings. */
 public final class Topics {
@@ -58,15 +62,15 @@ public final class Topics {
   }
 
   public static AvroSerde<Passage> passageSerde() {
-    return AvroSerde.of(Passage.class);
+    return AvroSerde.of(Passage.class, older("Passage-v1"));
   }
 
   public static AvroSerde<PassageEmbedding> embeddingSerde() {
-    return AvroSerde.of(PassageEmbedding.class);
+    return AvroSerde.of(PassageEmbedding.class, older("PassageEmbedding-v1"));
   }
 
   public static AvroSerde<Impression> impressionSerde() {
-    return AvroSerde.of(Impression.class);
+    return AvroSerde.of(Impression.class, older("Impression-v1"));
   }
 
   public static AvroSerde<Click> clickSerde() {
@@ -79,5 +83,20 @@ public final class Topics {
 
   public static AvroSerde<ModelRelease> modelReleaseSerde() {
     return AvroSerde.of(ModelRelease.class);
+  }
+
+  /**
+   * An earlier version of a schema, kept under {@code older/} in this package, so records written before a field was
+   * added (on compacted topics they stay for good) still decode.
+   */
+  private static Schema older(String name) {
+    try (InputStream in = Topics.class.getResourceAsStream("older/" + name + ".avsc")) {
+      if (in == null) {
+        throw new IllegalStateException("schema resource older/" + name + ".avsc is missing");
+      }
+      return new Schema.Parser().parse(in);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 }

@@ -209,6 +209,61 @@ class AvroSerdeTest {
     assertThat(serde.decode(serde.encode(passage))).isEqualTo(passage);
   }
 
+  /**
+   * Hybrid retrieval added attributes to passages and embeddings and first-stage ranks to impressions; records on
+   * the (compacted) topics written before still decode, with the new fields' defaults.
+   */
+  @Test
+  void topicSerdesReadRecordsOfTheSchemasBeforeHybridRetrieval() throws IOException {
+    Schema v1 = olderSchema("PassageEmbedding-v1");
+    GenericRecord old = new GenericData.Record(v1);
+    old.put("docId", "d");
+    old.put("n", 2);
+    old.put("modelVersion", "0");
+    old.put("vector", List.of(0.6f, 0.8f));
+    old.put("textHash", "h");
+    old.put("title", null);
+    old.put("text", "t");
+    old.put("docVersion", 3L);
+    old.put("url", null);
+    PassageEmbedding read = Topics.embeddingSerde().decodeStrict(
+        toArray(new BinaryMessageEncoder<GenericRecord>(GenericData.get(), v1).encode(old)));
+    assertThat(read.getAttributes()).isEmpty();
+    assertThat(read.getVector()).containsExactly(0.6f, 0.8f);
+
+    Schema impressionV1 = olderSchema("Impression-v1");
+    GenericRecord ranked = new GenericData.Record(impressionV1.getField("results").schema().getElementType());
+    ranked.put("passageId", "d#0");
+    ranked.put("score", 0.5f);
+    GenericRecord impression = new GenericData.Record(impressionV1);
+    impression.put("queryId", "q");
+    impression.put("query", "text");
+    impression.put("modelVersion", "0");
+    impression.put("results", List.of(ranked));
+    impression.put("ts", 1L);
+    Impression decoded = Topics.impressionSerde().decodeStrict(
+        toArray(new BinaryMessageEncoder<GenericRecord>(GenericData.get(), impressionV1).encode(impression)));
+    assertThat(decoded.getMode()).isEqualTo("vector");
+    assertThat(decoded.getReranked()).isFalse();
+    assertThat(decoded.getResults().get(0).getFirstStageRank()).isNull();
+
+    Schema passageV1 = olderSchema("Passage-v1");
+    GenericRecord passage = new GenericData.Record(passageV1);
+    passage.put("docId", "d");
+    passage.put("n", 0);
+    passage.put("text", "t");
+    passage.put("docVersion", 1L);
+    assertThat(Topics.passageSerde().decodeStrict(
+        toArray(new BinaryMessageEncoder<GenericRecord>(GenericData.get(), passageV1).encode(passage)))
+        .getAttributes()).isEmpty();
+  }
+
+  private static Schema olderSchema(String name) throws IOException {
+    try (var in = Topics.class.getResourceAsStream("older/" + name + ".avsc")) {
+      return new Schema.Parser().parse(in);
+    }
+  }
+
   @Test
   void rejectsEventsOfAnUnregisteredOlderSchema() throws IOException {
     byte[] bytes = oldPassageBytes();

@@ -57,6 +57,7 @@ final class RandomEvents {
         .setText(text())
         .setDocVersion(random.nextLong())
         .setUrl(maybe(this::text))
+        .setAttributes(stringMap())
         .build();
   }
 
@@ -76,6 +77,7 @@ final class RandomEvents {
         .setText(text())
         .setDocVersion(random.nextLong())
         .setUrl(maybe(this::text))
+        .setAttributes(stringMap())
         .build();
   }
 
@@ -83,13 +85,16 @@ final class RandomEvents {
     List<RankedPassage> results = new ArrayList<>();
     int n = random.nextInt(30);
     for (int i = 0; i < n; i++) {
-      results.add(new RankedPassage(id() + "#" + i, random.nextFloat() * 2 - 1));
+      results.add(new RankedPassage(id() + "#" + i, random.nextFloat() * 2 - 1, maybe(() -> random.nextInt(1000) + 1),
+          maybe(() -> random.nextInt(1000) + 1), maybe(() -> random.nextInt(1000) + 1)));
     }
     return Impression.newBuilder()
         .setQueryId(id())
         .setQuery(text())
         .setModelVersion(text())
         .setResults(results)
+        .setMode(random.nextBoolean() ? "hybrid" : text())
+        .setReranked(random.nextBoolean())
         .setTs(instant())
         .build();
   }

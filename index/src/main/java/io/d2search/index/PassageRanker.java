@@ -1,0 +1,167 @@
+package io.d2search.index;
+
+import io.d2search.index.FirstStageHit.StageScore;
+import io.d2search.index.PassageSearcher.Candidate;
+import io.d2search.rank.Reranker;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The ranking of a search, both stages, over one pinned {@link PassageSearcher}: the first stage gathers candidates
+ * by the request's {@link RetrievalMode} (HNSW, BM25, or both fused), then the IEM {@link Reranker}, when there is one
+ * and the request wants it, re-scores the top {@code max(k, depth)} of them by their indexed vectors. The query
+ * service and {@code eval} both rank with this class, so what eval measures is what the service serves.
+ *
+ * <p>Depth: a search that re-ranks, or fuses, takes {@code max(k, depth)} candidates from each retriever (fusion
+ * needs more than k of each list: a passage ranked 30th by both can beat one ranked 1st by one); a single-retriever
+ * search that does not re-rank takes k.
+ *
+ * <p>Thread-safe (immutable); each call uses the searcher it is given.
+ */
+public final class PassageRanker {
+
+  /**
+   * One search to rank.
+   *
+   * @param text the query text (the keyword retriever's input)
+   * @param vector the query's unit vector; may be null when the mode is {@link RetrievalMode#KEYWORD} and the search
+   *     does not re-rank
+   * @param mode which retrievers
+   * @param k how many results, {@code 1 <= k <=} {@link PassageIndex#MAX_K}
+   * @param filter what every result must meet
+   * @param rerank whether to re-rank with the IEM (ignored without one)
+   */
+  public record Query(String text, float[] vector, RetrievalMode mode, int k, Filter filter, boolean rerank) {
+    public Query {
+      Objects.requireNonNull(text, "text");
+      Objects.requireNonNull(mode, "mode");
+      Objects.requireNonNull(filter, "filter");
+    }
+  }
+
+  /**
+   * One result.
+   *
+   * @param first the first stage's view of it
+   * @param firstStageRank 1-based rank in the first stage's order
+   * @param iemScore the IEM logit; null when the search did not re-rank
+   */
+  public record Ranked(FirstStageHit first, int firstStageRank, Float iemScore) {
+    /** The score results are ordered by: the IEM logit when re-ranked, else the first-stage score. */
+    public float score() {
+      return iemScore != null ? iemScore : first.score();
+    }
+  }
+
+  /**
+   * A ranked search.
+   *
+   * @param hits the k best, best first
+   * @param reranked whether the IEM ordered them
+   * @param vector the vector retriever's list (empty when it did not run)
+   * @param keyword the keyword retriever's list (empty when it did not run)
+   * @param timing nanoseconds per stage
+   */
+  public record Ranking(RetrievalMode mode, List<Ranked> hits, boolean reranked, List<Candidate> vector,
+      List<Candidate> keyword, Timing timing, Fusion fusion) {
+    public Ranking {
+      hits = List.copyOf(hits);
+      vector = List.copyOf(vector);
+      keyword = List.copyOf(keyword);
+    }
+
+    /** The arithmetic of a hybrid hit's fused score; empty for the other modes. */
+    public String fusionExplain(Ranked hit) {
+      return mode == RetrievalMode.HYBRID ? fusion.explain(hit.first(), vector, keyword) : "";
+    }
+  }
+
+  /** Nanoseconds spent per stage of one search (0 for a stage that did not run). */
+  public record Timing(long vectorNanos, long keywordNanos, long fuseNanos, long rerankNanos) {}
+
+  private final Fusion fusion;
+  private final Reranker reranker; // null: none
+  private final int depth;
+
+  /**
+   * @param fusion how hybrid searches fuse
+   * @param reranker the IEM re-ranker; null when the model has none
+   * @param depth candidates re-ranked (and per retriever when fusing), in [1, {@link PassageIndex#MAX_K}]
+   */
+  public PassageRanker(Fusion fusion, Reranker reranker, int depth) {
+    this.fusion = Objects.requireNonNull(fusion, "fusion");
+    this.reranker = reranker;
+    if (depth < 1 || depth > PassageIndex.MAX_K) {
+      throw new IllegalArgumentException("depth must be in [1, " + PassageIndex.MAX_K + "]: " + depth);
+    }
+    this.depth = depth;
+  }
+
+  /** Whether {@code query} will be re-ranked: it asks and there is an IEM. */
+  public boolean reranks(Query query) {
+    return query.rerank() && reranker != null;
+  }
+
+  /**
+   * Ranks a search.
+   *
+   * @throws IllegalArgumentException if k is out of range, or the mode needs a vector and the query has none
+   * @throws InvalidFilterException if the filter cannot be applied to this index
+   */
+  public Ranking rank(PassageSearcher searcher, Query query) {
+    PassageIndex.checkK(query.k());
+    boolean rerank = reranks(query);
+    if ((rerank || query.mode().needsVector()) && query.vector() == null) {
+      throw new IllegalArgumentException("a " + query.mode().label() + (rerank ? ", re-ranked" : "")
+          + " search needs the query vector");
+    }
+    RetrievalMode mode = query.mode();
+    int n = rerank || mode == RetrievalMode.HYBRID ? Math.max(query.k(), depth) : query.k();
+    long t0 = System.nanoTime();
+    List<Candidate> vector = mode.needsVector() ? searcher.search(query.vector(), n, query.filter()) : List.of();
+    long t1 = System.nanoTime();
+    List<Candidate> keyword = mode != RetrievalMode.VECTOR ? searcher.keyword(query.text(), n, query.filter())
+        : List.of();
+    long t2 = System.nanoTime();
+    List<FirstStageHit> first = switch (mode) {
+      case VECTOR -> single(vector, true);
+      case KEYWORD -> single(keyword, false);
+      case HYBRID -> fusion.fuse(vector, keyword, n);
+    };
+    long t3 = System.nanoTime();
+    List<Ranked> hits = new ArrayList<>(Math.min(query.k(), first.size()));
+    if (!rerank) {
+      for (int i = 0; i < first.size() && i < query.k(); i++) {
+        hits.add(new Ranked(first.get(i), i + 1, null));
+      }
+    } else {
+      List<Candidate> candidates = first.stream().map(h -> new Candidate(h.doc(), h.score())).toList();
+      for (Reranker.Scored s : reranker.rerank(query.vector(), searcher.vectors(candidates), query.k())) {
+        hits.add(new Ranked(first.get(s.candidate()), s.candidate() + 1, s.logit()));
+      }
+    }
+    long t4 = System.nanoTime();
+    return new Ranking(mode, hits, rerank, vector, keyword, new Timing(t1 - t0, t2 - t1, t3 - t2, rerank ? t4 - t3 : 0),
+        fusion);
+  }
+
+  /** The fusion of hybrid searches. */
+  public Fusion fusion() {
+    return fusion;
+  }
+
+  /** Candidates re-ranked (and per retriever when fusing). */
+  public int depth() {
+    return depth;
+  }
+
+  private static List<FirstStageHit> single(List<Candidate> list, boolean isVector) {
+    List<FirstStageHit> hits = new ArrayList<>(list.size());
+    for (int i = 0; i < list.size(); i++) {
+      StageScore s = new StageScore(i + 1, list.get(i).score());
+      hits.add(new FirstStageHit(list.get(i).doc(), s.score(), isVector ? s : null, isVector ? null : s));
+    }
+    return hits;
+  }
+}
