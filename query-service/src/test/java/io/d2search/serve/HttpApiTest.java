@@ -183,7 +183,7 @@ class HttpApiTest {
   }
 
   @Test
-  void searchModesExplainTheirRanksAndFuseByRrf() throws Exception {
+  void searchModesExplainTheirRanksAndFuseTheirScores() throws Exception {
     String query = "{\"query\": \"yeast flour oven\", \"k\": 5, \"explain\": true";
     JsonNode vector = json(send("POST", "/search", query + ", \"mode\": \"vector\"}"));
     JsonNode keyword = json(send("POST", "/search", query + ", \"mode\": \"keyword\"}"));
@@ -197,9 +197,11 @@ class HttpApiTest {
     assertThat(passageIds(hybrid)).hasSize(5).startsWith("bread#0");
 
     Map<String, Integer> vectorRank = new HashMap<>();
+    Map<String, Float> vectorScore = new HashMap<>();
     for (int i = 0; i < 5; i++) {
       JsonNode r = vector.get("results").get(i);
       vectorRank.put(r.get("passageId").asText(), i + 1);
+      vectorScore.put(r.get("passageId").asText(), r.get("score").floatValue());
       assertThat(r.get("explain").get("vector").get("rank").asInt()).isEqualTo(i + 1);
       assertThat(r.get("explain").get("keyword").isNull()).isTrue();
       assertThat(r.get("explain").get("fusion").isNull()).isTrue();
@@ -209,22 +211,25 @@ class HttpApiTest {
     assertThat(bm25.get("keyword").get("score").floatValue()).isPositive()
         .isEqualTo(keyword.get("results").get(0).get("score").floatValue());
     assertThat(bm25.get("vector").isNull()).isTrue();
+    // The default fusion: each list min-max scaled over itself, weights 1. BM25's list has one passage (scaled to 1).
+    double max = vectorScore.values().stream().mapToDouble(Float::doubleValue).max().orElseThrow();
+    double min = vectorScore.values().stream().mapToDouble(Float::doubleValue).min().orElseThrow();
     for (int i = 0; i < 5; i++) {
       JsonNode r = hybrid.get("results").get(i);
       JsonNode e = r.get("explain");
       String id = r.get("passageId").asText();
       // Every passage is in the vector list (5 passages, depth 100); only the bread passage in BM25's.
       assertThat(e.get("vector").get("rank").asInt()).isEqualTo(vectorRank.get(id));
-      double expected = 1.0 / (60 + vectorRank.get(id));
+      double expected = (vectorScore.get(id) - min) / (max - min);
+      assertThat(e.get("fusion").asText()).startsWith("score: 1.0*(");
       if (id.equals("bread#0")) {
         assertThat(e.get("keyword").get("rank").asInt()).isEqualTo(1);
-        expected += 1.0 / (60 + 1);
-        assertThat(e.get("fusion").asText()).isEqualTo("rrf: 1.0/(60+1) + 1.0/(60+1) = 0.032787");
+        expected += 1;
+        assertThat(e.get("fusion").asText()).endsWith(" + 1.0*1 = 2.0");
       } else {
         assertThat(e.get("keyword").isNull()).isTrue();
-        assertThat(e.get("fusion").asText()).startsWith("rrf: 1.0/(60+" + vectorRank.get(id) + ") = ");
       }
-      assertThat(r.get("score").doubleValue()).isCloseTo(expected, within(1e-6));
+      assertThat(r.get("score").doubleValue()).isCloseTo(expected, within(1e-5));
       assertThat(e.get("firstStage").get("rank").asInt()).isEqualTo(i + 1);
       assertThat(e.get("iem").isNull()).isTrue();
     }
