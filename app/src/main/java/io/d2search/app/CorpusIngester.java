@@ -59,7 +59,7 @@ public final class CorpusIngester implements AutoCloseable {
       CorpusFile.forEachDocument(corpus, d -> {
         DocumentEvent event = DocumentEvent.newBuilder().setId(d.id()).setOp(DocumentOp.UPSERT)
             .setTitle(d.title().isEmpty() ? null : d.title()).setBody(d.text()).setUrl(d.url())
-            .setVersion(version).setTs(Instant.now()).setAttributes(Map.of()).build();
+            .setVersion(version).setTs(Instant.now()).setAttributes(d.attributes()).build();
         send(event, failure, bar);
         sent[0]++;
       });

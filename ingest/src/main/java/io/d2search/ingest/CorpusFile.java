@@ -14,8 +14,10 @@ import java.util.function.Consumer;
 
 /**
  * Corpus files as the demo, {@code ingest} and the lab read them: JSONL, one document a line, in BEIR's
- * {@code {_id, title, text}} or d2search's {@code {id, title, body, url}} format. Blank lines are skipped; a line
- * that is not JSON, or a document without an id, is an error naming the file and line.
+ * {@code {_id, title, text, metadata}} or d2search's {@code {id, title, body, url, attributes}} format. Attributes
+ * (or BEIR's metadata) are an object whose scalar members become the document's attributes, as text; members that are
+ * objects or arrays are skipped. Blank lines are skipped; a line that is not JSON, or a document without an id, is an
+ * error naming the file and line.
  */
 public final class CorpusFile {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -37,8 +39,19 @@ public final class CorpusFile {
         throw new IllegalArgumentException(file + ": a document has no _id or id: " + n);
       }
       String text = n.hasNonNull("text") ? n.get("text").asText() : n.path("body").asText("");
-      action.accept(new CorpusDocument(id, n.path("title").asText(""), text, n.path("url").asText(null)));
+      action.accept(new CorpusDocument(id, n.path("title").asText(""), text, n.path("url").asText(null),
+          attributes(n.has("attributes") ? n.get("attributes") : n.path("metadata"))));
     });
+  }
+
+  private static Map<String, String> attributes(JsonNode node) {
+    Map<String, String> attributes = new LinkedHashMap<>();
+    node.properties().forEach(e -> {
+      if (e.getValue().isValueNode() && !e.getValue().isNull()) {
+        attributes.put(e.getKey(), e.getValue().asText());
+      }
+    });
+    return attributes;
   }
 
   /** Each non-blank line of a JSONL file, parsed. */
