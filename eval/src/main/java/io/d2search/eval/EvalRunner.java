@@ -235,24 +235,26 @@ public final class EvalRunner {
     return new EvalReport(corpus, querySet, rows, baselineSystem, unseen, symmetric, cold);
   }
 
-  /** The served ranking with the plan's depth and the serving defaults' fusion; {@code reranker} may be null. */
-  private static PassageRanker firstStage(Reranker reranker, EvalPlan plan) {
-    return new PassageRanker(Fusion.DEFAULT, reranker, plan.rerankDepth());
+  /**
+   * The served ranking with the service's fusion and the plan's depth (re-ranked, and per retriever when fusing);
+   * {@code reranker} may be null.
+   */
+  private PassageRanker firstStage(Reranker reranker, EvalPlan plan) {
+    return new PassageRanker(settings.fusion(), reranker, plan.rerankDepth());
   }
 
   /**
-   * The hybrid rows of one encoder's index: the serving default fusion, and the other method with its default
-   * parameters, so that the default is chosen by measurement.
+   * The hybrid rows of one encoder's index: the service's fusion ({@code search.fusion*}), then the other method with
+   * its default parameters, so that the choice between them is measured in every run.
    */
-  private static void hybrid(EvalSystem.Encoder encoder, HnswDenseRetriever index, BeirDataset data,
+  private void hybrid(EvalSystem.Encoder encoder, HnswDenseRetriever index, BeirDataset data,
       List<RetrievalRow> rows, EvalPlan plan) {
-    for (Fusion.Method method : Fusion.Method.values()) {
-      Fusion fusion = new Fusion(method, Fusion.DEFAULT.rrfK(), Fusion.DEFAULT.vectorWeight(),
-          Fusion.DEFAULT.keywordWeight());
+    Fusion served = settings.fusion();
+    Fusion.Method other = served.method() == Fusion.Method.RRF ? Fusion.Method.SCORE : Fusion.Method.RRF;
+    for (Fusion fusion : List.of(served, new Fusion(other, Fusion.DEFAULT.rrfK(), 1, 1))) {
       EvalSystem.Hybrid system = new EvalSystem.Hybrid(encoder, describe(fusion));
       rows.add(new RetrievalRow(system, Evaluation.runPerQuery(index.served(system.label(),
-          new PassageRanker(fusion, null, plan.rerankDepth()), RetrievalMode.HYBRID, false), data.queries(),
-          data.qrels())));
+          new PassageRanker(fusion, null, plan.rerankDepth()), RetrievalMode.HYBRID, false), data.queries(), data.qrels())));
     }
   }
 

@@ -1,6 +1,7 @@
 package io.d2search.eval;
 
 import io.d2search.embed.EmbedderConfig;
+import io.d2search.index.Fusion;
 import io.d2search.ingest.ChunkerConfig;
 import java.util.Objects;
 
@@ -13,10 +14,13 @@ import java.util.Objects;
  * @param chunker how documents are cut into passages, as the indexer cuts them
  * @param hnswM HNSW graph degree of the evaluation's indexes
  * @param hnswBeamWidth HNSW construction beam width
+ * @param fusion how the service fuses a hybrid search's two lists ({@code search.fusion*})
  */
-public record EvalSettings(EmbedderConfig embedder, ChunkerConfig chunker, int hnswM, int hnswBeamWidth) {
+public record EvalSettings(EmbedderConfig embedder, ChunkerConfig chunker, int hnswM, int hnswBeamWidth,
+    Fusion fusion) {
   public EvalSettings {
     Objects.requireNonNull(embedder, "embedder");
     Objects.requireNonNull(chunker, "chunker");
+    Objects.requireNonNull(fusion, "fusion");
   }
 }

@@ -49,7 +49,7 @@ class EvalRunnerTest {
 
   private static final EvalSettings SETTINGS = new EvalSettings(
       EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU), ChunkerConfig.defaults(),
-      IndexConfig.DEFAULTS.hnswM(), IndexConfig.DEFAULTS.hnswBeamWidth());
+      IndexConfig.DEFAULTS.hnswM(), IndexConfig.DEFAULTS.hnswBeamWidth(), io.d2search.index.Fusion.DEFAULT);
 
   private static final EvalRunner.TrainingWindows NO_TRAINING = new EvalRunner.TrainingWindows() {
     @Override
@@ -141,12 +141,12 @@ class EvalRunnerTest {
     Dense hnsw = new Dense(new BiEncoder("all-minilm-l6-v2"), Search.HNSW);
     BiEncoder bi = new BiEncoder("all-minilm-l6-v2");
     assertThat(report.rows()).extracting(RetrievalRow::system).containsExactly(new EvalSystem.Keyword(), hnsw,
-        new Dense(bi, Search.EXACT), new EvalSystem.Hybrid(bi, "RRF k=60"),
-        new EvalSystem.Hybrid(bi, "min-max score fusion"), new EvalSystem.TeacherRerank(5, hnsw));
+        new Dense(bi, Search.EXACT), new EvalSystem.Hybrid(bi, "min-max score fusion"),
+        new EvalSystem.Hybrid(bi, "RRF k=60"), new EvalSystem.TeacherRerank(5, hnsw));
     assertThat(report.labels()).containsExactly("keyword: BM25 (Lucene, English analyzer)",
         "bi-encoder (all-minilm-l6-v2, mean) HNSW", "bi-encoder (all-minilm-l6-v2, mean) exact",
-        "bi-encoder (all-minilm-l6-v2, mean) hybrid (RRF k=60)",
         "bi-encoder (all-minilm-l6-v2, mean) hybrid (min-max score fusion)",
+        "bi-encoder (all-minilm-l6-v2, mean) hybrid (RRF k=60)",
         "teacher re-rank top-5 of bi-encoder (all-minilm-l6-v2, mean) HNSW");
     assertThat(report.baseline()).isEqualTo(hnsw);
     assertThat(report.corpus()).isEqualTo(new EvalReport.Corpus("tiny", DOCS.length, DOCS.length,
@@ -187,8 +187,8 @@ class EvalRunnerTest {
         StandardCharsets.UTF_8)).run(EvalPlan.of(beir, "test"));
     assertThat(report.labels()).containsExactly("keyword: BM25 (Lucene, English analyzer)",
         "bi-encoder (all-minilm-l6-v2, mean) HNSW", "bi-encoder (all-minilm-l6-v2, mean) exact",
-        "bi-encoder (all-minilm-l6-v2, mean) hybrid (RRF k=60)",
-        "bi-encoder (all-minilm-l6-v2, mean) hybrid (min-max score fusion)");
+        "bi-encoder (all-minilm-l6-v2, mean) hybrid (min-max score fusion)",
+        "bi-encoder (all-minilm-l6-v2, mean) hybrid (RRF k=60)");
     assertThat(report.corpus().unit()).isEqualTo(EvalPlan.Unit.CHUNKED_PASSAGES);
     assertThat(report.corpus().maxTokens()).isEqualTo(SETTINGS.chunker().maxTokens());
     assertThat(report.teacher()).isEmpty();

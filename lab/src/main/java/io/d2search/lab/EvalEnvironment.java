@@ -12,6 +12,7 @@ import io.d2search.embed.Embedder;
 import io.d2search.eval.EvalReport.HeldOut;
 import io.d2search.eval.EvalRunner;
 import io.d2search.eval.EvalSettings;
+import io.d2search.index.Fusion;
 import io.d2search.teach.EnsembleTeacher;
 import java.io.PrintStream;
 import java.util.List;
@@ -31,7 +32,7 @@ final class EvalEnvironment {
    */
   static EvalRunner runner(Settings settings, CacheOptions.Dirs caches, boolean noCache, PrintStream progress) {
     EvalSettings values = new EvalSettings(Components.embedder(settings), Components.chunker(settings),
-        settings.integer("index.hnsw.m"), settings.integer("index.hnsw.beam-width"));
+        settings.integer("index.hnsw.m"), settings.integer("index.hnsw.beam-width"), Fusion.of(settings));
     return new EvalRunner(values, version -> Components.bundle(settings, version),
         (embedder, texts, fingerprint) -> vectors(embedder, texts, fingerprint, caches, noCache),
         teachers(settings), TRAINING, progress);

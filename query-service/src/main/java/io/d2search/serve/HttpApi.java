@@ -47,7 +47,8 @@ import org.slf4j.LoggerFactory;
  *       503 {@code {"status": "catching-up", "lag": n}} before (n = -1 while unknown), 503
  *       {@code {"status": "failed", "error": "..."}} if materialising stopped
  *   <li>{@code GET /metrics} → Prometheus text format
- *   <li>{@code GET /models} → {@code {"model": {...}, "index": {...}}}
+ *   <li>{@code GET /models} → {@code {"model": {...}, "index": {...}, "retrieval": {...}, "rerank": {...}}}: the
+ *       model, the index (HNSW parameters, declared attribute types), the default mode and fusion, the re-ranker
  * </ul>
  *
  * <p>Every client error (malformed JSON, wrong types, missing or out-of-range fields, unknown path, wrong
@@ -341,6 +342,18 @@ public final class HttpApi implements AutoCloseable {
     indexInfo.put("hnswBeamWidth", index.config().hnswBeamWidth());
     indexInfo.put("efSearch", index.config().efSearch());
     indexInfo.put("similarity", "dot_product");
+    indexInfo.put("keywordAnalyzer", "english");
+    indexInfo.put("attributes", index.config().attributes().declared().entrySet().stream().collect(
+        java.util.stream.Collectors.toMap(Map.Entry::getKey, e -> e.getValue().name().toLowerCase(java.util.Locale.ROOT),
+            (a, b) -> a, java.util.TreeMap::new)));
+    SearchConfig config = search.config();
+    Map<String, Object> retrieval = new LinkedHashMap<>();
+    retrieval.put("mode", config.mode().label());
+    retrieval.put("fusion", config.fusion().label());
+    retrieval.put("rrfK", config.fusion().rrfK());
+    retrieval.put("vectorWeight", config.fusion().vectorWeight());
+    retrieval.put("keywordWeight", config.fusion().keywordWeight());
+    retrieval.put("depth", config.rerankDepth());
     Map<String, Object> rerankInfo = new LinkedHashMap<>();
     rerankInfo.put("enabled", search.iem().isPresent());
     search.iem().ifPresent(iem -> {
@@ -349,7 +362,8 @@ public final class HttpApi implements AutoCloseable {
       rerankInfo.put("branch", "asymmetric");
       rerankInfo.put("depth", search.rerankDepth());
     });
-    json(ctx, HttpStatus.OK.getCode(), Map.of("model", search.model(), "index", indexInfo, "rerank", rerankInfo));
+    json(ctx, HttpStatus.OK.getCode(), Map.of("model", search.model(), "index", indexInfo, "retrieval", retrieval,
+        "rerank", rerankInfo));
   }
 
   private JsonNode jsonObject(Context ctx) {

@@ -469,6 +469,11 @@ class HttpApiTest {
     assertThat(body.at("/index/passages").asInt()).isEqualTo(CORPUS.size());
     assertThat(body.at("/index/hnswM").asInt()).isEqualTo(16);
     assertThat(body.at("/rerank/enabled").asBoolean()).isFalse();
+    assertThat(body.at("/index/attributes/year").asText()).isEqualTo("long");
+    assertThat(body.at("/index/attributes/published").asText()).isEqualTo("date");
+    assertThat(body.at("/retrieval/mode").asText()).isEqualTo("hybrid");
+    assertThat(body.at("/retrieval/fusion").asText()).isEqualTo("score");
+    assertThat(body.at("/retrieval/depth").asInt()).isEqualTo(100);
 
     JsonNode withIem = json(send(reranking, "GET", "/models", null));
     assertThat(withIem.at("/rerank/enabled").asBoolean()).isTrue();
