@@ -373,6 +373,48 @@ class PassageIndexTest {
         .isInstanceOf(ModelVersionMismatchException.class);
   }
 
+  /**
+   * Hybrid retrieval changed what a passage document holds (a BM25 field, attribute fields): an index of the format
+   * before, or indexed by other attribute types, is emptied on open, with no offsets, so the materialiser replays
+   * the embeddings topic into the new format instead of serving a keyword search that finds nothing.
+   */
+  @Test
+  void anIndexOfAnOlderFormatOrOtherAttributeTypesIsRebuiltFromTheTopic(TestInfo test) throws Exception {
+    Random random = Randomized.random(test.getDisplayName());
+    // Format 1, as written before: model version and offsets only.
+    try (org.apache.lucene.store.Directory d = org.apache.lucene.store.FSDirectory.open(dir);
+        org.apache.lucene.index.IndexWriter w = new org.apache.lucene.index.IndexWriter(d,
+            new org.apache.lucene.index.IndexWriterConfig())) {
+      org.apache.lucene.document.Document doc = new org.apache.lucene.document.Document();
+      doc.add(new org.apache.lucene.document.StringField(PassageIndex.ID, "old#0",
+          org.apache.lucene.document.Field.Store.YES));
+      w.addDocument(doc);
+      w.setLiveCommitData(Map.of(PassageIndex.MODEL_VERSION_KEY, VERSION, "offset:embeddings:0", "42").entrySet());
+      w.commit();
+    }
+    try (PassageIndex index = open()) {
+      assertThat(index.size()).isZero();
+      assertThat(index.committedOffsets()).as("replays from the start").isEmpty();
+      index.upsert("a#0", embedding("a", 0, unitVector(random, DIM)));
+      index.commit(Map.of(P0, 7L));
+      index.refresh();
+      try (PassageSearcher s = index.searcher()) {
+        assertThat(s.hits(s.keyword("text of a", 10, Filter.NONE))).extracting(Hit::passageId).containsExactly("a#0");
+      }
+    }
+    // The same format and types: kept.
+    try (PassageIndex index = open()) {
+      assertThat(index.size()).isEqualTo(1);
+      assertThat(index.committedOffsets()).containsEntry(P0, 7L);
+    }
+    // Another declaration of attribute types: rebuilt.
+    try (PassageIndex index = PassageIndex.open(dir, VERSION, IndexConfig.defaults().withAttributes(
+        io.d2search.schemas.AttributeSchema.parse("year:long")))) {
+      assertThat(index.size()).isZero();
+      assertThat(index.committedOffsets()).isEmpty();
+    }
+  }
+
   @Test
   void rejectsBadArguments(TestInfo test) {
     Random random = Randomized.random(test.getDisplayName());
