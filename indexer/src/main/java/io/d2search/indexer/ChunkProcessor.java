@@ -1,5 +1,6 @@
 package io.d2search.indexer;
 
+import io.d2search.schemas.DeadLetter;
 import io.d2search.events.DocumentEvent;
 import io.d2search.events.DocumentState;
 import io.d2search.events.Passage;

@@ -1,5 +1,6 @@
 package io.d2search.indexer;
 
+import io.d2search.schemas.DeadLetter;
 import io.d2search.embed.EmbedText;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.TextHash;

@@ -1,5 +1,6 @@
 package io.d2search.indexer;
 
+import io.d2search.schemas.DeadLetter;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Metrics;

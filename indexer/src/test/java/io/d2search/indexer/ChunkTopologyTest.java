@@ -1,5 +1,6 @@
 package io.d2search.indexer;
 
+import io.d2search.schemas.DeadLetter;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.d2search.embed.BackboneSource;

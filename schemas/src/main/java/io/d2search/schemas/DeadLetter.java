@@ -1,6 +1,5 @@
-package io.d2search.indexer;
+package io.d2search.schemas;
 
-import io.d2search.schemas.Topics;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Objects;

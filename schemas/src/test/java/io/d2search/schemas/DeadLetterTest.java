@@ -1,10 +1,9 @@
-package io.d2search.indexer;
+package io.d2search.schemas;
 
 import io.d2search.testkit.Randomized;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.d2search.schemas.Topics;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Random;
