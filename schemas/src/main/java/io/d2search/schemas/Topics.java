@@ -2,6 +2,7 @@ package io.d2search.schemas;
 
 import io.d2search.events.Click;
 import io.d2search.events.DocumentEvent;
+import io.d2search.events.FeedbackSession;
 import io.d2search.events.Impression;
 import io.d2search.events.ModelRelease;
 import io.d2search.events.Passage;
@@ -29,6 +30,8 @@ public final class Topics {
   public static final String IMPRESSIONS = "impressions";
   /** {@link Click} keyed by query id. */
   public static final String CLICKS = "clicks";
+  /** Raw bytes of impressions and clicks the feedback join could not use, with headers naming why. */
+  public static final String FEEDBACK_DLQ = "feedback.dlq";
   /** {@link TrainingExample} keyed by query id. */
   public static final String TRAINING_PAIRS = "training-pairs";
   /** Compacted: {@link ModelRelease} under the key {@code "current"}. */
@@ -38,7 +41,8 @@ public final class Topics {
   public static final List<String> COMPACTED = List.of(PASSAGES, EMBEDDINGS, MODEL_RELEASES);
   /** Every topic of the system, in data-flow order. */
   public static final List<String> ALL =
-      List.of(DOCUMENTS, DOCUMENTS_DLQ, PASSAGES, EMBEDDINGS, IMPRESSIONS, CLICKS, TRAINING_PAIRS, MODEL_RELEASES);
+      List.of(DOCUMENTS, DOCUMENTS_DLQ, PASSAGES, EMBEDDINGS, IMPRESSIONS, CLICKS, FEEDBACK_DLQ, TRAINING_PAIRS,
+          MODEL_RELEASES);
 
   /** Dead-letter header: why the record was rejected. */
   public static final String HEADER_ERROR = "d2search.error";
@@ -79,6 +83,10 @@ public final class Topics {
 
   public static AvroSerde<TrainingExample> trainingExampleSerde() {
     return AvroSerde.of(TrainingExample.class);
+  }
+
+  public static AvroSerde<FeedbackSession> feedbackSessionSerde() {
+    return AvroSerde.of(FeedbackSession.class);
   }
 
   public static AvroSerde<ModelRelease> modelReleaseSerde() {
