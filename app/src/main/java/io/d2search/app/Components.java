@@ -6,6 +6,8 @@ import io.d2search.embed.BackboneSource;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.EmbedderConfig;
 import io.d2search.embed.ExecutionProvider;
+import io.d2search.feedback.FeedbackConfig;
+import io.d2search.feedback.FeedbackJob;
 import io.d2search.index.IndexConfig;
 import io.d2search.ingest.ValidationLimits;
 import io.d2search.schemas.AttributeSchema;
@@ -21,6 +23,7 @@ import io.d2search.serve.IssuedQueries;
 import io.d2search.serve.QueryService;
 import io.d2search.serve.QueryServiceConfig;
 import io.d2search.serve.SearchConfig;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -133,6 +136,12 @@ public final class Components {
   /** The declared attribute types ({@code index.attributes}): the indexer validates by them, the index indexes. */
   public static AttributeSchema attributes(Settings s) {
     return AttributeSchema.parse(s.string("index.attributes"));
+  }
+
+  /** The feedback join ({@code <prefix>-feedback}): impressions x clicks -> training-pairs, state under data.dir. */
+  public static FeedbackJob feedback(Settings s, MeterRegistry registry) {
+    return new FeedbackJob(s.string("kafka.bootstrap.servers"), dataDir(s).resolve("streams"),
+        s.string("kafka.application-id-prefix") + "-feedback", FeedbackConfig.of(s), s.kafkaClient(), registry);
   }
 
   public static IndexerConfig indexer(Settings s) {

@@ -9,6 +9,7 @@ import io.d2search.embed.Embedder;
 import io.d2search.embed.TextHash;
 import io.d2search.index.PassageIndex;
 import io.d2search.index.StoredPassage;
+import io.d2search.feedback.FeedbackJob;
 import io.d2search.indexer.Indexer;
 import io.d2search.ingest.Chunker;
 import io.d2search.serve.QueryService;
@@ -82,6 +83,7 @@ public final class DemoCommand implements Callable<Integer> {
       s = s.with("kafka.bootstrap.servers", kafka.bootstrapServers());
       TopicSetup.forIndexer(s);
       TopicSetup.forQueryService(s);
+      TopicSetup.forFeedback(s);
 
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       life.add(registry::close);
@@ -90,6 +92,9 @@ public final class DemoCommand implements Callable<Integer> {
       Indexer indexer = life.add(new Indexer(Components.indexer(s), embedder, registry));
       indexer.start();
       QueryService service = life.add(Components.startQueryService(s, bundle, embedder, registry, indexer));
+      // The retraining loop's first step: what users click becomes training examples on training-pairs.
+      FeedbackJob feedback = life.add(Components.feedback(s, registry));
+      feedback.start();
 
       Map<String, String> expected = expectedPassages(documents, new Chunker(embedder.tokenizer(), Components.chunker(s)));
       try (CorpusIngester ingester = new CorpusIngester(kafka.bootstrapServers())) {

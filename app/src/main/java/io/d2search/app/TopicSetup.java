@@ -3,6 +3,7 @@ package io.d2search.app;
 import io.d2search.config.Settings;
 import io.d2search.indexer.IndexerTopics;
 import io.d2search.schemas.TopicAdmin;
+import io.d2search.feedback.FeedbackJob;
 import io.d2search.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -34,6 +35,11 @@ public final class TopicSetup {
     try (Admin admin = Admin.create(admin(s))) {
       TopicAdmin.createIfMissing(admin, topics, TIMEOUT);
     }
+  }
+
+  /** The feedback join's output topics: training-pairs and feedback.dlq. */
+  public static void forFeedback(Settings s) {
+    FeedbackJob.createTopicsIfMissing(admin(s), s.integer("kafka.topic.partitions"), replication(s), TIMEOUT);
   }
 
   private static Map<String, Object> admin(Settings s) {
