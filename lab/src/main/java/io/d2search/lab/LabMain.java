@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
     description = "Streaming semantic search: Kafka Streams indexer, Lucene HNSW query service, D2LLM student.",
     subcommands = {DemoCommand.class, IndexerCommand.class, QueryServiceCommand.class, IngestCommand.class,
         SearchCommand.class, EvalCommand.class, DistillCommand.class, InterpolateCommand.class, BenchCommand.class,
+        SimulateClicksCommand.class,
         CommandLine.HelpCommand.class})
 public final class LabMain implements Runnable {
 
