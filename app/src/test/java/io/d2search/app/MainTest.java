@@ -38,4 +38,13 @@ class MainTest {
           + " in use").doesNotContain("\n").doesNotContain("\tat ");
     }
   }
+
+  @Test
+  void theFeedbackJoinIsAServingSubcommand() {
+    CommandLine cmd = Main.commandLine();
+    StringWriter out = new StringWriter();
+    cmd.setOut(new PrintWriter(out));
+    assertThat(cmd.execute("feedback", "--help")).isZero();
+    assertThat(out.toString()).contains("impressions x clicks -> training-pairs");
+  }
 }

@@ -1,6 +1,7 @@
 package io.d2search.lab;
 
 import io.d2search.app.DemoCommand;
+import io.d2search.app.FeedbackCommand;
 import io.d2search.app.IndexerCommand;
 import io.d2search.app.IngestCommand;
 import io.d2search.app.Main;
@@ -15,7 +16,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "d2search", mixinStandardHelpOptions = true, version = "d2search 0.1.0",
     description = "Streaming semantic search: Kafka Streams indexer, Lucene HNSW query service, D2LLM student.",
-    subcommands = {DemoCommand.class, IndexerCommand.class, QueryServiceCommand.class, IngestCommand.class,
+    subcommands = {DemoCommand.class, IndexerCommand.class, QueryServiceCommand.class, FeedbackCommand.class, IngestCommand.class,
         SearchCommand.class, EvalCommand.class, DistillCommand.class, InterpolateCommand.class, BenchCommand.class,
         SimulateClicksCommand.class,
         CommandLine.HelpCommand.class})
