@@ -17,8 +17,8 @@ class LayoutRulesTest {
   /** The serving side: what the serving jar and image run. */
   private static final String[] SERVING = {"io.d2search.config..", "io.d2search.schemas..", "io.d2search.events..", "io.d2search.embed..",
       "io.d2search.bundle..", "io.d2search.rank..", "io.d2search.nn..", "io.d2search.broker..",
-      "io.d2search.ingest..", "io.d2search.indexer..", "io.d2search.index..", "io.d2search.serve..",
-      "io.d2search.app.."};
+      "io.d2search.ingest..", "io.d2search.indexer..", "io.d2search.feedback..", "io.d2search.index..",
+      "io.d2search.serve..", "io.d2search.app.."};
   private static final String[] LAB = {"io.d2search.data..", "io.d2search.eval..", "io.d2search.teach..",
       "io.d2search.distill..", "io.d2search.bench..", "io.d2search.lab.."};
 
@@ -30,7 +30,7 @@ class LayoutRulesTest {
         .importPackages("io.d2search");
     // The rules would hold vacuously over an empty import: every module's classes must be here.
     for (String name : new String[] {"io.d2search.serve.SearchService", "io.d2search.index.PassageIndex",
-        "io.d2search.indexer.Indexer", "io.d2search.app.Main", "io.d2search.eval.Evaluation",
+        "io.d2search.indexer.Indexer", "io.d2search.feedback.FeedbackJob", "io.d2search.app.Main", "io.d2search.eval.Evaluation",
         "io.d2search.teach.EnsembleTeacher", "io.d2search.distill.Trainer", "io.d2search.data.BeirDataset",
         "io.d2search.bench.TeacherBench", "io.d2search.lab.LabMain"}) {
       org.assertj.core.api.Assertions.assertThat(classes.contain(name)).as("imported %s", name).isTrue();
@@ -70,6 +70,15 @@ class LayoutRulesTest {
     noClasses().that().resideInAnyPackage("io.d2search.index..", "io.d2search.ingest..").should()
         .dependOnClassesThat().resideInAnyPackage("io.javalin..", "org.apache.kafka.streams..",
             "io.d2search.serve..", "io.d2search.indexer..")
+        .check(classes);
+  }
+
+  /** The feedback join reads events and writes events: it knows neither the index, the model nor the services. */
+  @Test
+  void theFeedbackJoinDependsOnEventsAlone() {
+    noClasses().that().resideInAPackage("io.d2search.feedback..").should().dependOnClassesThat()
+        .resideInAnyPackage("io.d2search.index..", "io.d2search.embed..", "io.d2search.rank..",
+            "io.d2search.serve..", "io.d2search.indexer..", "io.d2search.app..")
         .check(classes);
   }
 }
