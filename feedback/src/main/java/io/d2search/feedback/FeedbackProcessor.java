@@ -50,6 +50,8 @@ final class FeedbackProcessor implements Processor<byte[], byte[], Object, Objec
   private ProcessorContext<Object, Object> context;
   private KeyValueStore<String, FeedbackSession> sessions;
   private KeyValueStore<String, String> deadlines;
+  /** Wall-clock time of the last record processed, for the idle sweep. */
+  private long lastRecordWallMs;
 
   FeedbackProcessor(FeedbackConfig config, FeedbackMetrics metrics) {
     this.config = config;
@@ -63,10 +65,22 @@ final class FeedbackProcessor implements Processor<byte[], byte[], Object, Objec
     this.deadlines = context.getStateStore(FeedbackTopology.DEADLINE_STORE);
     // Stream time: a replay decides exactly as the first run did, and tests control time with timestamps.
     context.schedule(SWEEP_PERIOD, PunctuationType.STREAM_TIME, this::sweep);
+    // A quiet partition's stream time stands still, and its last searches would wait for the next record. While no
+    // record arrives, time is stream time moved on by the idle wall-clock time: a replay (records flowing) is never
+    // idle, so it still decides as the first run did.
+    lastRecordWallMs = context.currentSystemTimeMs();
+    context.schedule(SWEEP_PERIOD, PunctuationType.WALL_CLOCK_TIME, now -> {
+      long idle = now - lastRecordWallMs;
+      long streamTime = context.currentStreamTimeMs();
+      if (idle >= SWEEP_PERIOD.toMillis() && streamTime >= 0) {
+        sweep(streamTime + idle);
+      }
+    });
   }
 
   @Override
   public void process(Record<byte[], byte[]> record) {
+    lastRecordWallMs = context.currentSystemTimeMs();
     String topic = context.recordMetadata().map(RecordMetadata::topic).orElse("");
     boolean isClick = Topics.CLICKS.equals(topic);
     (isClick ? metrics.clicks : metrics.impressions).increment();

@@ -42,7 +42,9 @@ import org.apache.kafka.streams.state.Stores;
  * ({@code feedback.<reason>}), as {@code documents.dlq}'s are.
  *
  * <p>Time is stream time (the records' timestamps), so a replay decides exactly as the first run did; the sweep runs
- * every {@link FeedbackProcessor#SWEEP_PERIOD} of stream time. Exactly-once comes from the application's
+ * every {@link FeedbackProcessor#SWEEP_PERIOD} of stream time. A partition with no new record would hold its last
+ * sessions forever, so while a task is idle its time is stream time plus the idle wall-clock time (a replay, whose
+ * records keep flowing, is never idle). Exactly-once comes from the application's
  * {@code processing.guarantee}: state, examples and dead letters commit together.
  */
 public final class FeedbackTopology {

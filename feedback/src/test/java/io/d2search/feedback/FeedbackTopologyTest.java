@@ -153,6 +153,18 @@ class FeedbackTopologyTest {
   }
 
   @Test
+  void aQuietPartitionDecidesItsSessionsByIdleWallClockTime() {
+    show(impression("q", T0, "a#0", "b#0"));
+    click("q", "b#0", 2, 8_000, T0.plusSeconds(10));
+    driver.advanceWallClockTime(WINDOW);
+    assertThat(examples.isEmpty()).as("stream time + idle has not passed window + grace").isTrue();
+    driver.advanceWallClockTime(GRACE.plusSeconds(20));
+    TrainingExample e = examplesFor("q").get(0).value();
+    assertThat(e.getPositives()).containsExactly("b#0");
+    assertThat(e.getNegatives()).extracting(Negative::getPassageId).containsExactly("a#0");
+  }
+
+  @Test
   void aShortDwellIsNeitherPositiveNorNegativeAndASearchWithoutPositivesEmitsNothing() {
     show(impression("q", T0, "a#0", "b#0", "c#0"));
     click("q", "a#0", 1, 1_000, T0.plusSeconds(5)); // a bounce
