@@ -106,21 +106,24 @@ public final class PassageSearcher implements AutoCloseable {
    * @param filter what every candidate must meet; {@link Filter#NONE} for all
    * @return at most {@code k} candidates, best first (BM25 scores, non-increasing; equal scores in doc id order)
    * @throws InvalidFilterException as {@link #search(float[], int, Filter)}
+   * @throws IllegalArgumentException if the query has more terms than Lucene's clause limit (1024)
    */
   public List<Candidate> keyword(String text, int k, Filter filter) {
     checkOpen();
     PassageIndex.checkK(k);
-    Query terms;
-    try (Analyzer analyzer = PassageIndex.analyzer()) {
-      terms = new QueryBuilder(analyzer).createBooleanQuery(PassageIndex.KEYWORDS, Objects.requireNonNull(text));
-    }
     Query only = filterQuery(filter);
-    if (terms == null) {
-      return List.of();
+    try (Analyzer analyzer = PassageIndex.analyzer()) {
+      Query terms = new QueryBuilder(analyzer).createBooleanQuery(PassageIndex.KEYWORDS, Objects.requireNonNull(text));
+      if (terms == null) {
+        return List.of();
+      }
+      Query query = only == null ? terms
+          : new BooleanQuery.Builder().add(terms, Occur.MUST).add(only, Occur.FILTER).build();
+      return top(query, k, k);
+    } catch (IndexSearcher.TooManyClauses e) {
+      throw new IllegalArgumentException("query has more distinct terms than the " + IndexSearcher.getMaxClauseCount()
+          + " a keyword search takes");
     }
-    Query query = only == null ? terms
-        : new BooleanQuery.Builder().add(terms, Occur.MUST).add(only, Occur.FILTER).build();
-    return top(query, k, k);
   }
 
   /** The Lucene query of a filter against this searcher's reader; null for {@link Filter#NONE}. */

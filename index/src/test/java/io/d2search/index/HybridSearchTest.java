@@ -169,6 +169,12 @@ class HybridSearchTest {
       }
       try (PassageSearcher s = index.searcher()) {
         assertThat(s.keyword("the and of", 10, Filter.NONE)).as("stop words alone").isEmpty();
+        StringBuilder huge = new StringBuilder();
+        for (int i = 0; i < 1100; i++) {
+          huge.append("w").append(i).append(' ');
+        }
+        assertThatThrownBy(() -> s.keyword(huge.toString(), 10, Filter.NONE))
+            .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("distinct terms");
         assertThatThrownBy(() -> s.keyword("cell", 10, Filter.of(new Filter.AnyOf("colour", List.of("red")))))
             .isInstanceOf(InvalidFilterException.class).hasMessageContaining("unknown attribute 'colour'");
         assertThatThrownBy(() -> s.keyword("cell", 10, Filter.of(new Filter.Range("lang", "a", true, null, false))))
