@@ -7,7 +7,6 @@ import io.d2search.index.EmbeddingsMaterializer;
 import io.d2search.index.Filter;
 import io.d2search.index.FirstStageHit.StageScore;
 import io.d2search.index.Hit;
-import io.d2search.index.InvalidFilterException;
 import io.d2search.index.RetrievalMode;
 import io.d2search.index.PassageIndex;
 import io.d2search.schemas.PassageId;
@@ -189,7 +188,7 @@ public final class HttpApi implements AutoCloseable {
     try {
       Filter filter = FilterJson.parse(body.get("filter"));
       result = search.search(new SearchRequest(query, k, mode, rerank(ctx, body), filter, explain));
-    } catch (InvalidFilterException e) {
+    } catch (IllegalArgumentException e) { // a filter the index cannot apply, a query Lucene refuses
       throw new BadRequestResponse(e.getMessage());
     }
     List<ResultJson> results = result.hits().stream().map(h -> ResultJson.of(h, explain)).toList();
