@@ -240,7 +240,7 @@ public final class EvalRunner {
    * {@code reranker} may be null.
    */
   private PassageRanker firstStage(Reranker reranker, EvalPlan plan) {
-    return new PassageRanker(settings.fusion(), reranker, plan.rerankDepth());
+    return new PassageRanker(settings.fusion(), reranker, plan.rerankDepth(), settings.rerankFirstStageWeight());
   }
 
   /**

@@ -15,9 +15,11 @@ import java.util.Objects;
  * @param hnswM HNSW graph degree of the evaluation's indexes
  * @param hnswBeamWidth HNSW construction beam width
  * @param fusion how the service fuses a hybrid search's two lists ({@code search.fusion*})
+ * @param rerankFirstStageWeight the first-stage score's share in a re-ranked order
+ *     ({@code search.rerank.first-stage-weight})
  */
 public record EvalSettings(EmbedderConfig embedder, ChunkerConfig chunker, int hnswM, int hnswBeamWidth,
-    Fusion fusion) {
+    Fusion fusion, double rerankFirstStageWeight) {
   public EvalSettings {
     Objects.requireNonNull(embedder, "embedder");
     Objects.requireNonNull(chunker, "chunker");

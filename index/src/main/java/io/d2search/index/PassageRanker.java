@@ -13,6 +13,11 @@ import java.util.Objects;
  * and the request wants it, re-scores the top {@code max(k, depth)} of them by their indexed vectors. The query
  * service and {@code eval} both rank with this class, so what eval measures is what the service serves.
  *
+ * <p>Re-ranked order: with {@code firstStageWeight} 0, the IEM logit alone (equal logits keep the first-stage
+ * order). Above 0, the logits and the first-stage scores are each min-max scaled over the re-ranked candidates and
+ * blended, {@code (1 - w) · logit' + w · firstStage'}: the IEM only sees two vectors, and this keeps what the first
+ * stage knew that they do not (BM25's exact terms).
+ *
  * <p>Depth: a search that re-ranks, or fuses, takes {@code max(k, depth)} candidates from each retriever (fusion
  * needs more than k of each list: a passage ranked 30th by both can beat one ranked 1st by one); a single-retriever
  * search that does not re-rank takes k.
@@ -46,13 +51,10 @@ public final class PassageRanker {
    * @param first the first stage's view of it
    * @param firstStageRank 1-based rank in the first stage's order
    * @param iemScore the IEM logit; null when the search did not re-rank
+   * @param score what results are ordered by: the first-stage score; when re-ranked, the IEM logit, or its blend
+   *     with the first-stage score ({@code firstStageWeight} above 0)
    */
-  public record Ranked(FirstStageHit first, int firstStageRank, Float iemScore) {
-    /** The score results are ordered by: the IEM logit when re-ranked, else the first-stage score. */
-    public float score() {
-      return iemScore != null ? iemScore : first.score();
-    }
-  }
+  public record Ranked(FirstStageHit first, int firstStageRank, Float iemScore, float score) {}
 
   /**
    * A ranked search.
@@ -83,19 +85,30 @@ public final class PassageRanker {
   private final Fusion fusion;
   private final Reranker reranker; // null: none
   private final int depth;
+  private final double firstStageWeight;
+
+  /** A ranker whose re-ranked order is the IEM logit alone. */
+  public PassageRanker(Fusion fusion, Reranker reranker, int depth) {
+    this(fusion, reranker, depth, 0);
+  }
 
   /**
    * @param fusion how hybrid searches fuse
    * @param reranker the IEM re-ranker; null when the model has none
    * @param depth candidates re-ranked (and per retriever when fusing), in [1, {@link PassageIndex#MAX_K}]
+   * @param firstStageWeight the first-stage score's share in the re-ranked order, in [0, 1] (0: the logit alone)
    */
-  public PassageRanker(Fusion fusion, Reranker reranker, int depth) {
+  public PassageRanker(Fusion fusion, Reranker reranker, int depth, double firstStageWeight) {
     this.fusion = Objects.requireNonNull(fusion, "fusion");
     this.reranker = reranker;
     if (depth < 1 || depth > PassageIndex.MAX_K) {
       throw new IllegalArgumentException("depth must be in [1, " + PassageIndex.MAX_K + "]: " + depth);
     }
+    if (!(firstStageWeight >= 0 && firstStageWeight <= 1)) {
+      throw new IllegalArgumentException("firstStageWeight must be in [0, 1]: " + firstStageWeight);
+    }
     this.depth = depth;
+    this.firstStageWeight = firstStageWeight;
   }
 
   /** Whether {@code query} will be re-ranked: it asks and there is an IEM. */
@@ -133,12 +146,17 @@ public final class PassageRanker {
     List<Ranked> hits = new ArrayList<>(Math.min(query.k(), first.size()));
     if (!rerank) {
       for (int i = 0; i < first.size() && i < query.k(); i++) {
-        hits.add(new Ranked(first.get(i), i + 1, null));
+        hits.add(new Ranked(first.get(i), i + 1, null, first.get(i).score()));
       }
     } else {
       List<Candidate> candidates = first.stream().map(h -> new Candidate(h.doc(), h.score())).toList();
-      for (Reranker.Scored s : reranker.rerank(query.vector(), searcher.vectors(candidates), query.k())) {
-        hits.add(new Ranked(first.get(s.candidate()), s.candidate() + 1, s.logit()));
+      List<float[]> vectors = searcher.vectors(candidates);
+      if (firstStageWeight == 0) {
+        for (Reranker.Scored s : reranker.rerank(query.vector(), vectors, query.k())) {
+          hits.add(new Ranked(first.get(s.candidate()), s.candidate() + 1, s.logit(), s.logit()));
+        }
+      } else {
+        hits.addAll(blended(first, reranker.rerank(query.vector(), vectors), query.k()));
       }
     }
     long t4 = System.nanoTime();
@@ -154,6 +172,52 @@ public final class PassageRanker {
   /** Candidates re-ranked (and per retriever when fusing). */
   public int depth() {
     return depth;
+  }
+
+  /** The k best by the blend of min-max scaled logits and first-stage scores; ties keep the first-stage order. */
+  private List<Ranked> blended(List<FirstStageHit> first, List<Reranker.Scored> scored, int k) {
+    int n = first.size();
+    float[] logit = new float[n];
+    scored.forEach(s -> logit[s.candidate()] = s.logit());
+    float[] stage = new float[n];
+    for (int i = 0; i < n; i++) {
+      stage[i] = first.get(i).score();
+    }
+    double[] blend = new double[n];
+    double[] l = minMax(logit);
+    double[] f = minMax(stage);
+    for (int i = 0; i < n; i++) {
+      blend[i] = (1 - firstStageWeight) * l[i] + firstStageWeight * f[i];
+    }
+    Integer[] order = new Integer[n];
+    java.util.Arrays.setAll(order, i -> i);
+    java.util.Arrays.sort(order, (a, b) -> Double.compare(blend[b], blend[a])); // stable: ties keep first-stage order
+    List<Ranked> out = new ArrayList<>(Math.min(k, n));
+    for (int i = 0; i < n && i < k; i++) {
+      int c = order[i];
+      out.add(new Ranked(first.get(c), c + 1, logit[c], (float) blend[c]));
+    }
+    return out;
+  }
+
+  /** Scaled to [0, 1] over the array; all 1 when the values are equal. */
+  private static double[] minMax(float[] x) {
+    double min = Double.POSITIVE_INFINITY;
+    double max = Double.NEGATIVE_INFINITY;
+    for (float v : x) {
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    }
+    double[] out = new double[x.length];
+    for (int i = 0; i < x.length; i++) {
+      out[i] = max > min ? (x[i] - min) / (max - min) : 1;
+    }
+    return out;
+  }
+
+  /** The first-stage score's share in the re-ranked order (0: the logit alone). */
+  public double firstStageWeight() {
+    return firstStageWeight;
   }
 
   private static List<FirstStageHit> single(List<Candidate> list, boolean isVector) {

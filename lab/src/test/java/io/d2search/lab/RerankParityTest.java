@@ -114,7 +114,7 @@ class RerankParityTest {
   private static int compare(PassageIndex index, HnswDenseRetriever hnsw, IemHead iem, List<EvalPassage> passages,
       float[][] vectors, Random random, int queries, String what) {
     SearchService service = new SearchService(index, embedder, iem, SearchConfig.DEFAULTS.withRerankDepth(DEPTH)
-        .withMode(RetrievalMode.VECTOR), new SimpleMeterRegistry(), null,
+        .withMode(RetrievalMode.VECTOR).withRerankFirstStageWeight(0), new SimpleMeterRegistry(), null,
         new IssuedQueries(IssuedQueries.Policy.defaults()));
     Retriever eval = hnsw.served("student + IEM", new PassageRanker(Fusion.DEFAULT, new Reranker(iem), DEPTH),
         RetrievalMode.VECTOR, true);

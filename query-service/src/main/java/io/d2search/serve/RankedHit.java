@@ -15,21 +15,18 @@ import java.util.Objects;
  * @param vector its rank and score in the vector retriever's list; null when that list lacks it or did not run
  * @param keyword the same for the keyword (BM25) retriever
  * @param iemScore the IEM logit (unbounded, higher is more relevant); null when the search did not re-rank
+ * @param score what results are ordered by: the first-stage score; when re-ranked, the IEM logit, or its blend with
+ *     the first-stage score ({@code search.rerank.first-stage-weight} above 0)
  * @param fusion the fused score's arithmetic, e.g. {@code rrf: 1.0/(60+3) + 1.0/(60+1) = 0.032266}; null unless the
  *     search was hybrid and asked to explain
  */
 public record RankedHit(Hit hit, int firstStageRank, StageScore vector, StageScore keyword, Float iemScore,
-    String fusion) {
+    float score, String fusion) {
   public RankedHit {
     Objects.requireNonNull(hit, "hit");
     if (firstStageRank < 1) {
       throw new IllegalArgumentException("firstStageRank must be >= 1: " + firstStageRank);
     }
-  }
-
-  /** The score results are ordered by: the IEM logit when re-ranked, else the first-stage score. */
-  public float score() {
-    return iemScore != null ? iemScore : hit.score();
   }
 
   /** The first-stage score, {@link Hit#score()}. */

@@ -13,12 +13,12 @@ import java.util.Objects;
  * @param fusion how hybrid searches fuse their two lists ({@code search.fusion*})
  * @param rerankDepth candidates the IEM re-scores, and each retriever's list in a hybrid search, in [1,
  *     {@link PassageIndex#MAX_K}] ({@code search.rerank-depth}); a search for more results uses k
+ * @param rerankFirstStageWeight the first-stage score's share in a re-ranked order, in [0, 1]
+ *     ({@code search.rerank.first-stage-weight}; 0: the IEM logit alone)
  */
-public record SearchConfig(RetrievalMode mode, Fusion fusion, int rerankDepth) {
+public record SearchConfig(RetrievalMode mode, Fusion fusion, int rerankDepth, double rerankFirstStageWeight) {
   /** The {@code search.*} settings' defaults. */
-  public static final SearchConfig DEFAULTS = new SearchConfig(
-      RetrievalMode.parse(Settings.defaults().string("search.mode")), Fusion.DEFAULT,
-      Settings.defaults().integer("search.rerank-depth"));
+  public static final SearchConfig DEFAULTS = of(Settings.defaults());
 
   public SearchConfig {
     Objects.requireNonNull(mode, "mode");
@@ -26,23 +26,31 @@ public record SearchConfig(RetrievalMode mode, Fusion fusion, int rerankDepth) {
     if (rerankDepth < 1 || rerankDepth > PassageIndex.MAX_K) {
       throw new IllegalArgumentException("rerankDepth must be in [1, " + PassageIndex.MAX_K + "]: " + rerankDepth);
     }
+    if (!(rerankFirstStageWeight >= 0 && rerankFirstStageWeight <= 1)) {
+      throw new IllegalArgumentException("search.rerank.first-stage-weight must be in [0, 1]: "
+          + rerankFirstStageWeight);
+    }
   }
 
   /** Reads the {@code search.mode}, {@code search.fusion*} and {@code search.rerank-depth} settings. */
   public static SearchConfig of(Settings s) {
     return new SearchConfig(RetrievalMode.parse(s.string("search.mode")), Fusion.of(s),
-        s.integer("search.rerank-depth"));
+        s.integer("search.rerank-depth"), s.doubleValue("search.rerank.first-stage-weight"));
   }
 
   public SearchConfig withMode(RetrievalMode value) {
-    return new SearchConfig(value, fusion, rerankDepth);
+    return new SearchConfig(value, fusion, rerankDepth, rerankFirstStageWeight);
   }
 
   public SearchConfig withFusion(Fusion value) {
-    return new SearchConfig(mode, value, rerankDepth);
+    return new SearchConfig(mode, value, rerankDepth, rerankFirstStageWeight);
+  }
+
+  public SearchConfig withRerankFirstStageWeight(double value) {
+    return new SearchConfig(mode, fusion, rerankDepth, value);
   }
 
   public SearchConfig withRerankDepth(int value) {
-    return new SearchConfig(mode, fusion, value);
+    return new SearchConfig(mode, fusion, value, rerankFirstStageWeight);
   }
 }

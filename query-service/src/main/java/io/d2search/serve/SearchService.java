@@ -133,7 +133,8 @@ public final class SearchService {
       throw new IllegalArgumentException("IEM head reads vectors of dimension " + iem.dimension() + ", model "
           + embedder.info().version() + " embeds " + embedder.info().dimension());
     }
-    this.ranker = new PassageRanker(config.fusion(), iem == null ? null : new Reranker(iem), config.rerankDepth());
+    this.ranker = new PassageRanker(config.fusion(), iem == null ? null : new Reranker(iem), config.rerankDepth(),
+        config.rerankFirstStageWeight());
     for (RetrievalMode mode : RetrievalMode.values()) {
       latency.put(mode, Timer.builder("d2search.search.latency")
           .description("Search requests: embed the query, first stage, re-rank, load stored fields")
@@ -197,7 +198,7 @@ public final class SearchService {
         PassageRanker.Ranked r = ranking.hits().get(i);
         String fusion = request.explain() && mode == RetrievalMode.HYBRID ? ranking.fusionExplain(r) : null;
         hits.add(new RankedHit(stored.get(i), r.firstStageRank(), r.first().vector(), r.first().keyword(),
-            r.iemScore(), fusion));
+            r.iemScore(), r.score(), fusion));
       }
     }
     long tookNanos = System.nanoTime() - start;

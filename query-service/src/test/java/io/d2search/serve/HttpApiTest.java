@@ -84,8 +84,9 @@ class HttpApiTest {
     api = HttpApi.start("127.0.0.1", 0, new SearchService(index, embedder, registry, null), materializer, registry);
     PrometheusMeterRegistry rerankingRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     reranking = HttpApi.start("127.0.0.1", 0, new SearchService(index, embedder,
-        IemHeads.negatedSimilarity(embedder.info().dimension()), 3, rerankingRegistry, null), materializer,
-        rerankingRegistry);
+        IemHeads.negatedSimilarity(embedder.info().dimension()), SearchConfig.DEFAULTS.withRerankDepth(3)
+            .withRerankFirstStageWeight(0), rerankingRegistry, null, new IssuedQueries(IssuedQueries.Policy.defaults())),
+        materializer, rerankingRegistry);
   }
 
   @AfterAll

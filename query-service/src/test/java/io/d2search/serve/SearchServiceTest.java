@@ -243,6 +243,56 @@ class SearchServiceTest {
     }
   }
 
+  /** search.rerank.first-stage-weight: the re-ranked order blends min-max scaled logits and first-stage scores. */
+  @Test
+  void aFirstStageWeightBlendsTheLogitWithTheFirstStageScore(@TempDir Path dir, TestInfo test) {
+    Random random = Randomized.random(test.getDisplayName());
+    int d = embedder.info().dimension();
+    try (PassageIndex index = PassageIndex.open(dir, embedder.info().version(), IndexConfig.defaults())) {
+      Map<String, float[]> vectors = fill(index, random, 200);
+      String query = randomQuery(random);
+      float[] q = embedder.embed(query);
+      List<Hit> hnsw = index.search(q, 30);
+      SearchConfig vector = SearchConfig.DEFAULTS.withMode(RetrievalMode.VECTOR).withRerankDepth(30);
+      IssuedQueries issued = new IssuedQueries(IssuedQueries.Policy.defaults());
+      // −(1 + q·p) reverses the HNSW order; the first stage alone (w = 1) restores it.
+      SearchService restored = new SearchService(index, embedder, IemHeads.negatedSimilarity(d),
+          vector.withRerankFirstStageWeight(1), new SimpleMeterRegistry(), null, issued);
+      SearchResult result = restored.search(query, 10);
+      assertThat(result.reranked()).isTrue();
+      assertThat(result.hits()).extracting(RankedHit::firstStageRank).containsExactly(1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
+      assertThat(result.hits().get(0).score()).isEqualTo(1f);
+
+      for (int round = 0; round < Randomized.atLeast(5); round++) {
+        double w = random.nextDouble();
+        IemHead iem = IemHeads.random(random, Input.CONCAT, d, 16);
+        SearchResult blended = new SearchService(index, embedder, iem, vector.withRerankFirstStageWeight(w),
+            new SimpleMeterRegistry(), null, issued).search(query, 10);
+        // The oracle, from the HNSW top 30 and the head itself.
+        double[] logit = new double[hnsw.size()];
+        double[] stage = new double[hnsw.size()];
+        for (int i = 0; i < hnsw.size(); i++) {
+          logit[i] = iem.logit(q, vectors.get(hnsw.get(i).passageId()), Branch.ASYMMETRIC);
+          stage[i] = hnsw.get(i).score();
+        }
+        double lMin = java.util.Arrays.stream(logit).min().orElseThrow();
+        double lMax = java.util.Arrays.stream(logit).max().orElseThrow();
+        double sMin = java.util.Arrays.stream(stage).min().orElseThrow();
+        double sMax = java.util.Arrays.stream(stage).max().orElseThrow();
+        for (int i = 0; i < blended.hits().size(); i++) {
+          RankedHit hit = blended.hits().get(i);
+          int at = hit.firstStageRank() - 1;
+          double want = (1 - w) * (logit[at] - lMin) / (lMax - lMin) + w * (stage[at] - sMin) / (sMax - sMin);
+          assertThat((double) hit.score()).as("w " + w + ", position " + i).isCloseTo(want, within(1e-4));
+          assertThat((double) hit.iemScore()).isCloseTo(logit[at], within(1e-4 * Math.max(1, Math.abs(logit[at]))));
+          if (i > 0) {
+            assertThat(hit.score()).isLessThanOrEqualTo(blended.hits().get(i - 1).score() + 1e-6f);
+          }
+        }
+      }
+    }
+  }
+
   @Test
   void refusesAnIemOfAnotherDimensionAndADepthOutOfRange(@TempDir Path dir) {
     Random random = new Random(1);
@@ -258,10 +308,11 @@ class SearchServiceTest {
     }
   }
 
-  /** A service whose first stage is the HNSW search alone: what the re-ranking tests compare with. */
+  /** A service whose first stage is the HNSW search alone, ordered by the logit alone when re-ranked. */
   private static SearchService vectorSearch(PassageIndex index, IemHead iem, int depth, MeterRegistry registry) {
     return new SearchService(index, embedder, iem, SearchConfig.DEFAULTS.withMode(RetrievalMode.VECTOR)
-        .withRerankDepth(depth), registry, null, new IssuedQueries(IssuedQueries.Policy.defaults()));
+        .withRerankDepth(depth).withRerankFirstStageWeight(0), registry, null,
+        new IssuedQueries(IssuedQueries.Policy.defaults()));
   }
 
   private static Timer rerankTimer(MeterRegistry registry) {
