@@ -360,6 +360,7 @@ public final class HttpApi implements AutoCloseable {
       rerankInfo.put("hidden", iem.hidden());
       rerankInfo.put("branch", "asymmetric");
       rerankInfo.put("depth", search.rerankDepth());
+      rerankInfo.put("firstStageWeight", search.config().rerankFirstStageWeight());
     });
     json(ctx, HttpStatus.OK.getCode(), Map.of("model", search.model(), "index", indexInfo, "retrieval", retrieval,
         "rerank", rerankInfo));

@@ -481,6 +481,7 @@ class HttpApiTest {
     assertThat(withIem.at("/rerank/input").asText()).isEqualTo("interaction");
     assertThat(withIem.at("/rerank/branch").asText()).isEqualTo("asymmetric");
     assertThat(withIem.at("/rerank/depth").asInt()).isEqualTo(3);
+    assertThat(withIem.at("/rerank/firstStageWeight").asDouble()).isZero();
   }
 
   @ParameterizedTest(name = "{0} {1} {2} -> {3}")
