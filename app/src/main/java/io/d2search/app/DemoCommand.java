@@ -108,6 +108,10 @@ public final class DemoCommand implements Callable<Integer> {
       System.out.printf("Try:%n  curl -s -X POST %s/search -H 'Content-Type: application/json' "
           + "-d '{\"query\": \"my bike makes a grinding noise when I pedal hard\", \"k\": 3}'%n", url);
       System.out.printf("  ./d2search search --url %s how much time off do new dads get%n", url);
+      if (corpus == null) { // the sample corpus's attributes: category, audience, words
+        System.out.printf("  ./d2search search --url %s --filter '{\"category\": \"cycling\"}' --explain chain "
+            + "keeps skipping%n", url);
+      }
       System.out.printf("  ./d2search ingest --bootstrap-servers %s --corpus more-docs.jsonl%n%n", kafka.bootstrapServers());
       if (!exitWhenReady) {
         System.out.println("Ctrl-C stops it.");
