@@ -164,7 +164,7 @@ public final class PipelineBench {
       report.add("model", String.format(Locale.ROOT, "%s (dim %d, max %d tokens), ONNX provider %s, "
           + "model.threads %s, batch %d; bundle v%s, %s", model.backboneId(), model.dimension(), model.maxTokens(),
           model.provider(), s.integer("model.threads") == 0 ? "0 (all cores)" : s.string("model.threads"), batch,
-          bundle.version(), bundle.iem().isEmpty() ? "no IEM head (HNSW order)"
+          bundle.version(), bundle.iem().isEmpty() ? "no IEM head (first-stage order)"
               : "IEM re-ranking of the HNSW top " + s.string("search.rerank-depth")));
 
       Chunker chunker = new Chunker(embedder.tokenizer(), Components.chunker(s));
@@ -254,7 +254,7 @@ public final class PipelineBench {
           "%.2f / %.2f ms; ratio HTTP/in-process p50 = %.2f", ms(overHttp.p50()), ms(overHttp.p99()),
           overHttp.p50() / (double) inProcess.p50()));
       if (service.search().iem().isPresent()) {
-        // The same queries in HNSW order: what the re-ranking step costs.
+        // The same queries in first-stage order: what the re-ranking step costs.
         Percentiles hnswOnly = searchByMode(service.search(), queries.texts(), false)
             .get(service.search().config().mode());
         report.add("search in-process p50 / p99 without re-ranking (rerank=false)", String.format(Locale.ROOT,
