@@ -46,6 +46,9 @@ import org.slf4j.LoggerFactory;
  *       503 {@code {"status": "catching-up", "lag": n}} before (n = -1 while unknown), 503
  *       {@code {"status": "failed", "error": "..."}} if materialising stopped
  *   <li>{@code GET /metrics} → Prometheus text format
+ *   <li>{@code GET /} → the search page ({@code /assets/page.js}, {@code /assets/page.css}): searches, shows each
+ *       stage's ranks, and reports clicks with their dwell time to {@code POST /clicks}; always open (its calls need a
+ *       token when the API has them)
  *   <li>{@code GET /models} → {@code {"model": {...}, "index": {...}, "retrieval": {...}, "rerank": {...}}}: the
  *       model, the index (HNSW parameters, declared attribute types), the default mode and fusion, the re-ranker
  * </ul>
@@ -130,6 +133,10 @@ public final class HttpApi implements AutoCloseable {
       config.routes.get("/health", api::health);
       config.routes.get("/metrics", api::metrics);
       config.routes.get("/models", api::models);
+      // The search page: static files from the jar, no CDN; the page calls /search and /clicks like any client.
+      config.routes.get("/", ctx -> page(ctx, "index.html", "text/html; charset=utf-8"));
+      config.routes.get("/assets/page.js", ctx -> page(ctx, "page.js", "text/javascript; charset=utf-8"));
+      config.routes.get("/assets/page.css", ctx -> page(ctx, "page.css", "text/css; charset=utf-8"));
       config.routes.exception(HttpResponseException.class, (e, ctx) -> api.error(ctx, e.getStatus(), e.getMessage()));
       config.routes.exception(Exception.class, (e, ctx) -> {
         log.error("{} {} failed", ctx.method(), ctx.path(), e);
@@ -364,6 +371,25 @@ public final class HttpApi implements AutoCloseable {
     });
     json(ctx, HttpStatus.OK.getCode(), Map.of("model", search.model(), "index", indexInfo, "retrieval", retrieval,
         "rerank", rerankInfo));
+  }
+
+  /** Page files, read once from the jar. */
+  private static final Map<String, byte[]> PAGE = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private static void page(Context ctx, String file, String contentType) {
+    byte[] bytes = PAGE.computeIfAbsent(file, f -> {
+      try (java.io.InputStream in = HttpApi.class.getResourceAsStream("page/" + f)) {
+        if (in == null) {
+          throw new IllegalStateException("page file " + f + " is missing from the jar");
+        }
+        return in.readAllBytes();
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    });
+    ctx.status(HttpStatus.OK.getCode()).contentType(contentType)
+        .header("Content-Security-Policy", "default-src 'self'; style-src 'self'; script-src 'self'")
+        .header("X-Content-Type-Options", "nosniff").result(bytes);
   }
 
   private JsonNode jsonObject(Context ctx) {
