@@ -49,6 +49,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code GET /} → the search page ({@code /assets/page.js}, {@code /assets/page.css}): searches, shows each
  *       stage's ranks, and reports clicks with their dwell time to {@code POST /clicks}; always open (its calls need a
  *       token when the API has them)
+ *   <li>{@code GET /openapi.json} → this API as an OpenAPI 3.1 document (open)
  *   <li>{@code GET /models} → {@code {"model": {...}, "index": {...}, "retrieval": {...}, "rerank": {...}}}: the
  *       model, the index (HNSW parameters, declared attribute types), the default mode and fusion, the re-ranker
  * </ul>
@@ -61,6 +62,15 @@ import org.slf4j.LoggerFactory;
  */
 public final class HttpApi implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
+
+  /** Every route, as {@code METHOD path}: each is registered and described in {@code /openapi.json} (a test checks). */
+  static final List<String> ROUTES = List.of("POST /search", "POST /clicks", "GET /health", "GET /metrics",
+      "GET /models", "GET /openapi.json", "GET /", "GET /assets/page.js", "GET /assets/page.css");
+  /** The members a search request may have; any other is refused (a misspelt "filters" would be ignored). */
+  static final java.util.Set<String> SEARCH_FIELDS = java.util.Set.of("query", "k", "mode", "rerank", "filter",
+      "explain");
+  /** The members a click may have. */
+  static final java.util.Set<String> CLICK_FIELDS = java.util.Set.of("queryId", "passageId", "rank", "dwellMs");
 
   /** k when a search request does not say. */
   public static final int DEFAULT_K = 10;
@@ -134,9 +144,10 @@ public final class HttpApi implements AutoCloseable {
       config.routes.get("/metrics", api::metrics);
       config.routes.get("/models", api::models);
       // The search page: static files from the jar, no CDN; the page calls /search and /clicks like any client.
-      config.routes.get("/", ctx -> page(ctx, "index.html", "text/html; charset=utf-8"));
-      config.routes.get("/assets/page.js", ctx -> page(ctx, "page.js", "text/javascript; charset=utf-8"));
-      config.routes.get("/assets/page.css", ctx -> page(ctx, "page.css", "text/css; charset=utf-8"));
+      config.routes.get("/", ctx -> page(ctx, "page/index.html", "text/html; charset=utf-8"));
+      config.routes.get("/assets/page.js", ctx -> page(ctx, "page/page.js", "text/javascript; charset=utf-8"));
+      config.routes.get("/assets/page.css", ctx -> page(ctx, "page/page.css", "text/css; charset=utf-8"));
+      config.routes.get("/openapi.json", ctx -> page(ctx, "openapi.json", JSON));
       config.routes.exception(HttpResponseException.class, (e, ctx) -> api.error(ctx, e.getStatus(), e.getMessage()));
       config.routes.exception(Exception.class, (e, ctx) -> {
         log.error("{} {} failed", ctx.method(), ctx.path(), e);
@@ -167,6 +178,7 @@ public final class HttpApi implements AutoCloseable {
 
   private void search(Context ctx) throws Exception {
     JsonNode body = jsonObject(ctx);
+    onlyKnown(body, SEARCH_FIELDS);
     String query = requiredText(body, "query");
     if (query.isBlank()) {
       throw new BadRequestResponse("query must not be blank");
@@ -244,6 +256,7 @@ public final class HttpApi implements AutoCloseable {
 
   private void click(Context ctx) throws Exception {
     JsonNode body = jsonObject(ctx);
+    onlyKnown(body, CLICK_FIELDS);
     String queryId = requiredText(body, "queryId");
     if (queryId.isBlank() || queryId.length() > MAX_QUERY_ID_CHARS) {
       throw new BadRequestResponse("queryId must be non-blank and at most " + MAX_QUERY_ID_CHARS + " characters");
@@ -378,9 +391,9 @@ public final class HttpApi implements AutoCloseable {
 
   private static void page(Context ctx, String file, String contentType) {
     byte[] bytes = PAGE.computeIfAbsent(file, f -> {
-      try (java.io.InputStream in = HttpApi.class.getResourceAsStream("page/" + f)) {
+      try (java.io.InputStream in = HttpApi.class.getResourceAsStream(f)) {
         if (in == null) {
-          throw new IllegalStateException("page file " + f + " is missing from the jar");
+          throw new IllegalStateException(f + " is missing from the jar");
         }
         return in.readAllBytes();
       } catch (java.io.IOException e) {
@@ -405,6 +418,15 @@ public final class HttpApi implements AutoCloseable {
       throw new BadRequestResponse("request body must be a JSON object");
     }
     return body;
+  }
+
+  private static void onlyKnown(JsonNode body, java.util.Set<String> known) {
+    for (String name : (Iterable<String>) () -> body.fieldNames()) {
+      if (!known.contains(name)) {
+        throw new BadRequestResponse("unknown field '" + name + "' (fields: " + String.join(", ",
+            new java.util.TreeSet<>(known)) + ")");
+      }
+    }
   }
 
   private static String requiredText(JsonNode body, String field) {

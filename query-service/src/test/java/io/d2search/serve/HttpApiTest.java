@@ -279,6 +279,92 @@ class HttpApiTest {
     assertThat(send("POST", "/search", "{\"query\": \"cat\", \"explain\": \"yes\"}").statusCode()).isEqualTo(400);
   }
 
+  /** A component schema of /openapi.json, its references resolved against the document. */
+  private static com.networknt.schema.Schema schema(JsonNode openApi, String name) throws Exception {
+    com.fasterxml.jackson.databind.node.ObjectNode wrapper = JSON.createObjectNode()
+        .put("$schema", "https://json-schema.org/draft/2020-12/schema")
+        .put("$ref", "#/components/schemas/" + name);
+    wrapper.set("components", openApi.get("components"));
+    return com.networknt.schema.SchemaRegistry.withDefaultDialect(
+        com.networknt.schema.SpecificationVersion.DRAFT_2020_12).getSchema(JSON.writeValueAsString(wrapper),
+        com.networknt.schema.InputFormat.JSON);
+  }
+
+  private static void assertValid(JsonNode openApi, String name, JsonNode value) throws Exception {
+    assertThat(schema(openApi, name).validate(value)).as(name + ": " + value).isEmpty();
+  }
+
+  private static java.util.Set<String> properties(JsonNode openApi, String name) {
+    java.util.Set<String> names = new java.util.TreeSet<>();
+    openApi.at("/components/schemas/" + name + "/properties").fieldNames().forEachRemaining(names::add);
+    return names;
+  }
+
+  private static java.util.Set<String> components(Class<? extends Record> type) {
+    java.util.Set<String> names = new java.util.TreeSet<>();
+    for (var c : type.getRecordComponents()) {
+      names.add(c.getName());
+    }
+    return names;
+  }
+
+  /** Issue 19: /openapi.json describes every route, field and error shape, and its examples run against the service. */
+  @Test
+  void theOpenApiDocumentDescribesTheRealRoutesAndItsExamplesValidate() throws Exception {
+    HttpResponse<String> response = send("GET", "/openapi.json", null);
+    assertThat(response.statusCode()).isEqualTo(200);
+    JsonNode doc = json(response);
+    assertThat(doc.get("openapi").asText()).isEqualTo("3.1.0");
+    java.util.Set<String> documented = new java.util.TreeSet<>();
+    doc.get("paths").fields().forEachRemaining(p -> p.getValue().fieldNames().forEachRemaining(
+        m -> documented.add(m.toUpperCase(java.util.Locale.ROOT) + " " + p.getKey())));
+    assertThat(documented).containsExactlyInAnyOrderElementsOf(HttpApi.ROUTES);
+    for (String route : HttpApi.ROUTES) { // every documented route is served (a bad body is still not a 404/405)
+      String[] mp = route.split(" ");
+      assertThat(send(mp[0], mp[1], mp[0].equals("POST") ? "{}" : null).statusCode()).as(route)
+          .isNotIn(404, 405);
+    }
+    // Fields: the request members the service takes, and the response records it writes.
+    assertThat(properties(doc, "SearchRequest")).isEqualTo(new java.util.TreeSet<>(HttpApi.SEARCH_FIELDS));
+    assertThat(properties(doc, "ClickRequest")).isEqualTo(new java.util.TreeSet<>(HttpApi.CLICK_FIELDS));
+    assertThat(properties(doc, "SearchResponse")).isEqualTo(components(HttpApi.SearchResponse.class));
+    assertThat(properties(doc, "Result")).isEqualTo(components(HttpApi.ResultJson.class));
+    assertThat(properties(doc, "Explain")).isEqualTo(components(HttpApi.Explain.class));
+    assertThat(properties(doc, "StageScore")).isEqualTo(components(HttpApi.Stage.class))
+        .isEqualTo(components(io.d2search.index.FirstStageHit.StageScore.class));
+
+    // The examples, sent as documented, answer as documented.
+    JsonNode searchExample = doc.at("/paths/~1search/post/requestBody/content/application~1json/example");
+    assertValid(doc, "SearchRequest", searchExample);
+    JsonNode found = json(send("POST", "/search", JSON.writeValueAsString(searchExample)));
+    assertValid(doc, "SearchResponse", found);
+    assertThat(found.get("results")).isNotEmpty();
+    com.fasterxml.jackson.databind.node.ObjectNode clickExample = doc.at(
+        "/paths/~1clicks/post/requestBody/content/application~1json/example").deepCopy();
+    assertValid(doc, "ClickRequest", clickExample);
+    clickExample.put("queryId", found.get("queryId").asText())
+        .put("passageId", found.at("/results/0/passageId").asText()).put("rank", 1);
+    HttpResponse<String> accepted = send("POST", "/clicks", JSON.writeValueAsString(clickExample));
+    assertThat(accepted.statusCode()).isEqualTo(202);
+    assertValid(doc, "ClickAccepted", json(accepted));
+    assertValid(doc, "SearchResponse", json(send("POST", "/search", "{\"query\": \"cats\", \"mode\": \"keyword\"}")));
+    assertValid(doc, "Health", json(send("GET", "/health", null)));
+    assertValid(doc, "Models", json(send("GET", "/models", null)));
+    assertValid(doc, "Models", json(send(reranking, "GET", "/models", null)));
+    // Error shapes: every 4xx is {"error": "..."}; a member the service does not take is one.
+    for (String[] bad : new String[][] {{"/search", "{}"}, {"/search", "{\"query\": \"x\", \"filters\": {}}"},
+        {"/clicks", "{}"}, {"/clicks", "{\"queryId\": \"q\", \"passageId\": \"a#0\", \"rank\": 1, \"clicked\": true}"},
+        {"/clicks", "{\"queryId\": \"forged\", \"passageId\": \"cats#0\", \"rank\": 1}"}}) {
+      HttpResponse<String> refused = send("POST", bad[0], bad[1]);
+      assertThat(refused.statusCode()).as(bad[1]).isBetween(400, 499)
+          .isIn(doc.at("/paths/" + bad[0].replace("/", "~1") + "/post/responses").properties().stream()
+              .map(e -> Integer.parseInt(e.getKey())).toList());
+      assertValid(doc, "Error", json(refused));
+    }
+    assertThat(json(send("POST", "/search", "{\"query\": \"x\", \"filters\": {}}")).get("error").asText())
+        .contains("unknown field 'filters'");
+  }
+
   private static List<String> passageIds(JsonNode body) {
     List<String> ids = new ArrayList<>();
     body.get("results").forEach(r -> ids.add(r.get("passageId").asText()));
