@@ -69,6 +69,10 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(names = "--exit-when-ready", description = "Stop after the corpus is searchable instead of serving.")
   boolean exitWhenReady;
 
+  @Option(names = "--metrics-out", paramLabel = "FILE",
+      description = "Once the corpus is searchable, write the Prometheus metrics (what GET /metrics answers) to FILE.")
+  Path metricsOut;
+
   @Override
   public Integer call() throws Exception {
     Settings s = config.settings().with("http.port", port).with("data.dir", dataDir);
@@ -113,6 +117,9 @@ public final class DemoCommand implements Callable<Integer> {
             + "keeps skipping%n", url);
       }
       System.out.printf("  ./d2search ingest --bootstrap-servers %s --corpus more-docs.jsonl%n%n", kafka.bootstrapServers());
+      if (metricsOut != null) {
+        Files.writeString(metricsOut, registry.scrape());
+      }
       if (!exitWhenReady) {
         System.out.println("Ctrl-C stops it.");
         life.awaitShutdown();

@@ -30,6 +30,24 @@ class DemoCommandIT {
 
     String second = runDemo();
     assertThat(servedPassages(second)).isEqualTo(passages);
+
+    // Issue 19: every metric the Grafana dashboard in deploy/ plots is one the demo's /metrics serves.
+    String metrics = Files.readString(dir.resolve("metrics.txt"));
+    com.fasterxml.jackson.databind.JsonNode dashboard = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+        Path.of("..", "deploy", "grafana", "d2search-dashboard.json").toFile());
+    java.util.regex.Pattern name = java.util.regex.Pattern.compile("d2search_[a-z0-9_]+");
+    int checked = 0;
+    for (com.fasterxml.jackson.databind.JsonNode panel : dashboard.get("panels")) {
+      for (com.fasterxml.jackson.databind.JsonNode target : panel.get("targets")) {
+        var m = name.matcher(target.get("expr").asText());
+        while (m.find()) {
+          assertThat(metrics).as("panel '%s' plots %s", panel.get("title").asText(), m.group())
+              .containsPattern("(?m)^" + m.group() + "[{ ]");
+          checked++;
+        }
+      }
+    }
+    assertThat(checked).isGreaterThan(15);
   }
 
   private String runDemo() {
@@ -38,7 +56,7 @@ class DemoCommandIT {
     try (PrintStream capture = new PrintStream(out, true, StandardCharsets.UTF_8)) {
       System.setOut(capture);
       int exit = Main.commandLine().execute("demo", "--data-dir", dir.toString(), "--kafka-port", "0", "--port", "0",
-          "--exit-when-ready");
+          "--exit-when-ready", "--metrics-out", dir.resolve("metrics.txt").toString());
       assertThat(exit).isZero();
     } finally {
       System.setOut(original);

@@ -32,12 +32,19 @@ final class FeedbackMetrics {
         "Clicks whose reported rank differs from the impression's: the impression's rank is used");
     shortDwell = counter("d2search.feedback.clicks.short-dwell",
         "Clicks with a known dwell under feedback.min-dwell-ms: neither positive nor negative");
+    for (String reason : new String[] {"decode", "key", "not-shown", "late", "unknown-query"}) {
+      deadLetterCounter(reason); // at zero from the start, for dashboards
+    }
   }
 
   /** A record dead-lettered, tagged with the reason's kind. */
   void deadLettered(String reason) {
-    Counter.builder("d2search.feedback.dead-letters").tag("reason", reason)
-        .description("Impressions and clicks sent to feedback.dlq, by reason").register(registry).increment();
+    deadLetterCounter(reason).increment();
+  }
+
+  private Counter deadLetterCounter(String reason) {
+    return Counter.builder("d2search.feedback.dead-letters").tag("reason", reason)
+        .description("Impressions and clicks sent to feedback.dlq, by reason").register(registry);
   }
 
   private Counter counter(String name, String description) {

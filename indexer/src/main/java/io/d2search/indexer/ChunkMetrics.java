@@ -24,6 +24,16 @@ final class ChunkMetrics {
         .description("Passage tombstones written for shrunk or deleted documents").register(registry);
     this.expiredDeletes = Counter.builder("d2search.chunk.deletes.expired")
         .description("Deleted documents forgotten after the delete retention").register(registry);
+    // At zero from the start, so a dashboard's rate shows 0 rather than no data.
+    for (String stage : new String[] {ChunkTopology.STAGE_DECODE, ChunkTopology.STAGE_VALIDATE,
+        ChunkTopology.STAGE_CHUNK}) {
+      deadLetterCounter(stage);
+    }
+  }
+
+  private Counter deadLetterCounter(String stage) {
+    return Counter.builder("d2search.chunk.dead.letters").tag("stage", stage)
+        .description("Input records sent to the dead-letter topic").register(registry);
   }
 
   private static Counter documents(MeterRegistry registry, String outcome) {
@@ -31,9 +41,8 @@ final class ChunkMetrics {
         .description("Document events by outcome").register(registry);
   }
 
-  /** Dead letters by stage; registered on first use because the stages are few and fixed. */
+  /** Dead letters by stage. */
   void deadLettered(String stage) {
-    Counter.builder("d2search.chunk.dead.letters").tag("stage", stage)
-        .description("Input records sent to the dead-letter topic").register(registry).increment();
+    deadLetterCounter(stage).increment();
   }
 }
