@@ -244,12 +244,14 @@ public final class PipelineBench {
             : " (embed + HNSW + BM25 + fusion + impression)"), String.format(Locale.ROOT, "%.2f / %.2f ms%s",
             ms(p.p50()), ms(p.p99()), mode == service.search().config().mode() ? " (the default mode)" : ""));
       }
+      byMode.forEach((mode, p) -> report.latency(mode.label() + " (in process)", p));
       Percentiles vectorOnly = byMode.get(RetrievalMode.VECTOR);
       Percentiles hybrid = byMode.get(RetrievalMode.HYBRID);
       report.add("hybrid's added cost over vector (BM25 + fusion of the top " + service.search().rerankDepth()
           + " of each)", String.format(Locale.ROOT, "p50 +%.2f ms, p99 +%.2f ms; ratio hybrid/vector p50 = %.2f, "
           + "p99 = %.2f", ms(hybrid.p50() - vectorOnly.p50()), ms(hybrid.p99() - vectorOnly.p99()),
           hybrid.p50() / (double) vectorOnly.p50(), hybrid.p99() / (double) vectorOnly.p99()));
+      report.latency(service.search().config().mode().label() + " over HTTP", overHttp);
       report.add("search over HTTP p50 / p99 (POST /search)", String.format(Locale.ROOT,
           "%.2f / %.2f ms; ratio HTTP/in-process p50 = %.2f", ms(overHttp.p50()), ms(overHttp.p99()),
           overHttp.p50() / (double) inProcess.p50()));
@@ -659,13 +661,21 @@ public final class PipelineBench {
    *
    * @param rows measure → value
    */
-  public record Report(Map<String, String> rows) {
+  /**
+   * @param rows measure → value, as printed
+   * @param latencyMs search latency p50 and p99 in ms, by what was measured (each mode in process, HTTP), for plots
+   */
+  public record Report(Map<String, String> rows, Map<String, double[]> latencyMs) {
     Report() {
-      this(new LinkedHashMap<>());
+      this(new LinkedHashMap<>(), new LinkedHashMap<>());
     }
 
     void add(String measure, String value) {
       rows.put(measure, value);
+    }
+
+    void latency(String what, Percentiles p) {
+      latencyMs.put(what, new double[] {ms(p.p50()), ms(p.p99())});
     }
 
     /** The table in Markdown. */

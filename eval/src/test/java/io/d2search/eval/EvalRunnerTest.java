@@ -170,6 +170,14 @@ class EvalRunnerTest {
     assertThat(teachers.opened).containsExactly("precomputed", "uncached");
     assertThat(teachers.closed).containsExactlyInAnyOrder("precomputed", "uncached");
 
+    // --plot: a PNG of nDCG@10 per system.
+    Path png = Files.createTempFile("eval-plot", ".png");
+    EvalPlot.write(report, png);
+    java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(png.toFile());
+    assertThat(image.getWidth()).isGreaterThanOrEqualTo(900);
+    assertThat(image.getHeight()).isEqualTo(620);
+    Files.delete(png);
+
     assertThat(progress.toString(StandardCharsets.UTF_8)).contains(
         "tiny (test split): " + DOCS.length + " documents, " + QUERIES.length + " queries, whole documents",
         DOCS.length + " passages", "embedding " + DOCS.length + " passages with bi-encoder (all-minilm-l6-v2, mean) on CPU",

@@ -1,6 +1,7 @@
 package io.d2search.lab;
 
 import io.d2search.app.ConfigOptions;
+import io.d2search.bench.BenchPlot;
 import io.d2search.bench.PipelineBench;
 import io.d2search.bench.TeacherBench;
 import java.nio.file.Path;
@@ -40,12 +41,21 @@ final class BenchCommand implements Callable<Integer> {
           + "(default: ${DEFAULT-VALUE}).")
   int freshDocs;
 
+  @Option(names = "--plot", paramLabel = "FILE.png",
+      description = "Also draw search latency p50 and p99 per retrieval mode (in process) and over HTTP as a PNG.")
+  Path plot;
+
   @Override
   public Integer call() throws Exception {
     PipelineBench.Plan plan = new PipelineBench.Plan(corpus, docs, queries, queryCount, freshDocs);
     PipelineBench.Report report = new PipelineBench(plan, config.settings()).run();
     System.out.println();
     System.out.println(report.markdown());
+    if (plot != null) {
+      BenchPlot.write(report.latencyMs(), "d2search bench: search latency (" + docs + " documents, " + queryCount
+          + " queries)", plot);
+      System.out.println("plot written to " + plot);
+    }
     return 0;
   }
 

@@ -3,6 +3,7 @@ package io.d2search.lab;
 import io.d2search.app.ConfigOptions;
 import io.d2search.config.Settings;
 import io.d2search.eval.EvalPlan;
+import io.d2search.eval.EvalPlot;
 import io.d2search.eval.EvalReport;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -74,6 +75,10 @@ final class EvalCommand implements Callable<Integer> {
           + "and each student IEM's symmetric branch.")
   Path symmetric;
 
+  @Option(names = "--plot", paramLabel = "FILE.png",
+      description = "Also draw nDCG@10 per system with its 95% bootstrap interval (all and unseen queries) as a PNG.")
+  Path plot;
+
   @Override
   public Integer call() throws IOException {
     Settings settings = config.settings();
@@ -83,6 +88,10 @@ final class EvalCommand implements Callable<Integer> {
         Optional.ofNullable(symmetric));
     EvalReport report = EvalEnvironment.runner(settings, caches.dirs(settings), noCache, System.out).run(plan);
     System.out.print(report.text());
+    if (plot != null) {
+      EvalPlot.write(report, plot);
+      System.out.println("plot written to " + plot);
+    }
     return 0;
   }
 }
