@@ -111,10 +111,11 @@ public final class HnswDenseRetriever implements Retriever, AutoCloseable {
       @Override
       public List<ScoredDoc> search(String query, int k) {
         PassageRanker.Query ask = new PassageRanker.Query(query, null, mode, passagesFor(k), Filter.NONE, rerank);
-        float[] vector = mode.needsVector() || ranker.reranks(ask) ? embedder.embed(query) : null;
+        if (ask.needsVector(ranker)) {
+          ask = ask.withVector(embedder.embed(query));
+        }
         try (PassageSearcher searcher = index.searcher()) {
-          PassageRanker.Ranking ranking = ranker.rank(searcher, new PassageRanker.Query(query, vector, mode,
-              ask.k(), Filter.NONE, rerank));
+          PassageRanker.Ranking ranking = ranker.rank(searcher, ask);
           List<Hit> hits = searcher.hits(ranking.hits().stream()
               .map(r -> new PassageSearcher.Candidate(r.first().doc(), r.score())).toList());
           List<ScoredDoc> top = new ArrayList<>(k);

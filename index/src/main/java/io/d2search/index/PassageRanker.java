@@ -43,6 +43,16 @@ public final class PassageRanker {
       Objects.requireNonNull(mode, "mode");
       Objects.requireNonNull(filter, "filter");
     }
+
+    /** This query with the query vector (embedded once the caller knows it is needed). */
+    public Query withVector(float[] value) {
+      return new Query(text, value, mode, k, filter, rerank);
+    }
+
+    /** Whether the query vector is needed: for the vector retriever, or to re-rank with {@code ranker}. */
+    public boolean needsVector(PassageRanker ranker) {
+      return mode.needsVector() || ranker.reranks(this);
+    }
   }
 
   /**

@@ -53,6 +53,9 @@ public final class PassageSearcher implements AutoCloseable {
   private final int efSearch;
   private final AttributeSchema attributes;
   private boolean closed;
+  /** The last filter compiled, and its query: a hybrid search applies one filter in both retrievers. */
+  private Filter compiledFilter;
+  private Query compiledQuery;
 
   PassageSearcher(SearcherManager searchers, int efSearch, AttributeSchema attributes) {
     this.searchers = searchers;
@@ -128,7 +131,11 @@ public final class PassageSearcher implements AutoCloseable {
 
   /** The Lucene query of a filter against this searcher's reader; null for {@link Filter#NONE}. */
   Query filterQuery(Filter filter) {
-    return FilterQueries.of(Objects.requireNonNull(filter, "filter"), attributes, searcher.getIndexReader());
+    if (!Objects.requireNonNull(filter, "filter").equals(compiledFilter)) {
+      compiledQuery = FilterQueries.of(filter, attributes, searcher.getIndexReader());
+      compiledFilter = filter;
+    }
+    return compiledQuery;
   }
 
   /** The reader's searcher, for {@link PassageIndex}'s exact search. */

@@ -181,16 +181,14 @@ public final class SearchService {
     RetrievalMode mode = request.mode() != null ? request.mode() : config.mode();
     long start = System.nanoTime();
     PassageRanker.Query ranked = new PassageRanker.Query(query, null, mode, k, request.filter(), request.rerank());
-    float[] vector = null;
-    if (mode.needsVector() || ranker.reranks(ranked)) {
-      vector = embedder.embed(query);
+    if (ranked.needsVector(ranker)) {
+      ranked = ranked.withVector(embedder.embed(query));
       embedTimer.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
     }
     List<RankedHit> hits;
     PassageRanker.Ranking ranking;
     try (PassageSearcher searcher = index.searcher()) {
-      ranking = ranker.rank(searcher, new PassageRanker.Query(query, vector, mode, k, request.filter(),
-          request.rerank()));
+      ranking = ranker.rank(searcher, ranked);
       List<Hit> stored = searcher.hits(ranking.hits().stream()
           .map(r -> new Candidate(r.first().doc(), r.first().score())).toList());
       hits = new ArrayList<>(stored.size());

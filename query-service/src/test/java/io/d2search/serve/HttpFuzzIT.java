@@ -8,7 +8,6 @@ import io.d2search.broker.TestKafka;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.EmbedderConfig;
 import io.d2search.embed.ExecutionProvider;
-import io.d2search.events.PassageEmbedding;
 import io.d2search.schemas.Topics;
 import io.d2search.testkit.Randomized;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -22,7 +21,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -31,11 +29,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -69,16 +62,7 @@ class HttpFuzzIT {
     kafka.createTopics(new NewTopic(Topics.EMBEDDINGS, 1, (short) 1), new NewTopic(Topics.IMPRESSIONS, 1, (short) 1),
         new NewTopic(Topics.CLICKS, 1, (short) 1));
     embedder = Embedder.create(EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU));
-    Properties p = new Properties();
-    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(),
-        new ByteArraySerializer())) {
-      for (String[] doc : HttpApiTest.CORPUS) {
-        PassageEmbedding e = HttpApiTest.embedding(embedder, doc[0], 0, doc[1], doc[2]);
-        e.setAttributes(Map.of("topic", doc[0]));
-        producer.send(new ProducerRecord<>(Topics.EMBEDDINGS, doc[0] + "#0", Topics.embeddingSerde().encode(e))).get();
-      }
-    }
+    TestCorpus.produce(kafka.bootstrapServers(), embedder, id -> Map.of("topic", id));
   }
 
   @AfterAll

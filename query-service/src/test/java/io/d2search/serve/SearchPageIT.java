@@ -7,7 +7,6 @@ import io.d2search.embed.Embedder;
 import io.d2search.embed.EmbedderConfig;
 import io.d2search.embed.ExecutionProvider;
 import io.d2search.events.Click;
-import io.d2search.events.PassageEmbedding;
 import io.d2search.schemas.Topics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -26,13 +25,8 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -99,16 +93,8 @@ class SearchPageIT {
     Assumptions.assumeTrue(chromium.isPresent() && driverBinary.isPresent(),
         "no chromium and chromedriver on this machine (apt-get install chromium chromium-driver)");
 
-    Properties p = new Properties();
-    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(),
-        new ByteArraySerializer())) {
-      for (String[] doc : HttpApiTest.CORPUS) {
-        PassageEmbedding e = HttpApiTest.embedding(embedder, doc[0], 0, doc[1], doc[2]);
-        e.setAttributes(Map.of("topic", doc[0].equals("cats") ? "pets" : "other"));
-        producer.send(new ProducerRecord<>(Topics.EMBEDDINGS, doc[0] + "#0", Topics.embeddingSerde().encode(e))).get();
-      }
-    }
+    TestCorpus.produce(kafka.bootstrapServers(), embedder,
+        id -> Map.of("topic", id.equals("cats") ? "pets" : "other"));
     QueryServiceConfig config = QueryServiceConfig.defaults(kafka.bootstrapServers(), dir.resolve("index"))
         .withHttp("127.0.0.1", 0);
     try (QueryService service = QueryService.start(config, embedder,
