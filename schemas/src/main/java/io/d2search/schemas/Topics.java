@@ -34,8 +34,10 @@ public final class Topics {
   public static final String FEEDBACK_DLQ = "feedback.dlq";
   /** {@link TrainingExample} keyed by query id. */
   public static final String TRAINING_PAIRS = "training-pairs";
-  /** Compacted: {@link ModelRelease} under the key {@code "current"}. */
+  /** Compacted: {@link ModelRelease} keyed by its stage ({@link #CURRENT_RELEASE}). */
   public static final String MODEL_RELEASES = "model-releases";
+  /** The key of the release that serves every search on {@link #MODEL_RELEASES}. */
+  public static final String CURRENT_RELEASE = "current";
 
   /** Topics whose latest value per key is the state (cleanup.policy=compact). */
   public static final List<String> COMPACTED = List.of(PASSAGES, EMBEDDINGS, MODEL_RELEASES);

@@ -11,6 +11,7 @@ import io.d2search.events.Passage;
 import io.d2search.events.PassageEmbedding;
 import io.d2search.events.RankedPassage;
 import io.d2search.events.ReleaseKind;
+import io.d2search.events.ReleaseStage;
 import io.d2search.events.TrainingExample;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -140,6 +141,7 @@ final class RandomEvents {
         .setBundleUri("file:/models/" + id())
         .setSha256(text())
         .setKind(pick(ReleaseKind.values()))
+        .setStage(pick(ReleaseStage.values()))
         .setMetrics(metrics)
         .setTs(instant())
         .build();
