@@ -23,6 +23,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /**
@@ -31,7 +32,8 @@ import java.util.stream.Stream;
  * own (one that fine-tuned backbone layers). Loading checks the weights file's sha256, the tensors' names and
  * shapes against the manifest, and the backbone ONNX's sha256, and refuses any mismatch with a
  * {@link BundleException} that names it. The bundle's identity is {@link #checksum()}, the sha256 of
- * {@code manifest.json}, which pins everything else.
+ * {@code manifest.json}, which pins everything else. {@link #passageVectorsId()} tells whether two bundles embed
+ * passages alike, so that an index built with one serves the other.
  *
  * <p>Immutable and thread-safe; holds no native resources (the backbone is only opened by {@link #embedder}).
  */
@@ -50,6 +52,8 @@ public final class ModelBundle {
   public static final long VERSION_ZERO_SEED = 0xD2L;
   /** Version 0 is a function of its backbone alone, so it carries no wall-clock time. */
   static final String VERSION_ZERO_CREATED_AT = "1970-01-01T00:00:00Z";
+  /** Names of the tensors that pool token states into a vector (as opposed to the IEM's {@code iem.*}). */
+  private static final String POOLING_TENSOR_PREFIX = "pma.";
   /** Marks the weights as PyTorch-layout for HuggingFace tooling. */
   static final Map<String, String> WEIGHTS_METADATA = Map.of("format", "pt");
 
@@ -60,9 +64,10 @@ public final class ModelBundle {
   private final IemHead iem; // null when the bundle has none
   private final BackboneSource backbone;
   private final String backboneSha256;
+  private final String passageVectorsId;
 
   private ModelBundle(Path directory, Manifest manifest, String checksum, Pooling pooling, IemHead iem,
-      BackboneSource backbone, String backboneSha256) {
+      BackboneSource backbone, String backboneSha256, String passageVectorsId) {
     this.directory = directory;
     this.manifest = manifest;
     this.checksum = checksum;
@@ -70,6 +75,7 @@ public final class ModelBundle {
     this.iem = iem;
     this.backbone = backbone;
     this.backboneSha256 = backboneSha256;
+    this.passageVectorsId = passageVectorsId;
   }
 
   /**
@@ -120,7 +126,29 @@ public final class ModelBundle {
           + backboneSha + " but manifest backbone.sha256 is " + manifest.backbone().sha256()
           + " (a different graph than the heads were trained on)");
     }
-    return new ModelBundle(dir, manifest, TextHash.sha256(manifestBytes), pooling, iem, backbone, backboneSha);
+    return new ModelBundle(dir, manifest, TextHash.sha256(manifestBytes), pooling, iem, backbone, backboneSha,
+        passageVectorsId(manifest, backboneSha, tensors));
+  }
+
+  /**
+   * SHA-256 over what decides a passage's vector: the backbone graph's sha256, the token limit (it truncates long
+   * passages), the pooling type and heads, and the pooling tensors' bytes (encoded as safetensors, deterministic).
+   * The IEM tensors are left out: they re-rank, they do not embed. The tokenizer is taken to go with the graph (a
+   * bundle that carries its own graph copies its parent's tokenizer).
+   */
+  private static String passageVectorsId(Manifest manifest, String backboneSha, SortedMap<String, Tensor> tensors) {
+    SortedMap<String, Tensor> poolingTensors = new TreeMap<>();
+    tensors.forEach((name, tensor) -> {
+      if (name.startsWith(POOLING_TENSOR_PREFIX)) {
+        poolingTensors.put(name, tensor);
+      }
+    });
+    String identity = "backbone.sha256=" + backboneSha + "\n"
+        + "backbone.maxTokens=" + manifest.backbone().maxTokens() + "\n"
+        + "pooling.type=" + manifest.pooling().type() + "\n"
+        + "pooling.heads=" + manifest.pooling().heads() + "\n"
+        + "pooling.tensors.sha256=" + TextHash.sha256(Safetensors.encode(poolingTensors, Map.of())) + "\n";
+    return TextHash.sha256(identity);
   }
 
   private static byte[] readFile(Path dir, String name) {
@@ -344,6 +372,16 @@ public final class ModelBundle {
   /** SHA-256 of the backbone ONNX, computed (and checked against the manifest) once at load. */
   public String backboneSha256() {
     return backboneSha256;
+  }
+
+  /**
+   * Identifies the passage vectors this bundle produces: two bundles with the same id embed every text to the same
+   * vector (same backbone graph and token limit, byte-identical pooling: type, heads and {@code pma.*} tensors), so
+   * an index built with one serves the other. A release that changes only the IEM head (kind HEADS) keeps it; one
+   * that changes the backbone or the pooling (FULL) changes it. Computed at {@link #load}; SHA-256 hex.
+   */
+  public String passageVectorsId() {
+    return passageVectorsId;
   }
 
   @Override
