@@ -3,6 +3,7 @@ package io.d2search.distill;
 import io.d2search.teach.FeatureTeacher;
 import io.d2search.teach.Teacher;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -69,6 +70,19 @@ public final class TrainingSetBuilder {
 
   /** One example per (query, positive); queries whose positives are not in the corpus are skipped. */
   public TrainingSet build(List<JudgedQuery> queries, String label) {
+    return build(queries, Map.of(), label);
+  }
+
+  /**
+   * As {@link #build(List, String)}, with negatives users showed they did not want: a query's {@code skipped}
+   * documents (shown above a click and passed over) come first among its K negatives, mined ones fill the rest.
+   * Lists with skipped documents bypass the label store: the same text and positives may come with other skipped
+   * documents another time.
+   *
+   * @param skipped query id → documents skipped for it, best-ranked first; documents not in the corpus, positives
+   *     and those beyond K are dropped
+   */
+  public TrainingSet build(List<JudgedQuery> queries, Map<String, List<String>> skipped, String label) {
     List<Labelled> labelled = new ArrayList<>();
     int reused = 0;
     try (ProgressBar bar = bar(label + ": negatives + teacher", queries.size())) {
@@ -78,10 +92,12 @@ public final class TrainingSetBuilder {
         if (positives.isEmpty()) {
           continue;
         }
-        LabelStore.Entry entry = labels == null ? null : labels.get(q.text(), positives);
+        List<String> passedOver = skipped.getOrDefault(q.id(), List.of()).stream()
+            .filter(d -> documentText.containsKey(d) && !q.positives().contains(d)).distinct().toList();
+        LabelStore.Entry entry = labels == null || !passedOver.isEmpty() ? null : labels.get(q.text(), positives);
         if (entry == null) {
-          entry = label(q.text(), positives, miner.mine(q.text(), Set.copyOf(q.positives())));
-          if (labels != null) {
+          entry = label(q.text(), positives, negatives(q, passedOver));
+          if (labels != null && passedOver.isEmpty()) {
             labels.put(entry);
           }
         } else {
@@ -200,6 +216,23 @@ public final class TrainingSetBuilder {
       queryIds.add(l.queryId());
     }
     return new TrainingSet(examples, queryIds);
+  }
+
+  /** K negatives: the skipped ones first (at most K), then mined ones that are neither positives nor skipped. */
+  private List<String> negatives(JudgedQuery q, List<String> skipped) {
+    if (skipped.isEmpty()) {
+      return miner.mine(q.text(), Set.copyOf(q.positives()));
+    }
+    LinkedHashSet<String> out = new LinkedHashSet<>(skipped.subList(0, Math.min(skipped.size(), miner.k())));
+    Set<String> exclude = new HashSet<>(q.positives());
+    exclude.addAll(out);
+    for (String mined : miner.mine(q.text(), exclude)) {
+      if (out.size() == miner.k()) {
+        break;
+      }
+      out.add(mined);
+    }
+    return List.copyOf(out);
   }
 
   /** Asks the teacher about the positives then the candidates, in one call. */

@@ -488,15 +488,42 @@ public final class PassageIndex implements AutoCloseable {
       if (top.scoreDocs.length == 0) {
         return Optional.empty();
       }
-      Document d = searcher.storedFields().document(top.scoreDocs[0].doc);
-      return Optional.of(new StoredPassage(d.get(ID), d.get(DOC_ID), d.getField(N).numericValue().intValue(),
-          d.get(TITLE), d.get(TEXT), d.get(URL), d.get(MODEL_VERSION), d.get(TEXT_HASH),
-          d.getField(DOC_VERSION).numericValue().longValue()));
+      return Optional.of(stored(searcher.storedFields().document(top.scoreDocs[0].doc)));
     } catch (IOException e) {
       throw new UncheckedIOException("Lookup of " + passageId + " failed", e);
     } finally {
       release(searcher);
     }
+  }
+
+  /**
+   * Every passage as of the last {@link #refresh()}, in index order (a full scan of stored fields: for jobs that
+   * need the whole corpus, such as a retraining refresh, never for a search).
+   */
+  public void forEachPassage(java.util.function.Consumer<StoredPassage> action) {
+    Objects.requireNonNull(action, "action");
+    IndexSearcher searcher = acquire();
+    try {
+      for (LeafReaderContext leaf : searcher.getIndexReader().leaves()) {
+        org.apache.lucene.util.Bits live = leaf.reader().getLiveDocs();
+        StoredFields fields = leaf.reader().storedFields();
+        for (int doc = 0; doc < leaf.reader().maxDoc(); doc++) {
+          if (live == null || live.get(doc)) {
+            action.accept(stored(fields.document(doc)));
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("Scanning the passages failed", e);
+    } finally {
+      release(searcher);
+    }
+  }
+
+  private static StoredPassage stored(Document d) {
+    return new StoredPassage(d.get(ID), d.get(DOC_ID), d.getField(N).numericValue().intValue(), d.get(TITLE),
+        d.get(TEXT), d.get(URL), d.get(MODEL_VERSION), d.get(TEXT_HASH),
+        d.getField(DOC_VERSION).numericValue().longValue());
   }
 
   /** Number of passages as of the last {@link #refresh()}. */

@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import io.d2search.events.PassageEmbedding;
+import io.d2search.schemas.PassageId;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -241,6 +242,33 @@ class PassageIndexTest {
       index.refresh();
       assertThat(index.size()).isEqualTo(1);
       assertThat(index.get("a#1")).get().extracting(StoredPassage::text).isEqualTo("second");
+    }
+  }
+
+  @Test
+  void forEachPassageVisitsEveryLivePassageOnceAfterUpdatesAndDeletes(TestInfo test) {
+    Random random = Randomized.random(test.getDisplayName());
+    try (PassageIndex index = open()) {
+      java.util.Map<String, String> truth = new java.util.TreeMap<>();
+      for (int i = 0; i < 50; i++) {
+        String id = "d" + random.nextInt(20) + "#" + random.nextInt(3);
+        if (random.nextInt(4) == 0) {
+          index.delete(id);
+          truth.remove(id);
+        } else {
+          String text = "text " + i;
+          PassageId pid = PassageId.parse(id);
+          index.upsert(id, Embeddings.of(pid.docId(), pid.n(), VERSION, unitVector(random, DIM), text));
+          truth.put(id, text);
+        }
+        if (random.nextInt(10) == 0) {
+          index.commit(java.util.Map.of());
+        }
+      }
+      index.refresh();
+      java.util.Map<String, String> seen = new java.util.TreeMap<>();
+      index.forEachPassage(p -> assertThat(seen.put(p.passageId(), p.text())).as("once: %s", p.passageId()).isNull());
+      assertThat(seen).isEqualTo(truth);
     }
   }
 

@@ -1,0 +1,75 @@
+package io.d2search.loop;
+
+import io.d2search.distill.LossConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * The distiller service's settings ({@code distiller.*}, declared with their defaults and meaning in
+ * {@code d2search-defaults.properties}).
+ *
+ * @param stateDir the service's own files: its replica index, candidate bundles, caches, refresh reports
+ * @param bundlesDir the bundle store every service reads; released bundles are moved there
+ * @param refreshEveryExamples a refresh starts once this many new examples arrived since the last one
+ * @param refreshInterval ... or once this long passed since the last one, if any new example arrived
+ * @param minTrainingLists a refresh with fewer training lists than this is skipped, and says so
+ * @param gateFraction the share of feedback queries held out for the gate ({@link HeldOutRule})
+ * @param validationFraction the share of the rest held out for early stopping
+ * @param negatives hard negatives per list, K: the skipped results first, then mined ones
+ * @param denseNegatives of the mined ones, how many come from the replica's HNSW (the rest from its BM25)
+ * @param negativeDepth the HNSW ranks those are drawn across
+ * @param epochs most epochs per refresh
+ * @param learningRate the IEM's peak AdamW rate
+ * @param batchSize lists per step
+ * @param seed seeds initialisation and shuffling: the same refresh over the same data trains the same weights
+ * @param loss the objective
+ * @param gate when a candidate may replace the current release
+ * @param threads intra-op threads of training (bounded, so search and ingestion keep their cores)
+ */
+public record DistillerConfig(Path stateDir, Path bundlesDir, int refreshEveryExamples, Duration refreshInterval,
+    int minTrainingLists, double gateFraction, double validationFraction, int negatives, int denseNegatives,
+    int negativeDepth, int epochs, double learningRate, int batchSize, long seed, LossConfig loss, GateConfig gate,
+    int threads) {
+
+  /**
+   * @param minQueries fewer held-out feedback queries than this: no verdict, no release
+   * @param margin the paired bootstrap's 95% lower bound of nDCG@10(candidate) − nDCG@10(current) must exceed it
+   * @param recallTolerance recall@10 may drop by at most this much (the guard metric)
+   * @param k the cut-off of both metrics
+   */
+  public record GateConfig(int minQueries, double margin, double recallTolerance, int k) {
+    public GateConfig {
+      if (minQueries < 2 || k < 1 || !(recallTolerance >= 0)) {
+        throw new IllegalArgumentException("gate needs >= 2 queries, k >= 1 and a tolerance >= 0");
+      }
+    }
+  }
+
+  public DistillerConfig {
+    Objects.requireNonNull(stateDir, "stateDir");
+    Objects.requireNonNull(bundlesDir, "bundlesDir");
+    Objects.requireNonNull(refreshInterval, "refreshInterval");
+    Objects.requireNonNull(loss, "loss");
+    Objects.requireNonNull(gate, "gate");
+    if (refreshEveryExamples < 1 || minTrainingLists < 1 || negatives < 1 || denseNegatives < 0
+        || denseNegatives > negatives || negativeDepth < denseNegatives || epochs < 1 || batchSize < 1
+        || !(learningRate > 0) || threads < 0) {
+      throw new IllegalArgumentException("distiller settings out of range: " + this);
+    }
+    new HeldOutRule(HeldOutRule.GATE, gateFraction);
+    new HeldOutRule(HeldOutRule.VALIDATION, validationFraction);
+  }
+
+  public DistillerConfig withLearningRate(double value) {
+    return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
+        gateFraction, validationFraction, negatives, denseNegatives, negativeDepth, epochs, value, batchSize, seed,
+        loss, gate, threads);
+  }
+
+  public DistillerConfig withRefreshEveryExamples(int value) {
+    return new DistillerConfig(stateDir, bundlesDir, value, refreshInterval, minTrainingLists, gateFraction,
+        validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize, seed, loss,
+        gate, threads);
+  }
+}

@@ -1,0 +1,457 @@
+package io.d2search.loop;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.d2search.bundle.BundleException;
+import io.d2search.bundle.ModelBundle;
+import io.d2search.distill.DistillRun;
+import io.d2search.embed.Embedder;
+import io.d2search.events.ModelRelease;
+import io.d2search.events.ReleaseKind;
+import io.d2search.events.ReleaseStage;
+import io.d2search.events.TrainingExample;
+import io.d2search.index.EmbeddingsMaterializer;
+import io.d2search.index.IndexConfig;
+import io.d2search.index.MaterializerConfig;
+import io.d2search.index.PassageIndex;
+import io.d2search.schemas.Topics;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The distiller service: the retraining loop's second stage. It follows {@code training-pairs} (the feedback join's
+ * examples), {@code model-releases} (what serves) and {@code embeddings} (a replica of the serving index), and
+ * every {@code refreshEveryExamples} new examples, or every {@code refreshInterval} when any arrived, or on
+ * {@link #refreshNow()}, runs a {@link Refresh} in the background: one at a time, on bounded threads, so ingestion
+ * and search never wait for it. A candidate the {@link ReleaseGate} passes is moved into the bundle store and
+ * published on {@code model-releases} (stage CURRENT, kind HEADS), where the query services pick it up; a refused
+ * one stays in {@code <state>/candidates/} for inspection, and the current release keeps serving.
+ *
+ * <p><b>State and crashes.</b> The feedback is the {@code training-pairs} topic itself, re-read from its beginning
+ * at start (its retention is the replay window); the distiller's own state is {@code <state>/refreshes.jsonl}, one
+ * {@link RefreshReport} per refresh, from which it knows how much feedback the last refresh saw. Bundles are written
+ * to a temporary directory and renamed, then moved into the store, then published: a crash at any point leaves no
+ * partial bundle visible, at worst a complete bundle that was never released, and the next refresh takes the next
+ * version number.
+ *
+ * <p><b>Metrics</b>: {@code d2search.distiller.refreshes} (tag {@code decision}), {@code
+ * d2search.distiller.refresh} (timer), gauges {@code d2search.distiller.feedback.lists}, {@code
+ * d2search.distiller.feedback.new} and {@code d2search.distiller.refresh.running}.
+ *
+ * <p>Thread-safe.
+ */
+public final class DistillerService implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(DistillerService.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String VERSION_PREFIX = "loop-";
+  private static final Pattern LOOP_VERSION = Pattern.compile(Pattern.quote(VERSION_PREFIX) + "(\\d+)");
+  private static final int REPORTS_SHOWN = 20;
+
+  /**
+   * What {@code /status} shows.
+   *
+   * @param serving the release that serves (the parent of the next refresh)
+   * @param embeddingVersion the version of the index's passage vectors
+   * @param passages passages in the replica index
+   * @param caughtUp whether the replica and the feedback have been read up to where they were at start
+   * @param feedbackLists distinct feedback lists held
+   * @param feedbackReceived examples read from {@code training-pairs}
+   * @param newFeedback examples read since the last refresh started
+   * @param running the version a refresh is training now; null when none runs
+   * @param reports the latest refresh reports, newest last
+   */
+  public record Status(String serving, String embeddingVersion, int passages, boolean caughtUp, int feedbackLists,
+      long feedbackReceived, long newFeedback, String running, List<RefreshReport> reports) {}
+
+  private final DistillerConfig config;
+  private final Refresh refresh;
+  private final Embedder embedder;
+  private final ModelBundle base;
+  private final PassageIndex index;
+  private final EmbeddingsMaterializer materializer;
+  private final FeedbackStore feedback = new FeedbackStore();
+  private final TopicReader feedbackReader;
+  private final TopicReader releaseReader;
+  private final KafkaProducer<String, byte[]> producer;
+  private final ScheduledExecutorService scheduler;
+  private final java.util.concurrent.ExecutorService worker;
+  private final AtomicReference<ModelRelease> current = new AtomicReference<>();
+  private final AtomicReference<String> running = new AtomicReference<>();
+  private final Deque<RefreshReport> reports = new ArrayDeque<>();
+  private final Path reportsFile;
+  private final MeterRegistry registry;
+  private final Timer refreshTimer;
+  private volatile long receivedAtLastRefresh;
+  private volatile long lastRefreshAt;
+  private volatile CompletableFuture<RefreshReport> inFlight;
+
+  /**
+   * Starts following the topics; refreshes start on their own from then on.
+   *
+   * @param config the service's settings
+   * @param ranking how the query service ranks (the gate ranks the same way)
+   * @param kafka client properties: bootstrap servers and any security settings
+   * @param base the bundle of the index's passage vectors ({@code model.version}): the parent until a release exists
+   * @param embedder its embedder; the caller closes it after this service
+   * @param indexConfig the replica index's HNSW and attribute settings (the query service's)
+   * @param teacher opens the teacher that labels each refresh's pairs
+   * @param registry where the service's metrics go
+   */
+  public static DistillerService start(DistillerConfig config, RankingSetup ranking, Map<String, Object> kafka,
+      ModelBundle base, Embedder embedder, IndexConfig indexConfig, DistillRun.TeacherSource teacher,
+      MeterRegistry registry) {
+    return new DistillerService(config, new Refresh(config, ranking, teacher), kafka, base, embedder, indexConfig,
+        registry);
+  }
+
+  private DistillerService(DistillerConfig config, Refresh refresh, Map<String, Object> kafka, ModelBundle base,
+      Embedder embedder, IndexConfig indexConfig, MeterRegistry registry) {
+    this.config = Objects.requireNonNull(config, "config");
+    this.refresh = refresh;
+    this.base = Objects.requireNonNull(base, "base");
+    this.embedder = Objects.requireNonNull(embedder, "embedder");
+    this.registry = Objects.requireNonNull(registry, "registry");
+    this.reportsFile = config.stateDir().resolve("refreshes.jsonl");
+    try {
+      Files.createDirectories(config.stateDir());
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot create " + config.stateDir(), e);
+    }
+    restoreReports();
+    String bootstrap = String.valueOf(kafka.get(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG));
+    this.index = PassageIndex.open(config.stateDir().resolve("index").resolve(base.version()), base.version(),
+        indexConfig);
+    Map<String, String> clientProps = new HashMap<>();
+    kafka.forEach((k, v) -> clientProps.put(k, String.valueOf(v)));
+    clientProps.remove(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG);
+    // Its own registry: the replica's meters would collide with a query service's of the same names in one JVM.
+    this.materializer = EmbeddingsMaterializer.start(index, MaterializerConfig.defaults(bootstrap)
+        .withKafkaProperties(clientProps), new SimpleMeterRegistry());
+    this.feedbackReader = new TopicReader(kafka, Topics.TRAINING_PAIRS, "d2search-distiller-feedback", r -> {
+      TrainingExample e = Topics.trainingExampleSerde().decode(r.value());
+      FeedbackList list = FeedbackList.of(e);
+      if (list != null) {
+        feedback.add(list);
+      }
+    });
+    this.releaseReader = new TopicReader(kafka, Topics.MODEL_RELEASES, "d2search-distiller-releases", r -> {
+      ModelRelease release = Topics.modelReleaseSerde().decode(r.value());
+      if (release.getStage() == ReleaseStage.CURRENT) {
+        current.set(release);
+      }
+    });
+    Map<String, Object> p = new HashMap<>(kafka);
+    p.put(ProducerConfig.CLIENT_ID_CONFIG, "d2search-distiller-releases");
+    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+    p.put(ProducerConfig.ACKS_CONFIG, "all");
+    this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+    this.refreshTimer = Timer.builder("d2search.distiller.refresh").description("Refresh duration")
+        .register(registry);
+    Gauge.builder("d2search.distiller.feedback.lists", feedback, FeedbackStore::size)
+        .description("Distinct feedback lists held").register(registry);
+    Gauge.builder("d2search.distiller.feedback.new", this, s -> s.feedback.received() - s.receivedAtLastRefresh)
+        .description("Examples read since the last refresh").register(registry);
+    Gauge.builder("d2search.distiller.refresh.running", running, r -> r.get() == null ? 0 : 1)
+        .description("1 while a refresh runs").register(registry);
+    feedbackReader.start();
+    releaseReader.start();
+    this.worker = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "d2search-distiller-refresh");
+      t.setDaemon(true);
+      t.setPriority(Thread.MIN_PRIORITY);
+      return t;
+    });
+    this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "d2search-distiller-trigger");
+      t.setDaemon(true);
+      return t;
+    });
+    scheduler.scheduleWithFixedDelay(this::maybeRefresh, 2, 2, TimeUnit.SECONDS);
+    log.info("Distiller following {} over index {} (refresh every {} examples or {}), releases to {}",
+        Topics.TRAINING_PAIRS, base.version(), config.refreshEveryExamples(), config.refreshInterval(),
+        config.bundlesDir());
+  }
+
+  /** Waits until the replica index, the feedback and the releases have been read up to where they were at start. */
+  public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    return materializer.awaitCaughtUp(timeout)
+        && feedbackReader.awaitCaughtUp(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))
+        && releaseReader.awaitCaughtUp(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+  }
+
+  private boolean caughtUp() {
+    return materializer.caughtUp() && feedbackReader.caughtUp() && releaseReader.caughtUp();
+  }
+
+  private void maybeRefresh() {
+    try {
+      if (running.get() != null || !caughtUp()) {
+        return;
+      }
+      long fresh = feedback.received() - receivedAtLastRefresh;
+      boolean due = fresh >= config.refreshEveryExamples() || (fresh > 0
+          && System.currentTimeMillis() - lastRefreshAt >= config.refreshInterval().toMillis());
+      if (due) {
+        refreshNow();
+      }
+    } catch (RuntimeException e) {
+      log.error("Refresh trigger failed", e);
+    }
+  }
+
+  /**
+   * Starts a refresh now, unless one runs: then the running one's future. Operators call it through
+   * {@code POST /refresh}.
+   *
+   * @return completes with the refresh's report (never exceptionally: a failure is a FAILED report)
+   */
+  public synchronized CompletableFuture<RefreshReport> refreshNow() {
+    if (running.get() != null && inFlight != null) {
+      return inFlight;
+    }
+    String version = nextVersion();
+    running.set(version);
+    inFlight = CompletableFuture.supplyAsync(() -> runRefresh(version), worker);
+    return inFlight;
+  }
+
+  private RefreshReport runRefresh(String version) {
+    long started = System.currentTimeMillis();
+    long received = feedback.received();
+    List<FeedbackList> lists = feedback.snapshot();
+    ModelRelease release = current.get();
+    String parentVersion = release == null ? base.version() : release.getVersion();
+    RefreshReport report;
+    Timer.Sample sample = Timer.start(registry);
+    try {
+      ModelBundle parent = parent(release);
+      Path out = config.stateDir().resolve("candidates").resolve(version);
+      Refresh.Outcome outcome = refresh.run(parent, embedder, index, lists, version, out);
+      double seconds = (System.currentTimeMillis() - started) / 1000.0;
+      if (outcome.candidate() == null) {
+        report = new RefreshReport(version, parentVersion, started, seconds, received, outcome.trainLists(),
+            outcome.validationLists(), outcome.heldOutLists(), RefreshReport.Decision.SKIPPED, outcome.skipped(),
+            Map.of());
+      } else if (!outcome.verdict().passed()) {
+        report = new RefreshReport(version, parentVersion, started, seconds, received, outcome.trainLists(),
+            outcome.validationLists(), outcome.heldOutLists(), RefreshReport.Decision.REJECTED,
+            outcome.verdict().reason(), outcome.verdict().metrics());
+      } else {
+        publish(outcome.candidate(), parentVersion, outcome.verdict());
+        report = new RefreshReport(version, parentVersion, started, (System.currentTimeMillis() - started) / 1000.0,
+            received, outcome.trainLists(), outcome.validationLists(), outcome.heldOutLists(),
+            RefreshReport.Decision.RELEASED, outcome.verdict().reason(), outcome.verdict().metrics());
+      }
+    } catch (RuntimeException | Error e) {
+      log.error("Refresh {} failed", version, e);
+      report = new RefreshReport(version, parentVersion, started, (System.currentTimeMillis() - started) / 1000.0,
+          received, 0, 0, 0, RefreshReport.Decision.FAILED, String.valueOf(e), Map.of());
+    } finally {
+      sample.stop(refreshTimer);
+    }
+    record(report);
+    running.set(null);
+    return report;
+  }
+
+  /** The current release's bundle, verified against the release's checksum; the base bundle before any release. */
+  private ModelBundle parent(ModelRelease release) {
+    if (release == null || release.getVersion().equals(base.version())) {
+      return base;
+    }
+    if (release.getKind() != ReleaseKind.HEADS) {
+      throw new IllegalStateException("the current release " + release.getVersion() + " is " + release.getKind()
+          + ": this distiller's index holds version " + base.version() + " vectors; restart it on the new version");
+    }
+    ModelBundle bundle = ModelBundle.load(Path.of(URI.create(release.getBundleUri())));
+    if (!bundle.checksum().equals(release.getSha256())) {
+      throw new BundleException("release " + release.getVersion() + " names sha256 " + release.getSha256()
+          + " but " + release.getBundleUri() + " has " + bundle.checksum());
+    }
+    return bundle;
+  }
+
+  /** Moves the candidate into the bundle store, then publishes it as the current release. */
+  private void publish(ModelBundle candidate, String parentVersion, ReleaseGate.Verdict verdict) {
+    Path target = config.bundlesDir().resolve(candidate.version());
+    try {
+      Files.createDirectories(config.bundlesDir());
+      try {
+        Files.move(candidate.directory(), target, StandardCopyOption.ATOMIC_MOVE);
+      } catch (AtomicMoveNotSupportedException e) {
+        // Another file system: copy beside the target, then rename there, so readers never see half a bundle.
+        Path staging = config.bundlesDir().resolve("." + candidate.version() + ".tmp-" + System.nanoTime());
+        copyTree(candidate.directory(), staging);
+        Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot move " + candidate.directory() + " into the bundle store", e);
+    }
+    ModelBundle stored = ModelBundle.load(target); // verifies what readers will load
+    Map<String, Double> metrics = new HashMap<>(verdict.metrics());
+    ModelRelease release = ModelRelease.newBuilder().setVersion(stored.version()).setParentVersion(parentVersion)
+        .setBundleUri(target.toAbsolutePath().toUri().toString()).setSha256(stored.checksum())
+        .setKind(ReleaseKind.HEADS).setStage(ReleaseStage.CURRENT).setMetrics(metrics).setTs(Instant.now()).build();
+    try {
+      producer.send(new ProducerRecord<>(Topics.MODEL_RELEASES, Topics.CURRENT_RELEASE,
+          Topics.modelReleaseSerde().encode(release))).get(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException("Publishing release " + stored.version() + " failed; it is in the store, "
+          + "unreleased", e);
+    }
+    current.set(release);
+    log.info("Released {} (HEADS, from {}): {}", stored.version(), parentVersion, verdict.reason());
+  }
+
+  private static void copyTree(Path from, Path to) throws IOException {
+    Files.createDirectories(to);
+    try (Stream<Path> files = Files.list(from)) {
+      for (Path f : files.toList()) {
+        Files.copy(f, to.resolve(f.getFileName()));
+      }
+    }
+  }
+
+  /** One above the highest loop version among the store's bundles, the candidates and the reports. */
+  private String nextVersion() {
+    int max = 0;
+    for (Path dir : List.of(config.bundlesDir(), config.stateDir().resolve("candidates"))) {
+      if (Files.isDirectory(dir)) {
+        try (Stream<Path> entries = Files.list(dir)) {
+          for (Path e : entries.toList()) {
+            max = Math.max(max, loopNumber(e.getFileName().toString()));
+          }
+        } catch (IOException e) {
+          throw new UncheckedIOException("Cannot list " + dir, e);
+        }
+      }
+    }
+    synchronized (reports) {
+      for (RefreshReport r : reports) {
+        max = Math.max(max, loopNumber(r.version()));
+      }
+    }
+    return VERSION_PREFIX + (max + 1);
+  }
+
+  private static int loopNumber(String name) {
+    Matcher m = LOOP_VERSION.matcher(name);
+    return m.matches() ? Integer.parseInt(m.group(1)) : 0;
+  }
+
+  private void record(RefreshReport report) {
+    log.info(report.describe());
+    Counter.builder("d2search.distiller.refreshes").tag("decision", report.decision().name().toLowerCase())
+        .description("Refreshes by decision").register(registry).increment();
+    receivedAtLastRefresh = report.feedbackReceived();
+    lastRefreshAt = report.startedAt();
+    synchronized (reports) {
+      reports.addLast(report);
+      while (reports.size() > REPORTS_SHOWN) {
+        reports.removeFirst();
+      }
+    }
+    try {
+      Files.writeString(reportsFile, JSON.writeValueAsString(report) + "\n", StandardCharsets.UTF_8,
+          StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.SYNC);
+    } catch (IOException e) {
+      log.warn("Cannot append to {}: {}", reportsFile, e.toString());
+    }
+  }
+
+  private void restoreReports() {
+    if (!Files.exists(reportsFile)) {
+      return;
+    }
+    try {
+      for (String line : Files.readAllLines(reportsFile, StandardCharsets.UTF_8)) {
+        if (line.isBlank()) {
+          continue;
+        }
+        RefreshReport r;
+        try {
+          r = JSON.readValue(line, RefreshReport.class);
+        } catch (IOException e) {
+          log.warn("Ignoring an unreadable line of {} (a crash while appending?): {}", reportsFile, e.getMessage());
+          continue;
+        }
+        reports.addLast(r);
+        while (reports.size() > REPORTS_SHOWN) {
+          reports.removeFirst();
+        }
+        receivedAtLastRefresh = r.feedbackReceived();
+        lastRefreshAt = r.startedAt();
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot read " + reportsFile, e);
+    }
+  }
+
+  /** Where the service stands. */
+  public Status status() {
+    ModelRelease release = current.get();
+    List<RefreshReport> shown;
+    synchronized (reports) {
+      shown = new ArrayList<>(reports);
+    }
+    return new Status(release == null ? base.version() : release.getVersion(), base.version(), index.size(),
+        caughtUp(), feedback.size(), feedback.received(), feedback.received() - receivedAtLastRefresh,
+        running.get(), shown);
+  }
+
+  /** Stops triggering, lets a running refresh finish (bounded wait), stops reading, closes the replica. */
+  @Override
+  public void close() {
+    scheduler.shutdownNow();
+    worker.shutdown();
+    try {
+      if (!worker.awaitTermination(30, TimeUnit.SECONDS)) {
+        log.warn("A refresh is still running; closing without it (its candidate, if any, stays unreleased)");
+        worker.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    feedbackReader.close();
+    releaseReader.close();
+    producer.close(Duration.ofSeconds(5));
+    materializer.close();
+    index.close();
+  }
+}

@@ -1,0 +1,161 @@
+package io.d2search.loop;
+
+import io.d2search.bundle.ModelBundle;
+import io.d2search.bundle.TrainingWindow;
+import io.d2search.distill.Distillation;
+import io.d2search.distill.DistillRun;
+import io.d2search.distill.HeadsSpec;
+import io.d2search.distill.IemInit;
+import io.d2search.distill.JudgedQuery;
+import io.d2search.distill.NegativeMiner;
+import io.d2search.distill.TokenStateCache;
+import io.d2search.distill.TokenStateSource;
+import io.d2search.distill.TrainerConfig;
+import io.d2search.distill.TrainingSet;
+import io.d2search.distill.TrainingSetBuilder;
+import io.d2search.embed.EmbedText;
+import io.d2search.embed.Embedder;
+import io.d2search.index.PassageIndex;
+import io.d2search.index.RetrievalMode;
+import io.d2search.rank.IemHead;
+import io.d2search.teach.FeatureTeacher;
+import io.d2search.teach.Teacher;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One refresh of the IEM head from click feedback (a HEADS candidate: the backbone and PMA stay the parent's, so the
+ * index's passage vectors stay valid):
+ *
+ * <ol>
+ *   <li>splits the feedback by query text ({@link HeldOutRule}): the gate's slice, never trained on; a validation
+ *       slice for early stopping; the rest trains;
+ *   <li>gives each training list K negatives: the results users skipped above their click first, then hard
+ *       negatives mined from the replica of the serving index (HNSW and BM25);
+ *   <li>has the teacher score every (query, passage) pair, then trains the IEM from the parent's (warm start) on
+ *       the backbone's cached token states ({@link Distillation});
+ *   <li>writes the candidate bundle atomically into a directory of its own (never half a bundle), and judges it
+ *       against the parent by the {@link ReleaseGate}.
+ * </ol>
+ *
+ * <p>Releasing is the caller's decision. Instances are immutable; one refresh runs at a time per cache directory.
+ */
+public final class Refresh {
+  private static final Logger log = LoggerFactory.getLogger(Refresh.class);
+
+  /** Where the slow, reusable parts live: backbone token states (and, through the teacher, its own caches). */
+  private final Path tokenStates;
+  private final DistillerConfig config;
+  private final RankingSetup ranking;
+  private final DistillRun.TeacherSource teacher;
+
+  public Refresh(DistillerConfig config, RankingSetup ranking, DistillRun.TeacherSource teacher) {
+    this.config = Objects.requireNonNull(config, "config");
+    this.ranking = Objects.requireNonNull(ranking, "ranking");
+    this.teacher = Objects.requireNonNull(teacher, "teacher");
+    this.tokenStates = config.stateDir().resolve("cache").resolve("token-states");
+  }
+
+  /** What a refresh made: the candidate (null when skipped before training) and the gate's verdict. */
+  public record Outcome(ModelBundle candidate, ReleaseGate.Verdict verdict, int trainLists, int validationLists,
+      int heldOutLists, String skipped) {}
+
+  /**
+   * Runs one refresh.
+   *
+   * @param parent the current release: trained from, and the baseline of the gate
+   * @param embedder the embedder of the index's vectors (the parent's backbone and PMA)
+   * @param index the replica of the serving index, caught up
+   * @param feedback the lists read so far
+   * @param version the candidate's version
+   * @param out the candidate's directory; must not exist
+   */
+  public Outcome run(ModelBundle parent, Embedder embedder, PassageIndex index, List<FeedbackList> feedback,
+      String version, Path out) {
+    HeldOutRule gateSlice = new HeldOutRule(HeldOutRule.GATE, config.gateFraction());
+    HeldOutRule validationSlice = new HeldOutRule(HeldOutRule.VALIDATION, config.validationFraction());
+    Map<String, String> documentText = new HashMap<>();
+    index.forEachPassage(p -> documentText.put(p.passageId(), EmbedText.of(p.title(), p.text())));
+    List<FeedbackList> gate = new ArrayList<>();
+    List<FeedbackList> validation = new ArrayList<>();
+    List<FeedbackList> train = new ArrayList<>();
+    for (FeedbackList list : feedback) {
+      // A clicked passage since deleted teaches nothing and judges nothing.
+      List<String> live = list.positives().stream().filter(documentText::containsKey).toList();
+      if (live.isEmpty()) {
+        continue;
+      }
+      FeedbackList kept = new FeedbackList(list.queryId(), list.query(), live,
+          list.skipped().stream().filter(documentText::containsKey).toList(), list.modelVersion(), list.ts());
+      (gateSlice.contains(list.query()) ? gate : validationSlice.contains(list.query()) ? validation : train)
+          .add(kept);
+    }
+    if (train.size() < config.minTrainingLists()) {
+      return new Outcome(null, null, train.size(), validation.size(), gate.size(), "only " + train.size()
+          + " training lists; a refresh needs " + config.minTrainingLists() + " (distiller.min-training-lists)");
+    }
+    if (gate.size() < config.gate().minQueries()) {
+      // Training first would waste the refresh: the gate could not judge the candidate.
+      return new Outcome(null, null, train.size(), validation.size(), gate.size(), "only " + gate.size()
+          + " held-out feedback queries; the gate needs " + config.gate().minQueries()
+          + " (distiller.gate.min-queries)");
+    }
+    log.info("Refresh {} from {}: {} training, {} validation, {} gate lists over {} passages", version,
+        parent.version(), train.size(), validation.size(), gate.size(), documentText.size());
+
+    IemHead.Input input = parent.manifest().iem() != null ? parent.manifest().iem().inputKind()
+        : IemHead.Input.INTERACTION_ONLY;
+    String teacherId;
+    TrainingSet trainSet;
+    TrainingSet validationSet;
+    List<String> corpusTexts = List.copyOf(new java.util.TreeSet<>(documentText.values()));
+    try (TokenStateCache states = TokenStateCache.open(tokenStates, embedder.info());
+        Teacher labeller = teacher.open(corpusTexts)) {
+      teacherId = labeller.id();
+      NegativeMiner miner = new NegativeMiner(new IndexRetriever(index, embedder, RetrievalMode.VECTOR),
+          new IndexRetriever(index, embedder, RetrievalMode.KEYWORD), config.negatives(), config.denseNegatives(),
+          config.negativeDepth());
+      TrainingSetBuilder builder = new TrainingSetBuilder(miner, labeller,
+          labeller instanceof FeatureTeacher f ? f : null, states, TokenStateSource.of(embedder), documentText);
+      trainSet = builder.build(judged(train), skipped(train), "refresh " + version + " train");
+      validationSet = builder.build(judged(validation), skipped(validation), "refresh " + version + " validation");
+    }
+    HeadsSpec spec = HeadsSpec.of(parent.manifest().dimension(), parent.manifest().pooling().heads() != null
+        ? parent.manifest().pooling().heads() : ModelBundle.VERSION_ZERO_HEADS, input);
+    TrainerConfig trainer = TrainerConfig.defaults().withEpochs(config.epochs()).withBatchSize(config.batchSize())
+        .withLearningRate(config.learningRate()).withSeed(config.seed()).withTrainPma(false)
+        .withProgress(TrainerConfig.Progress.LOG);
+    TrainingWindow window = new TrainingWindow(FEEDBACK, io.d2search.schemas.Topics.TRAINING_PAIRS, null,
+        train.size() + validation.size() + gate.size(), true, gate.size(), "query-hash", null,
+        new TrainingWindow.Negatives(config.negatives(), config.denseNegatives(), config.negativeDepth(),
+            "index " + index.modelVersion() + " HNSW (after the skipped results)", "bm25"));
+    Distillation.Result result = Distillation.run(parent, new Distillation.Plan(version, spec, trainer,
+        config.loss(), teacherId, window, null, IemInit.defaultFor(input)), trainSet,
+        validationSet.size() > 0 ? validationSet : trainSet, out);
+    ModelBundle candidate = result.bundle();
+    ReleaseGate.Verdict verdict = new ReleaseGate(config.gate(), config.seed()).judge(gate, index, embedder,
+        ranking.ranker(parent.iem().orElse(null)), ranking.ranker(candidate.iem().orElseThrow()), ranking);
+    log.info("Refresh {}: gate {}: {}", version, verdict.passed() ? "passed" : "refused", verdict.reason());
+    return new Outcome(candidate, verdict, train.size(), validation.size(), gate.size(), null);
+  }
+
+  /** {@code training.data.source} of a bundle trained on click feedback. */
+  public static final String FEEDBACK = "feedback";
+
+  private static List<JudgedQuery> judged(List<FeedbackList> lists) {
+    return lists.stream().map(l -> new JudgedQuery(l.queryId(), l.query(), l.positives())).toList();
+  }
+
+  private static Map<String, List<String>> skipped(List<FeedbackList> lists) {
+    Map<String, List<String>> out = new LinkedHashMap<>();
+    lists.forEach(l -> out.put(l.queryId(), l.skipped()));
+    return out;
+  }
+}

@@ -1,0 +1,129 @@
+package io.d2search.loop;
+
+import io.d2search.embed.Embedder;
+import io.d2search.eval.PairedBootstrap;
+import io.d2search.eval.RankingMetrics;
+import io.d2search.index.Filter;
+import io.d2search.index.Hit;
+import io.d2search.index.PassageIndex;
+import io.d2search.index.PassageRanker;
+import io.d2search.index.PassageSearcher;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The offline gate: ranks every held-out feedback query with the current release and with the candidate, as the
+ * query service would serve each ({@link RankingSetup}, the replica index), and judges both rankings by what users
+ * clicked. The candidate passes only when nDCG@k improves with the paired bootstrap's 95% lower bound above the
+ * margin, recall@k (the guard) drops by no more than its tolerance, and there are enough queries to say so.
+ *
+ * <p>Clicks are the judgements: position bias makes them favour what the current release showed high, so the gate
+ * is conservative toward change, which is the side a release gate should err on.
+ */
+public final class ReleaseGate {
+  private final DistillerConfig.GateConfig config;
+  private final long seed;
+
+  public ReleaseGate(DistillerConfig.GateConfig config, long seed) {
+    this.config = Objects.requireNonNull(config, "config");
+    this.seed = seed;
+  }
+
+  /**
+   * The verdict.
+   *
+   * @param queries held-out queries judged
+   * @param currentNdcg mean nDCG@k of the current release
+   * @param candidateNdcg ... of the candidate
+   * @param low the 95% interval of their mean difference (candidate − current), lower end
+   * @param high ... upper end
+   * @param currentRecall mean recall@k of the current release
+   * @param candidateRecall ... of the candidate
+   * @param passed whether the candidate may be released
+   * @param reason why, in words
+   */
+  public record Verdict(int queries, double currentNdcg, double candidateNdcg, double low, double high,
+      double currentRecall, double candidateRecall, boolean passed, String reason) {
+
+    /** The figures a {@code ModelRelease} carries. */
+    public Map<String, Double> metrics() {
+      Map<String, Double> m = new java.util.LinkedHashMap<>();
+      m.put("gate.queries", (double) queries);
+      m.put("gate.ndcg.current", currentNdcg);
+      m.put("gate.ndcg.candidate", candidateNdcg);
+      m.put("gate.ndcg.diff.low", low);
+      m.put("gate.ndcg.diff.high", high);
+      m.put("gate.recall.current", currentRecall);
+      m.put("gate.recall.candidate", candidateRecall);
+      return m;
+    }
+  }
+
+  /**
+   * @param heldOut the gate's feedback lists (never trained on)
+   * @param current the ranker serving now
+   * @param candidate the ranker the candidate would serve
+   * @param mode how both retrieve: the query service's setup
+   */
+  public Verdict judge(List<FeedbackList> heldOut, PassageIndex index, Embedder embedder, PassageRanker current,
+      PassageRanker candidate, RankingSetup mode) {
+    int k = config.k();
+    int n = heldOut.size();
+    if (n < config.minQueries()) {
+      return new Verdict(n, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, false,
+          "only " + n + " held-out feedback queries; the gate needs " + config.minQueries());
+    }
+    double[] cur = new double[n];
+    double[] cand = new double[n];
+    double curRecall = 0;
+    double candRecall = 0;
+    try (PassageSearcher searcher = index.searcher()) {
+      for (int i = 0; i < n; i++) {
+        FeedbackList list = heldOut.get(i);
+        Map<String, Integer> judged = new HashMap<>();
+        list.positives().forEach(p -> judged.put(p, 1));
+        PassageRanker.Query query = new PassageRanker.Query(list.query(), null, mode.mode(), k, Filter.NONE, true);
+        if (query.needsVector(current) || query.needsVector(candidate)) {
+          query = query.withVector(embedder.embed(list.query()));
+        }
+        List<String> a = ids(searcher, current.rank(searcher, query));
+        List<String> b = ids(searcher, candidate.rank(searcher, query));
+        cur[i] = RankingMetrics.ndcg(a, judged, k);
+        cand[i] = RankingMetrics.ndcg(b, judged, k);
+        curRecall += RankingMetrics.recall(a, judged, k) / n;
+        candRecall += RankingMetrics.recall(b, judged, k) / n;
+      }
+    }
+    PairedBootstrap.Interval d = PairedBootstrap.meanDifference(cand, cur, seed);
+    double curNdcg = mean(cur);
+    double candNdcg = mean(cand);
+    boolean better = d.low() > config.margin();
+    boolean guarded = candRecall >= curRecall - config.recallTolerance();
+    String reason = !better
+        ? String.format(java.util.Locale.ROOT, "nDCG@%d %.4f vs current %.4f: the 95%% lower bound of the gain, "
+            + "%+.4f, is not above the margin %+.4f", k, candNdcg, curNdcg, d.low(), config.margin())
+        : !guarded
+            ? String.format(java.util.Locale.ROOT, "recall@%d %.4f vs current %.4f drops more than %.4f", k,
+                candRecall, curRecall, config.recallTolerance())
+            : String.format(java.util.Locale.ROOT, "nDCG@%d %.4f vs current %.4f, gain %+.4f [%+.4f, %+.4f]; "
+                + "recall@%d %.4f vs %.4f", k, candNdcg, curNdcg, d.mean(), d.low(), d.high(), k, candRecall,
+                curRecall);
+    return new Verdict(n, curNdcg, candNdcg, d.low(), d.high(), curRecall, candRecall, better && guarded, reason);
+  }
+
+  private static List<String> ids(PassageSearcher searcher, PassageRanker.Ranking ranking) {
+    return searcher.hits(ranking.hits().stream()
+        .map(r -> new PassageSearcher.Candidate(r.first().doc(), r.score())).toList()).stream()
+        .map(Hit::passageId).toList();
+  }
+
+  private static double mean(double[] x) {
+    double s = 0;
+    for (double v : x) {
+      s += v;
+    }
+    return s / x.length;
+  }
+}
