@@ -20,7 +20,7 @@ class LayoutRulesTest {
       "io.d2search.ingest..", "io.d2search.indexer..", "io.d2search.feedback..", "io.d2search.index..",
       "io.d2search.serve..", "io.d2search.app.."};
   private static final String[] LAB = {"io.d2search.data..", "io.d2search.eval..", "io.d2search.teach..",
-      "io.d2search.distill..", "io.d2search.bench..", "io.d2search.lab.."};
+      "io.d2search.distill..", "io.d2search.loop..", "io.d2search.bench..", "io.d2search.lab.."};
 
   private static JavaClasses classes;
 

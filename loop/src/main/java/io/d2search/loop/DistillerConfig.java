@@ -67,6 +67,12 @@ public record DistillerConfig(Path stateDir, Path bundlesDir, int refreshEveryEx
         loss, gate, threads);
   }
 
+  public DistillerConfig withGate(GateConfig value) {
+    return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
+        gateFraction, validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize,
+        seed, loss, value, threads);
+  }
+
   public DistillerConfig withRefreshEveryExamples(int value) {
     return new DistillerConfig(stateDir, bundlesDir, value, refreshInterval, minTrainingLists, gateFraction,
         validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize, seed, loss,

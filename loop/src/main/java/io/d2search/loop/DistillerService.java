@@ -1,7 +1,7 @@
 package io.d2search.loop;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.d2search.bundle.BundleException;
+import io.d2search.bundle.DirectoryBundleStore;
 import io.d2search.bundle.ModelBundle;
 import io.d2search.distill.DistillRun;
 import io.d2search.embed.Embedder;
@@ -99,6 +99,7 @@ public final class DistillerService implements AutoCloseable {
       long feedbackReceived, long newFeedback, String running, List<RefreshReport> reports) {}
 
   private final DistillerConfig config;
+  private final DirectoryBundleStore store;
   private final Refresh refresh;
   private final Embedder embedder;
   private final ModelBundle base;
@@ -142,6 +143,7 @@ public final class DistillerService implements AutoCloseable {
   private DistillerService(DistillerConfig config, Refresh refresh, Map<String, Object> kafka, ModelBundle base,
       Embedder embedder, IndexConfig indexConfig, MeterRegistry registry) {
     this.config = Objects.requireNonNull(config, "config");
+    this.store = new DirectoryBundleStore(config.bundlesDir());
     this.refresh = refresh;
     this.base = Objects.requireNonNull(base, "base");
     this.embedder = Objects.requireNonNull(embedder, "embedder");
@@ -299,17 +301,17 @@ public final class DistillerService implements AutoCloseable {
       throw new IllegalStateException("the current release " + release.getVersion() + " is " + release.getKind()
           + ": this distiller's index holds version " + base.version() + " vectors; restart it on the new version");
     }
-    ModelBundle bundle = ModelBundle.load(Path.of(URI.create(release.getBundleUri())));
-    if (!bundle.checksum().equals(release.getSha256())) {
-      throw new BundleException("release " + release.getVersion() + " names sha256 " + release.getSha256()
-          + " but " + release.getBundleUri() + " has " + bundle.checksum());
+    ModelBundle bundle = store.open(URI.create(release.getBundleUri()), release.getSha256());
+    if (!bundle.passageVectorsId().equals(base.passageVectorsId())) {
+      throw new IllegalStateException("the current release " + release.getVersion() + " embeds passages unlike "
+          + base.version() + ", whose vectors this distiller's index holds; restart it on the new version");
     }
     return bundle;
   }
 
   /** Moves the candidate into the bundle store, then publishes it as the current release. */
   private void publish(ModelBundle candidate, String parentVersion, ReleaseGate.Verdict verdict) {
-    Path target = config.bundlesDir().resolve(candidate.version());
+    Path target = store.dirOf(candidate.version());
     try {
       Files.createDirectories(config.bundlesDir());
       try {
@@ -323,10 +325,11 @@ public final class DistillerService implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("Cannot move " + candidate.directory() + " into the bundle store", e);
     }
-    ModelBundle stored = ModelBundle.load(target); // verifies what readers will load
+    // Verifies what readers will load, as they will load it.
+    ModelBundle stored = store.open(store.uriOf(candidate.version()), candidate.checksum());
     Map<String, Double> metrics = new HashMap<>(verdict.metrics());
     ModelRelease release = ModelRelease.newBuilder().setVersion(stored.version()).setParentVersion(parentVersion)
-        .setBundleUri(target.toAbsolutePath().toUri().toString()).setSha256(stored.checksum())
+        .setBundleUri(store.uriOf(stored.version()).toString()).setSha256(stored.checksum())
         .setKind(ReleaseKind.HEADS).setStage(ReleaseStage.CURRENT).setMetrics(metrics).setTs(Instant.now()).build();
     try {
       producer.send(new ProducerRecord<>(Topics.MODEL_RELEASES, Topics.CURRENT_RELEASE,

@@ -140,8 +140,8 @@ public final class Refresh {
         config.loss(), teacherId, window, null, IemInit.defaultFor(input)), trainSet,
         validationSet.size() > 0 ? validationSet : trainSet, out);
     ModelBundle candidate = result.bundle();
-    ReleaseGate.Verdict verdict = new ReleaseGate(config.gate(), config.seed()).judge(gate, index, embedder,
-        ranking.ranker(parent.iem().orElse(null)), ranking.ranker(candidate.iem().orElseThrow()), ranking);
+    ReleaseGate.Verdict verdict = new ReleaseGate(config.gate(), config.seed()).judge(gate, index, embedder::embed,
+        ranking.ranker(parent.iem().orElse(null)), ranking.ranker(candidate.iem().orElseThrow()), ranking.mode());
     log.info("Refresh {}: gate {}: {}", version, verdict.passed() ? "passed" : "refused", verdict.reason());
     return new Outcome(candidate, verdict, train.size(), validation.size(), gate.size(), null);
   }

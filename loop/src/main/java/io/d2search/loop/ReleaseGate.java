@@ -1,6 +1,5 @@
 package io.d2search.loop;
 
-import io.d2search.embed.Embedder;
 import io.d2search.eval.PairedBootstrap;
 import io.d2search.eval.RankingMetrics;
 import io.d2search.index.Filter;
@@ -8,10 +7,12 @@ import io.d2search.index.Hit;
 import io.d2search.index.PassageIndex;
 import io.d2search.index.PassageRanker;
 import io.d2search.index.PassageSearcher;
+import io.d2search.index.RetrievalMode;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Function;
 
 /**
  * The offline gate: ranks every held-out feedback query with the current release and with the candidate, as the
@@ -65,10 +66,12 @@ public final class ReleaseGate {
    * @param heldOut the gate's feedback lists (never trained on)
    * @param current the ranker serving now
    * @param candidate the ranker the candidate would serve
-   * @param mode how both retrieve: the query service's setup
+   * @param index the replica of the serving index
+   * @param embed the query encoder of the index's vectors
+   * @param mode the first stage both re-rank: the query service's
    */
-  public Verdict judge(List<FeedbackList> heldOut, PassageIndex index, Embedder embedder, PassageRanker current,
-      PassageRanker candidate, RankingSetup mode) {
+  public Verdict judge(List<FeedbackList> heldOut, PassageIndex index, Function<String, float[]> embed,
+      PassageRanker current, PassageRanker candidate, RetrievalMode mode) {
     int k = config.k();
     int n = heldOut.size();
     if (n < config.minQueries()) {
@@ -84,9 +87,9 @@ public final class ReleaseGate {
         FeedbackList list = heldOut.get(i);
         Map<String, Integer> judged = new HashMap<>();
         list.positives().forEach(p -> judged.put(p, 1));
-        PassageRanker.Query query = new PassageRanker.Query(list.query(), null, mode.mode(), k, Filter.NONE, true);
+        PassageRanker.Query query = new PassageRanker.Query(list.query(), null, mode, k, Filter.NONE, true);
         if (query.needsVector(current) || query.needsVector(candidate)) {
-          query = query.withVector(embedder.embed(list.query()));
+          query = query.withVector(embed.apply(list.query()));
         }
         List<String> a = ids(searcher, current.rank(searcher, query));
         List<String> b = ids(searcher, candidate.rank(searcher, query));

@@ -1,0 +1,47 @@
+package io.d2search.lab;
+
+import io.d2search.app.Components;
+import io.d2search.config.Settings;
+import io.d2search.distill.LossConfig;
+import io.d2search.index.Fusion;
+import io.d2search.index.IndexConfig;
+import io.d2search.index.RetrievalMode;
+import io.d2search.loop.DistillerConfig;
+import io.d2search.loop.RankingSetup;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/** The distiller service's typed configuration, read from the {@code distiller.*} and {@code search.*} settings. */
+final class DistillerSettings {
+  private DistillerSettings() {}
+
+  /** Setting distiller.state-dir, or {@code <data.dir>/distiller} when empty. */
+  static Path stateDir(Settings s) {
+    String dir = s.string("distiller.state-dir");
+    return dir.isBlank() ? Components.dataDir(s).resolve("distiller") : Path.of(dir);
+  }
+
+  static DistillerConfig config(Settings s) {
+    return new DistillerConfig(stateDir(s), Components.bundlesDir(s), s.integer("distiller.refresh.every-examples"),
+        Duration.ofMillis(s.longValue("distiller.refresh.interval-ms")), s.integer("distiller.min-training-lists"),
+        s.doubleValue("distiller.gate.fraction"), s.doubleValue("distiller.validation-fraction"),
+        s.integer("distiller.negatives"), s.integer("distiller.dense-negatives"),
+        s.integer("distiller.negative-depth"), s.integer("distiller.epochs"),
+        s.doubleValue("distiller.learning-rate"), s.integer("distiller.batch-size"), s.longValue("distiller.seed"),
+        LossConfig.parse(s.string("distiller.loss"), null),
+        new DistillerConfig.GateConfig(s.integer("distiller.gate.min-queries"), s.doubleValue("distiller.gate.margin"),
+            s.doubleValue("distiller.gate.recall-tolerance"), s.integer("distiller.gate.k")),
+        s.integer("distiller.threads"));
+  }
+
+  /** How the query service ranks: the gate ranks both models the same way. */
+  static RankingSetup ranking(Settings s) {
+    return new RankingSetup(RetrievalMode.parse(s.string("search.mode")), Fusion.of(s),
+        s.integer("search.rerank-depth"), s.doubleValue("search.rerank.first-stage-weight"));
+  }
+
+  /** The query service's index settings, for the distiller's replica. */
+  static IndexConfig index(Settings s) {
+    return Components.queryService(s).index();
+  }
+}

@@ -1,0 +1,270 @@
+package io.d2search.loop;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.d2search.broker.TestKafka;
+import io.d2search.bundle.ModelBundle;
+import io.d2search.data.BeirDataset;
+import io.d2search.distill.LossConfig;
+import io.d2search.embed.BackboneSource;
+import io.d2search.embed.EmbedText;
+import io.d2search.embed.Embedder;
+import io.d2search.embed.EmbedderConfig;
+import io.d2search.embed.ExecutionProvider;
+import io.d2search.embed.TextHash;
+import io.d2search.events.ExampleSource;
+import io.d2search.events.ModelRelease;
+import io.d2search.events.PassageEmbedding;
+import io.d2search.events.ReleaseKind;
+import io.d2search.events.TrainingExample;
+import io.d2search.index.Fusion;
+import io.d2search.index.IndexConfig;
+import io.d2search.index.RetrievalMode;
+import io.d2search.ingest.CorpusDocument;
+import io.d2search.schemas.Topics;
+import io.d2search.teach.Bm25;
+import io.d2search.teach.EnsembleConfig;
+import io.d2search.teach.EnsembleTeacher;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The distiller service on a real broker over a slice of SciFact (real abstracts, real judgements, the real
+ * backbone, teacher and trainer): the serving index's vectors arrive on {@code embeddings}, judged train queries
+ * arrive on {@code training-pairs} as the feedback join writes clicks, and a refresh trains an IEM, judges it on the
+ * held-out feedback and either releases it (a verified bundle in the store, a HEADS release on
+ * {@code model-releases}) or keeps it out, whichever the gate says; after a restart the service remembers its
+ * refreshes, and a candidate trained with a learning rate that breaks it is refused.
+ */
+@ExtendWith(TestKafka.DockerCondition.class)
+class DistillerServiceIT {
+  private static final int QUERIES = 100;
+  private static final int OTHER_DOCS = 120;
+
+  @TempDir static Path dir;
+  private static TestKafka kafka;
+  private static ModelBundle base;
+  private static Embedder embedder;
+  private static int passages;
+
+  @BeforeAll
+  static void start() throws Exception {
+    Path scifact = Path.of(System.getProperty("d2search.sharedData", "../shared/data")).resolve("scifact");
+    Assumptions.assumeTrue(Files.isDirectory(scifact), "no ../shared/data/scifact");
+    BeirDataset data = BeirDataset.load(scifact, "train");
+    kafka = TestKafka.start(dir.resolve("kafka"));
+    kafka.createTopics(new NewTopic(Topics.EMBEDDINGS, 2, (short) 1).configs(Map.of("cleanup.policy", "compact")),
+        new NewTopic(Topics.TRAINING_PAIRS, 2, (short) 1),
+        new NewTopic(Topics.MODEL_RELEASES, 1, (short) 1).configs(Map.of("cleanup.policy", "compact")));
+    base = ModelBundle.versionZero(dir.resolve("bundles"), BackboneSource.MINILM_L6_V2, 256);
+    embedder = base.embedder(EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU));
+
+    // The first QUERIES judged train queries (by id), their relevant abstracts and OTHER_DOCS others.
+    Map<String, List<String>> judged = new TreeMap<>();
+    data.qrels().forEach((q, j) -> {
+      List<String> rel = j.entrySet().stream().filter(e -> e.getValue() > 0).map(Map.Entry::getKey).sorted()
+          .toList();
+      if (!rel.isEmpty() && data.queries().containsKey(q)) {
+        judged.put(q, rel);
+      }
+    });
+    Map<String, List<String>> chosen = new LinkedHashMap<>();
+    judged.entrySet().stream().limit(QUERIES).forEach(e -> chosen.put(e.getKey(), e.getValue()));
+    Map<String, CorpusDocument> docs = new LinkedHashMap<>();
+    chosen.values().forEach(ids -> ids.forEach(id -> docs.put(id, data.corpus().get(id))));
+    data.corpus().values().stream().filter(d -> !docs.containsKey(d.id())).limit(OTHER_DOCS)
+        .forEach(d -> docs.put(d.id(), d));
+    passages = docs.size();
+    try (KafkaProducer<String, byte[]> producer = producer()) {
+      for (CorpusDocument d : docs.values()) {
+        String text = EmbedText.of(d.title(), d.text());
+        List<Float> vector = new ArrayList<>();
+        for (float x : embedder.embed(text)) {
+          vector.add(x);
+        }
+        producer.send(new ProducerRecord<>(Topics.EMBEDDINGS, d.id() + "#0", Topics.embeddingSerde().encode(
+            PassageEmbedding.newBuilder().setDocId(d.id()).setN(0).setModelVersion(base.version()).setVector(vector)
+                .setTextHash(TextHash.sha256(text)).setTitle(d.title()).setText(d.text()).setDocVersion(1)
+                .build())));
+      }
+      // What the feedback join writes when users click the judged abstracts.
+      for (Map.Entry<String, List<String>> q : chosen.entrySet()) {
+        producer.send(new ProducerRecord<>(Topics.TRAINING_PAIRS, "s-" + q.getKey(), Topics.trainingExampleSerde()
+            .encode(TrainingExample.newBuilder().setQueryId("s-" + q.getKey()).setQuery(data.queries()
+                .get(q.getKey())).setPositives(q.getValue().stream().map(id -> id + "#0").toList())
+                .setPositiveRanks(q.getValue().stream().map(id -> 1).toList()).setNegatives(List.of())
+                .setSource(ExampleSource.CLICKS).setModelVersion(base.version()).setMode("hybrid")
+                .setTs(Instant.now()).build())));
+      }
+      producer.flush();
+    }
+  }
+
+  @AfterAll
+  static void stop() {
+    if (embedder != null) {
+      embedder.close();
+    }
+    if (kafka != null) {
+      kafka.close();
+    }
+  }
+
+  @Test
+  @Timeout(900)
+  void aRefreshTrainsOnFeedbackAndReleasesOnlyWhatTheGatePasses() throws Exception {
+    DistillerConfig config = config();
+    RefreshReport first;
+    try (DistillerService service = start(config)) {
+      assertThat(service.awaitCaughtUp(Duration.ofSeconds(120))).isTrue();
+      DistillerService.Status status = service.status();
+      assertThat(status.passages()).isEqualTo(passages);
+      assertThat(status.feedbackLists()).isEqualTo(QUERIES);
+      assertThat(status.serving()).isEqualTo(base.version());
+
+      first = service.refreshNow().get(600, TimeUnit.SECONDS);
+      assertThat(first.version()).isEqualTo("loop-1");
+      assertThat(first.parent()).isEqualTo(base.version());
+      assertThat(first.trainLists() + first.validationLists() + first.heldOutLists()).isEqualTo(QUERIES);
+      assertThat(first.heldOutLists()).isGreaterThanOrEqualTo(config.gate().minQueries());
+      assertThat(first.decision()).isIn(RefreshReport.Decision.RELEASED, RefreshReport.Decision.REJECTED);
+      assertThat(first.metrics()).containsKeys("gate.ndcg.current", "gate.ndcg.candidate", "gate.ndcg.diff.low");
+      boolean released = first.decision() == RefreshReport.Decision.RELEASED;
+      // The gate's rule, from its own figures.
+      assertThat(released).isEqualTo(first.metrics().get("gate.ndcg.diff.low") > config.gate().margin()
+          && first.metrics().get("gate.recall.candidate")
+              >= first.metrics().get("gate.recall.current") - config.gate().recallTolerance());
+      List<ModelRelease> releases = releases();
+      if (released) {
+        ModelBundle stored = ModelBundle.load(config.bundlesDir().resolve("loop-1"));
+        assertThat(releases).singleElement().satisfies(r -> {
+          assertThat(r.getVersion()).isEqualTo("loop-1");
+          assertThat(r.getParentVersion()).isEqualTo(base.version());
+          assertThat(r.getKind()).isEqualTo(ReleaseKind.HEADS);
+          assertThat(r.getSha256()).isEqualTo(stored.checksum());
+          assertThat(Path.of(java.net.URI.create(r.getBundleUri()))).isEqualTo(stored.directory().toAbsolutePath());
+        });
+        assertThat(stored.iem()).isPresent();
+        assertThat(stored.trainingWindow().orElseThrow().source()).isEqualTo(Refresh.FEEDBACK);
+        assertThat(service.status().serving()).isEqualTo("loop-1");
+      } else {
+        assertThat(releases).isEmpty();
+        assertThat(config.bundlesDir().resolve("loop-1")).doesNotExist();
+        assertThat(ModelBundle.load(config.stateDir().resolve("candidates").resolve("loop-1")).iem()).isPresent();
+      }
+    }
+
+    // A restart remembers its refreshes; a learning rate far too high trains a candidate the gate refuses.
+    try (DistillerService service = start(config.withLearningRate(0.1))) {
+      assertThat(service.awaitCaughtUp(Duration.ofSeconds(120))).isTrue();
+      assertThat(service.status().reports()).containsExactly(first);
+      assertThat(service.status().newFeedback()).isZero();
+      int before = releases().size();
+      RefreshReport broken = service.refreshNow().get(600, TimeUnit.SECONDS);
+      assertThat(broken.version()).isEqualTo("loop-2");
+      assertThat(broken.decision()).as(broken.describe()).isEqualTo(RefreshReport.Decision.REJECTED);
+      assertThat(releases()).hasSize(before);
+      assertThat(config.bundlesDir().resolve("loop-2")).doesNotExist();
+    }
+
+    // The release path itself, whatever the model's quality: a gate told to accept any candidate (margin -1).
+    DistillerConfig accepting = config.withGate(new DistillerConfig.GateConfig(15, -1, 1, 10));
+    try (DistillerService service = start(accepting)) {
+      assertThat(service.awaitCaughtUp(Duration.ofSeconds(120))).isTrue();
+      String parent = service.status().serving();
+      int before = releases().size();
+      RefreshReport released = service.refreshNow().get(600, TimeUnit.SECONDS);
+      assertThat(released.decision()).as(released.describe()).isEqualTo(RefreshReport.Decision.RELEASED);
+      assertThat(released.parent()).isEqualTo(parent);
+      ModelBundle stored = ModelBundle.load(config.bundlesDir().resolve(released.version()));
+      List<ModelRelease> releases = releases();
+      assertThat(releases).hasSize(before + 1);
+      ModelRelease r = releases.get(releases.size() - 1);
+      assertThat(r.getVersion()).isEqualTo(released.version());
+      assertThat(r.getParentVersion()).isEqualTo(parent);
+      assertThat(r.getKind()).isEqualTo(ReleaseKind.HEADS);
+      assertThat(r.getSha256()).isEqualTo(stored.checksum());
+      assertThat(r.getMetrics()).containsKeys("gate.ndcg.current", "gate.ndcg.candidate");
+      assertThat(Path.of(java.net.URI.create(r.getBundleUri()))).isEqualTo(stored.directory().toAbsolutePath());
+      assertThat(stored.passageVectorsId()).isEqualTo(base.passageVectorsId());
+      assertThat(stored.trainingWindow().orElseThrow().source()).isEqualTo(Refresh.FEEDBACK);
+      assertThat(stored.manifest().parent()).isEqualTo(parent);
+      assertThat(service.status().serving()).isEqualTo(released.version());
+      assertThat(config.stateDir().resolve("candidates").resolve(released.version())).doesNotExist();
+    }
+  }
+
+  private static DistillerConfig config() {
+    return new DistillerConfig(dir.resolve("distiller"), dir.resolve("bundles"), 1_000_000, Duration.ofDays(1), 20,
+        0.3, 0.15, 3, 2, 20, 2, 1e-3, 8, 0, LossConfig.d2llm(),
+        new DistillerConfig.GateConfig(15, 0.0, 0.02, 10), 1);
+  }
+
+  private static DistillerService start(DistillerConfig config) {
+    Map<String, Object> client = Map.of("bootstrap.servers", kafka.bootstrapServers());
+    EnsembleConfig teacher = EnsembleConfig.defaults().withProvider(ExecutionProvider.CPU);
+    return DistillerService.start(config, new RankingSetup(RetrievalMode.HYBRID, Fusion.DEFAULT, 100, 0.75), client,
+        base, embedder, IndexConfig.defaults(), texts -> {
+          EnsembleTeacher t = EnsembleTeacher.create(teacher, Bm25.statistics(texts),
+              dir.resolve("teacher-vectors"));
+          t.precompute(texts);
+          return t;
+        }, new SimpleMeterRegistry());
+  }
+
+  private static KafkaProducer<String, byte[]> producer() {
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+    return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+  }
+
+  private static List<ModelRelease> releases() {
+    Map<String, Object> p = new HashMap<>();
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+    p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    List<ModelRelease> out = new ArrayList<>();
+    try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(),
+        new ByteArrayDeserializer())) {
+      TopicPartition tp = new TopicPartition(Topics.MODEL_RELEASES, 0);
+      consumer.assign(List.of(tp));
+      consumer.seekToBeginning(List.of(tp));
+      long end = consumer.endOffsets(List.of(tp)).get(tp);
+      while (consumer.position(tp) < end) {
+        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+          out.add(Topics.modelReleaseSerde().decode(r.value()));
+        }
+      }
+    }
+    return out;
+  }
+}
