@@ -1,6 +1,8 @@
 package io.d2search.app;
 
 import io.d2search.config.Settings;
+import io.d2search.bundle.BundleStore;
+import io.d2search.bundle.DirectoryBundleStore;
 import io.d2search.bundle.ModelBundle;
 import io.d2search.embed.BackboneSource;
 import io.d2search.embed.Embedder;
@@ -69,18 +71,24 @@ public final class Components {
 
   /**
    * Starts the query service on a bundle's embedder, re-ranking with the bundle's IEM head when it has one (version
-   * 0 has none: HNSW order).
+   * 0 has none: HNSW order), and, with model.releases.enabled, following model-releases: each HEADS release is
+   * opened from the {@link #bundleStore} and hot-swapped in as the re-ranker. Closing the service stops that too.
    */
   public static QueryService startQueryService(Settings s, ModelBundle bundle, Embedder embedder,
       PrometheusMeterRegistry registry) {
-    return QueryService.start(queryService(s), embedder, bundle.iem().orElse(null), registry);
+    return QueryService.start(queryService(s), bundle, embedder, bundleStore(s), registry, List.of());
   }
 
   /** A query service whose {@code /health} also requires the indexer running beside it (the demo). */
   public static QueryService startQueryService(Settings s, ModelBundle bundle, Embedder embedder,
       PrometheusMeterRegistry registry, Indexer indexer) {
-    return QueryService.start(queryService(s), embedder, bundle.iem().orElse(null), registry,
+    return QueryService.start(queryService(s), bundle, embedder, bundleStore(s), registry,
         List.of(indexerHealth(s, indexer)));
+  }
+
+  /** Where released bundles are opened: the directory {@link #bundlesDir}, shared by whoever publishes releases. */
+  public static BundleStore bundleStore(Settings s) {
+    return new DirectoryBundleStore(bundlesDir(s));
   }
 
   /** The indexer's health as the query service's {@code /health} reports a component. */
@@ -165,6 +173,7 @@ public final class Components {
         .withClicks(new IssuedQueries.Policy(Duration.ofMillis(s.longValue("search.click-window-ms")),
             s.integer("search.click-memory"), s.string("search.click-secret"), s.integer("search.clicks-per-minute")))
         .withTokens(ApiTokens.parse(s.string("http.tokens")))
+        .withReleases(s.bool("model.releases.enabled"))
         .withKafkaProperties(s.kafkaClient());
   }
 }

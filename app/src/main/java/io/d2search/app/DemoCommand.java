@@ -37,7 +37,9 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code demo}: the all-in-one system in one JVM: an embedded KRaft broker, the indexer and the query service with
- * the bundled model; ingests a corpus, waits until every passage is searchable, then serves.
+ * the bundled model; ingests a corpus, waits until every passage is searchable, then serves. The query service
+ * follows {@code model-releases} as a standalone one does: a HEADS release of a bundle under the bundles directory
+ * replaces its re-ranker without a restart.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = "All-in-one: embedded Kafka + indexer + query service in one JVM; ingest a corpus (the bundled "
@@ -116,7 +118,12 @@ public final class DemoCommand implements Callable<Integer> {
         System.out.printf("  ./d2search search --url %s --filter '{\"category\": \"cycling\"}' --explain chain "
             + "keeps skipping%n", url);
       }
-      System.out.printf("  ./d2search ingest --bootstrap-servers %s --corpus more-docs.jsonl%n%n", kafka.bootstrapServers());
+      System.out.printf("  ./d2search ingest --bootstrap-servers %s --corpus more-docs.jsonl%n", kafka.bootstrapServers());
+      if (service.releases().isPresent()) {
+        System.out.printf("Re-ranker: model %s; HEADS releases on model-releases (bundles in %s) replace it without a "
+            + "restart (GET %s/models)%n", service.search().serving().version(), Components.bundlesDir(s), url);
+      }
+      System.out.println();
       if (metricsOut != null) {
         Files.writeString(metricsOut, registry.scrape());
       }

@@ -15,8 +15,9 @@ import picocli.CommandLine.Option;
 
 /** {@code query-service}: materialise embeddings into Lucene HNSW and serve search over HTTP. */
 @Command(name = "query-service", mixinStandardHelpOptions = true,
-    description = "Run the query service: materialise the embeddings topic into a local Lucene HNSW index "
-        + "and serve POST /search, POST /clicks, GET /health, /metrics, /models.")
+    description = "Run the query service: materialise the embeddings topic into a local Lucene HNSW index, "
+        + "serve POST /search, POST /clicks, GET /health, /metrics, /models, and hot-swap the re-ranker to each HEADS "
+        + "release on model-releases (setting model.releases.enabled).")
 public final class QueryServiceCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(QueryServiceCommand.class);
 
@@ -39,8 +40,9 @@ public final class QueryServiceCommand implements Callable<Integer> {
       ModelBundle bundle = Components.serviceBundle(s);
       Embedder embedder = life.add(Components.serviceEmbedder(s, bundle));
       QueryService service = life.add(Components.startQueryService(s, bundle, embedder, registry));
-      log.info("Query service on http://localhost:{} (model v{}), catching up with the embeddings topic; "
-          + "GET /health turns 200 when it has", service.port(), embedder.info().version());
+      log.info("Query service on http://localhost:{} (model v{}), catching up with the embeddings topic{}; "
+          + "GET /health turns 200 when it has", service.port(), embedder.info().version(),
+          service.releases().isPresent() ? " and model-releases" : "");
       life.awaitShutdown();
     }
     return 0;

@@ -24,7 +24,7 @@ public final class TopicSetup {
     IndexerTopics.createIfMissing(admin(s), s.integer("kafka.topic.partitions"), replication(s), TIMEOUT);
   }
 
-  /** The query service's output topics: impressions and clicks (plus model-releases, which it will read). */
+  /** The query service's output topics: impressions and clicks (plus model-releases, which it reads). */
   public static void forQueryService(Settings s) {
     int partitions = s.integer("kafka.topic.partitions");
     short rf = replication(s);

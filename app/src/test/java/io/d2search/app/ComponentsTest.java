@@ -62,6 +62,8 @@ class ComponentsTest {
         boolean hasIem = bundle.iem().isPresent();
         assertThat(hasIem).isEqualTo(bundle.version().equals("1"));
         assertThat(service.search().iem()).isEqualTo(bundle.iem());
+        assertThat(service.releases()).as("model.releases.enabled").isPresent();
+        assertThat(service.search().serving().version()).isEqualTo(bundle.version());
         assertThat(service.search().rerankDepth()).isEqualTo(40);
         SearchResult result = service.search().search("a question", 5);
         assertThat(result.modelVersion()).isEqualTo(bundle.version());
@@ -80,6 +82,10 @@ class ComponentsTest {
     assertThat(Components.indexer(s).embedMaxBatch()).isEqualTo(32);
     assertThat(Components.queryService(s).httpPort()).isEqualTo(8080);
     assertThat(Components.queryService(s).search().rerankDepth()).isEqualTo(100);
+    assertThat(Components.queryService(s).releasesEnabled()).isTrue();
+    assertThat(Components.queryService(s.with("model.releases.enabled", false)).releasesEnabled()).isFalse();
+    assertThat(Components.bundleStore(s.with("model.bundles-dir", "/srv/bundles")).uriOf("3").toString())
+        .isEqualTo("file:///srv/bundles/3");
     assertThat(Components.queryService(s).search().mode()).isEqualTo(io.d2search.index.RetrievalMode.HYBRID);
     assertThat(Components.queryService(s.with("search.rerank-depth", 40)).search().rerankDepth()).isEqualTo(40);
     assertThat(Components.queryService(s.with("search.fusion", "score")).search().fusion().method())

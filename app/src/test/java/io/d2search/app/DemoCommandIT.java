@@ -23,7 +23,8 @@ class DemoCommandIT {
   @Timeout(300)
   void ingestsTheSampleCorpusUntilSearchableAndResumesOnRestart() throws Exception {
     String first = runDemo();
-    assertThat(first).contains("d2search is serving").contains("curl -s -X POST");
+    assertThat(first).contains("d2search is serving").contains("curl -s -X POST")
+        .contains("Re-ranker: model 0; HEADS releases on model-releases");
     int passages = servedPassages(first);
     assertThat(passages).isGreaterThan(60); // 60 documents, the long ones cut into several passages
     assertThat(Files.isDirectory(dir.resolve("index"))).isTrue();
@@ -33,6 +34,9 @@ class DemoCommandIT {
 
     // Issue 19: every metric the Grafana dashboard in deploy/ plots is one the demo's /metrics serves.
     String metrics = Files.readString(dir.resolve("metrics.txt"));
+    // The demo's query service follows model-releases (none published: nothing adopted or refused).
+    assertThat(metrics).contains("d2search_model_releases_total{outcome=\"adopted\"} 0.0")
+        .contains("d2search_model_releases_total{outcome=\"refused\"} 0.0");
     com.fasterxml.jackson.databind.JsonNode dashboard = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
         Path.of("..", "deploy", "grafana", "d2search-dashboard.json").toFile());
     java.util.regex.Pattern name = java.util.regex.Pattern.compile("d2search_[a-z0-9_]+");

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,8 +51,10 @@ import org.slf4j.LoggerFactory;
  *       stage's ranks, and reports clicks with their dwell time to {@code POST /clicks}; always open (its calls need a
  *       token when the API has them)
  *   <li>{@code GET /openapi.json} → this API as an OpenAPI 3.1 document (open)
- *   <li>{@code GET /models} → {@code {"model": {...}, "index": {...}, "retrieval": {...}, "rerank": {...}}}: the
- *       model, the index (HNSW parameters, declared attribute types), the default mode and fusion, the re-ranker
+ *   <li>{@code GET /models} → {@code {"model": {...}, "index": {...}, "retrieval": {...}, "rerank": {...},
+ *       "releases": {...}}}: the embedding model, the index (HNSW parameters, declared attribute types), the default
+ *       mode and fusion, the re-ranker serving now (its model version and since when), and how the service follows
+ *       {@code model-releases} (releases adopted, refused, ignored; the last refusal and why)
  * </ul>
  *
  * <p>Every client error (malformed JSON, wrong types, missing or out-of-range fields, unknown path, wrong
@@ -85,14 +88,16 @@ public final class HttpApi implements AutoCloseable {
   private final List<HealthCheck> checks;
   private final ClickLimiter clickLimiter;
   private final ApiTokens tokens;
+  private final Supplier<ReleaseStatus> releases;
   private final ObjectMapper mapper = new ObjectMapper();
   private final AtomicBoolean closed = new AtomicBoolean();
   private Javalin app;
 
   private HttpApi(SearchService search, EmbeddingsMaterializer materializer, PrometheusMeterRegistry registry,
-      List<HealthCheck> checks, ApiTokens tokens) {
+      List<HealthCheck> checks, ApiTokens tokens, Supplier<ReleaseStatus> releases) {
     this.checks = checks;
     this.tokens = tokens;
+    this.releases = releases;
     this.clickLimiter = new ClickLimiter(search.clickPolicy().clicksPerMinute());
     this.search = search;
     this.materializer = materializer;
@@ -125,10 +130,17 @@ public final class HttpApi implements AutoCloseable {
   /** ... and with bearer tokens: every route but {@code /health} then needs one with its right. */
   public static HttpApi start(String host, int port, SearchService search, EmbeddingsMaterializer materializer,
       PrometheusMeterRegistry registry, List<HealthCheck> checks, ApiTokens tokens) {
+    return start(host, port, search, materializer, registry, checks, tokens, ReleaseStatus::off);
+  }
+
+  /** ... and with what {@code /models} says about model releases (a {@link ReleaseWatcher}'s status). */
+  public static HttpApi start(String host, int port, SearchService search, EmbeddingsMaterializer materializer,
+      PrometheusMeterRegistry registry, List<HealthCheck> checks, ApiTokens tokens,
+      Supplier<ReleaseStatus> releases) {
     Objects.requireNonNull(host, "host");
     HttpApi api = new HttpApi(Objects.requireNonNull(search, "search"),
         Objects.requireNonNull(materializer, "materializer"), Objects.requireNonNull(registry, "registry"),
-        List.copyOf(checks), Objects.requireNonNull(tokens, "tokens"));
+        List.copyOf(checks), Objects.requireNonNull(tokens, "tokens"), Objects.requireNonNull(releases, "releases"));
     api.app = Javalin.create(config -> {
       config.startup.showJavalinBanner = false;
       config.startup.showOldJavalinVersionWarning = false;
@@ -373,9 +385,12 @@ public final class HttpApi implements AutoCloseable {
     retrieval.put("vectorWeight", config.fusion().vectorWeight());
     retrieval.put("keywordWeight", config.fusion().keywordWeight());
     retrieval.put("depth", config.rerankDepth());
+    ServingModel serving = search.serving(); // once: the fields below describe one model
     Map<String, Object> rerankInfo = new LinkedHashMap<>();
-    rerankInfo.put("enabled", search.iem().isPresent());
-    search.iem().ifPresent(iem -> {
+    rerankInfo.put("enabled", serving.iem() != null);
+    rerankInfo.put("version", serving.version());
+    rerankInfo.put("since", serving.since().toString());
+    serving.iemHead().ifPresent(iem -> {
       rerankInfo.put("input", iem.input().id());
       rerankInfo.put("hidden", iem.hidden());
       rerankInfo.put("branch", "asymmetric");
@@ -383,7 +398,26 @@ public final class HttpApi implements AutoCloseable {
       rerankInfo.put("firstStageWeight", search.config().rerankFirstStageWeight());
     });
     json(ctx, HttpStatus.OK.getCode(), Map.of("model", search.model(), "index", indexInfo, "retrieval", retrieval,
-        "rerank", rerankInfo));
+        "rerank", rerankInfo, "releases", releasesInfo(releases.get())));
+  }
+
+  private static Map<String, Object> releasesInfo(ReleaseStatus status) {
+    Map<String, Object> info = new LinkedHashMap<>();
+    info.put("watching", status.watching());
+    info.put("caughtUp", status.caughtUp());
+    info.put("adopted", status.adopted());
+    info.put("refused", status.refused());
+    info.put("ignored", status.ignored());
+    ReleaseStatus.Refusal refusal = status.lastRefused();
+    Map<String, Object> last = null;
+    if (refusal != null) {
+      last = new LinkedHashMap<>();
+      last.put("version", refusal.version());
+      last.put("reason", refusal.reason());
+      last.put("at", refusal.at().toString());
+    }
+    info.put("lastRefused", last);
+    return info;
   }
 
   /** Page files, read once from the jar. */

@@ -1,17 +1,22 @@
 package io.d2search.serve;
 
+import io.d2search.bundle.BundleStore;
+import io.d2search.bundle.ModelBundle;
 import io.d2search.embed.Embedder;
 import io.d2search.index.EmbeddingsMaterializer;
 import io.d2search.index.PassageIndex;
 import io.d2search.rank.IemHead;
+import io.d2search.schemas.Topics;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -23,7 +28,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The query-service: a {@link PassageIndex} for the embedder's model version, an {@link EmbeddingsMaterializer}
  * that keeps it equal to the {@code embeddings} topic, a {@link SearchService} (re-ranking with the model's IEM head
- * when it has one) with an impressions producer, and the {@link HttpApi}. {@link #start} wires and starts them; {@link #close()} closes them in reverse order.
+ * when it has one) with an impressions producer, optionally a {@link ReleaseWatcher} that hot-swaps the re-ranker to
+ * each HEADS model release, and the {@link HttpApi}. {@link #start} wires and starts them; {@link #close()} closes
+ * them in reverse order.
  *
  * <p>Start returns once HTTP listens, usually before the index has caught up: {@code GET /health} answers 503
  * until it has. Owns what it creates; the embedder and the registry belong to the caller.
@@ -37,16 +44,21 @@ public final class QueryService implements AutoCloseable {
   private final EmbeddingsMaterializer materializer;
   private final SearchService search;
   private final HttpApi http;
+  private final ReleaseWatcher releases; // null: not following model-releases
   private final Deque<AutoCloseable> resources;
 
   private QueryService(PassageIndex index, EmbeddingsMaterializer materializer, SearchService search, HttpApi http,
-      Deque<AutoCloseable> resources) {
+      ReleaseWatcher releases, Deque<AutoCloseable> resources) {
     this.index = index;
     this.materializer = materializer;
     this.search = search;
     this.http = http;
+    this.releases = releases;
     this.resources = resources;
   }
+
+  /** The model a service starts with and where it opens the bundles of later releases. */
+  private record Releases(ModelBundle bundle, BundleStore store) {}
 
   /**
    * Starts a query service that ranks by the HNSW score alone.
@@ -78,6 +90,36 @@ public final class QueryService implements AutoCloseable {
    */
   public static QueryService start(QueryServiceConfig config, Embedder embedder, IemHead iem,
       PrometheusMeterRegistry registry, List<HealthCheck> checks) {
+    return start(config, embedder, iem, registry, checks, null);
+  }
+
+  /**
+   * Starts a query service on a model bundle: {@code embedder} runs it, its IEM head re-ranks, and, when
+   * {@link QueryServiceConfig#releasesEnabled()}, a {@link ReleaseWatcher} follows {@code model-releases} and
+   * hot-swaps the re-ranker to each HEADS release it can adopt ({@link ReleaseAdopter}), opened from {@code store}.
+   * {@code GET /health} then also waits for the watcher to catch up with the topic, so a replica is ready only with
+   * the current release; {@code GET /models} shows what it adopted and refused.
+   *
+   * @param bundle the bundle {@code embedder} runs (its version is the index's)
+   * @param store where the bundles that releases name are opened
+   * @param checks more parts whose health {@code GET /health} reports and requires
+   * @throws IllegalArgumentException if {@code embedder} does not run {@code bundle}'s version
+   * @see #start(QueryServiceConfig, Embedder, IemHead, PrometheusMeterRegistry)
+   */
+  public static QueryService start(QueryServiceConfig config, ModelBundle bundle, Embedder embedder,
+      BundleStore store, PrometheusMeterRegistry registry, List<HealthCheck> checks) {
+    Objects.requireNonNull(bundle, "bundle");
+    Objects.requireNonNull(store, "store");
+    if (!bundle.version().equals(embedder.info().version())) {
+      throw new IllegalArgumentException("the embedder runs model " + embedder.info().version() + ", not bundle "
+          + bundle.version());
+    }
+    return start(config, embedder, bundle.iem().orElse(null), registry, checks,
+        config.releasesEnabled() ? new Releases(bundle, store) : null);
+  }
+
+  private static QueryService start(QueryServiceConfig config, Embedder embedder, IemHead iem,
+      PrometheusMeterRegistry registry, List<HealthCheck> checks, Releases releases) {
     Objects.requireNonNull(config, "config");
     Objects.requireNonNull(embedder, "embedder");
     Objects.requireNonNull(registry, "registry");
@@ -96,14 +138,28 @@ public final class QueryService implements AutoCloseable {
       started.push(materializer);
       SearchService search = new SearchService(index, embedder, iem, config.search(), registry, events,
           new IssuedQueries(config.clicks()));
-      HttpApi http = HttpApi.start(config.httpHost(), config.httpPort(), search, materializer, registry, checks,
-          config.tokens());
+      ReleaseWatcher watcher = null;
+      List<HealthCheck> health = new ArrayList<>(checks);
+      if (releases != null) {
+        ReleaseLedger ledger = new ReleaseLedger(registry);
+        started.push(ledger);
+        watcher = ReleaseWatcher.start(new ReleaseAdopter(search, releases.bundle(), releases.store(), ledger),
+            ledger, config.bootstrapServers(), config.kafkaProperties());
+        started.push(watcher);
+        health.add(watcher.health());
+      }
+      HttpApi http = HttpApi.start(config.httpHost(), config.httpPort(), search, materializer, registry, health,
+          config.tokens(), watcher == null ? ReleaseStatus::off : watcher::status);
       started.push(http);
       log.info("Query service for model {} on port {}, index {} ({} passages, offsets {}), {} retrieval, {}", version,
           http.port(), index.dir(), index.size(), index.committedOffsets(), config.search().mode().label(),
           iem == null ? "no re-ranking (no IEM head)"
               : "re-ranking the top " + config.search().rerankDepth() + " with " + iem);
-      return new QueryService(index, materializer, search, http, started);
+      if (releases != null) {
+        log.info("Following {} for HEADS releases of model {} (bundles from {})", Topics.MODEL_RELEASES, version,
+            releases.store());
+      }
+      return new QueryService(index, materializer, search, http, watcher, started);
     } catch (RuntimeException | Error e) {
       closeAll(started, e);
       throw e;
@@ -138,13 +194,18 @@ public final class QueryService implements AutoCloseable {
     return materializer;
   }
 
+  /** The watcher of {@code model-releases}; empty when the service does not follow releases. */
+  public Optional<ReleaseWatcher> releases() {
+    return Optional.ofNullable(releases);
+  }
+
   /** Search and click recording, without HTTP. */
   public SearchService search() {
     return search;
   }
 
   /**
-   * Stops HTTP, stops materialising (committing the index with its offsets), flushes and closes the producer,
+   * Stops HTTP, stops following releases, stops materialising (committing the index with its offsets), flushes and closes the producer,
    * closes the index. Calling it again does nothing.
    */
   @Override

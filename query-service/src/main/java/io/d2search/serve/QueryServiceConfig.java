@@ -25,14 +25,18 @@ import java.util.regex.Pattern;
  * @param search default retrieval mode, fusion, and the candidates the IEM re-scores ({@link SearchConfig})
  * @param clicks how {@code POST /clicks} checks clicks against the searches it served ({@link IssuedQueries})
  * @param tokens bearer tokens and their rights; {@link ApiTokens#none()} leaves the API open
+ * @param releasesEnabled whether the service follows {@code model-releases} and hot-swaps its re-ranker to each
+ *     HEADS release ({@code model.releases.enabled}); takes effect when it is started with its bundle and a
+ *     {@link io.d2search.bundle.BundleStore}
  */
 public record QueryServiceConfig(
     String bootstrapServers, Path indexDir, String httpHost, int httpPort, long commitIntervalMs,
     int commitMaxRecords, IndexConfig index, boolean impressionsEnabled, Map<String, String> kafkaProperties,
-    SearchConfig search, IssuedQueries.Policy clicks, ApiTokens tokens) {
+    SearchConfig search, IssuedQueries.Policy clicks, ApiTokens tokens, boolean releasesEnabled) {
 
   public static final String DEFAULT_HTTP_HOST = Settings.defaults().string("http.host");
   public static final int DEFAULT_HTTP_PORT = Settings.defaults().integer("http.port");
+  public static final boolean DEFAULT_RELEASES_ENABLED = Settings.defaults().bool("model.releases.enabled");
   private static final Pattern SAFE_DIR_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*");
 
   public QueryServiceConfig {
@@ -53,13 +57,14 @@ public record QueryServiceConfig(
 
   /**
    * Port 8080 on all interfaces, a commit every 5 s or 10,000 records, default HNSW parameters (M 16, beam
-   * width 100, 100 search candidates), impressions on, the {@code search.*} defaults ({@link SearchConfig#DEFAULTS}).
+   * width 100, 100 search candidates), impressions on, the {@code search.*} defaults ({@link SearchConfig#DEFAULTS}),
+   * releases followed ({@code model.releases.enabled}).
    */
   public static QueryServiceConfig defaults(String bootstrapServers, Path indexDir) {
     return new QueryServiceConfig(bootstrapServers, indexDir, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT,
         MaterializerConfig.DEFAULT_COMMIT_INTERVAL_MS, MaterializerConfig.DEFAULT_COMMIT_MAX_RECORDS,
         IndexConfig.defaults(), true, Map.of(), SearchConfig.DEFAULTS,
-        IssuedQueries.Policy.defaults(), ApiTokens.none());
+        IssuedQueries.Policy.defaults(), ApiTokens.none(), DEFAULT_RELEASES_ENABLED);
   }
 
   /** The directory of the index of one model version. */
@@ -79,37 +84,43 @@ public record QueryServiceConfig(
   /** This config with another HTTP interface and port. */
   public QueryServiceConfig withHttp(String host, int port) {
     return new QueryServiceConfig(bootstrapServers, indexDir, host, port, commitIntervalMs, commitMaxRecords, index,
-        impressionsEnabled, kafkaProperties, search, clicks, tokens);
+        impressionsEnabled, kafkaProperties, search, clicks, tokens, releasesEnabled);
   }
 
   /** This config with another commit interval (ms) and record count. */
   public QueryServiceConfig withCommitPolicy(long intervalMs, int maxRecords) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, intervalMs, maxRecords, index,
-        impressionsEnabled, kafkaProperties, search, clicks, tokens);
+        impressionsEnabled, kafkaProperties, search, clicks, tokens, releasesEnabled);
   }
 
   /** This config with other HNSW and search parameters. */
   public QueryServiceConfig withIndex(IndexConfig config) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        config, impressionsEnabled, kafkaProperties, search, clicks, tokens);
+        config, impressionsEnabled, kafkaProperties, search, clicks, tokens, releasesEnabled);
   }
 
   /** This config with impressions and clicks on or off. */
   public QueryServiceConfig withImpressions(boolean enabled) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, enabled, kafkaProperties, search, clicks, tokens);
+        index, enabled, kafkaProperties, search, clicks, tokens, releasesEnabled);
   }
 
   /** This config with other extra Kafka client properties. */
   public QueryServiceConfig withKafkaProperties(Map<String, String> properties) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, impressionsEnabled, properties, search, clicks, tokens);
+        index, impressionsEnabled, properties, search, clicks, tokens, releasesEnabled);
   }
 
   /** This config with other search defaults. */
   public QueryServiceConfig withSearch(SearchConfig value) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, impressionsEnabled, kafkaProperties, value, clicks, tokens);
+        index, impressionsEnabled, kafkaProperties, value, clicks, tokens, releasesEnabled);
+  }
+
+  /** This config with following {@code model-releases} on or off. */
+  public QueryServiceConfig withReleases(boolean enabled) {
+    return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
+        index, impressionsEnabled, kafkaProperties, search, clicks, tokens, enabled);
   }
 
   /** This config with another re-ranking depth. */
@@ -120,12 +131,12 @@ public record QueryServiceConfig(
   /** This config with another click policy. */
   public QueryServiceConfig withClicks(IssuedQueries.Policy policy) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, impressionsEnabled, kafkaProperties, search, policy, tokens);
+        index, impressionsEnabled, kafkaProperties, search, policy, tokens, releasesEnabled);
   }
 
   /** This config with other API tokens. */
   public QueryServiceConfig withTokens(ApiTokens value) {
     return new QueryServiceConfig(bootstrapServers, indexDir, httpHost, httpPort, commitIntervalMs, commitMaxRecords,
-        index, impressionsEnabled, kafkaProperties, search, clicks, value);
+        index, impressionsEnabled, kafkaProperties, search, clicks, value, releasesEnabled);
   }
 }

@@ -8,7 +8,9 @@ import java.util.Objects;
  * The answer to one search.
  *
  * @param queryId the signed id of this request, also the key of its {@code Impression}; clicks refer to it
- * @param modelVersion model version that embedded the query and the passages
+ * @param modelVersion the model version that ranked the search ({@link ServingModel#version()}): the embedding
+ *     model's, or the HEADS release serving at the time, whose passage vectors are the index's; its impression
+ *     carries the same
  * @param tookMs wall time of the search (embedding, retrieval, fusion, re-ranking, stored fields), in ms
  * @param mode the first stage that gathered the candidates
  * @param reranked whether the IEM head ordered the hits (else the first stage did)

@@ -13,7 +13,6 @@ import io.d2search.index.PassageRanker;
 import io.d2search.index.PassageSearcher.Candidate;
 import io.d2search.index.RetrievalMode;
 import io.d2search.rank.IemHead;
-import io.d2search.rank.Reranker;
 import io.d2search.schemas.AvroSerde;
 import io.d2search.schemas.PassageId;
 import io.d2search.schemas.Topics;
@@ -28,6 +27,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.slf4j.Logger;
@@ -45,6 +45,10 @@ import org.slf4j.LoggerFactory;
  * vectors against the query vector (asymmetric branch), equal logits keeping the first-stage order. The IEM gets
  * exactly the vectors the embedder produced: the query's straight from {@link Embedder#embed}, the passages' as
  * indexed. Without an IEM (model version 0) or when a request turns it off, the first-stage order is the answer.
+ *
+ * <p><b>Hot swap.</b> The re-ranker is a {@link ServingModel} that {@link #adopt} replaces whole (a model release
+ * with a new IEM head over the same passage vectors). Each search reads it once, so no search mixes two versions,
+ * and its result and impression name the version that ranked it.
  *
  * <p>Events are best effort: a failed send is logged and counted ({@code d2search.events.failed}, tag
  * {@code topic}), never an error of the search. With no producer, impressions and clicks are off. An impression
@@ -68,9 +72,8 @@ public final class SearchService {
 
   private final PassageIndex index;
   private final Embedder embedder;
-  private final IemHead iem; // null: no re-ranking
   private final SearchConfig config;
-  private final PassageRanker ranker;
+  private final AtomicReference<ServingModel> serving;
   private final IssuedQueries issued;
   private final Producer<String, byte[]> events;
   private final MeterRegistry registry;
@@ -123,7 +126,6 @@ public final class SearchService {
     this.embedder = Objects.requireNonNull(embedder, "embedder");
     this.registry = Objects.requireNonNull(registry, "registry");
     this.config = Objects.requireNonNull(config, "config");
-    this.iem = iem;
     this.events = events;
     if (!embedder.info().version().equals(index.modelVersion())) {
       // A query must be embedded by the version of the index it searches: vectors of two versions live apart.
@@ -133,8 +135,8 @@ public final class SearchService {
       throw new IllegalArgumentException("IEM head reads vectors of dimension " + iem.dimension() + ", model "
           + embedder.info().version() + " embeds " + embedder.info().dimension());
     }
-    this.ranker = new PassageRanker(config.fusion(), iem == null ? null : new Reranker(iem), config.rerankDepth(),
-        config.rerankFirstStageWeight());
+    this.serving = new AtomicReference<>(ServingModel.of(embedder.info().version(), iem, config,
+        embedder.info().dimension(), Instant.now()));
     for (RetrievalMode mode : RetrievalMode.values()) {
       latency.put(mode, Timer.builder("d2search.search.latency")
           .description("Search requests: embed the query, first stage, re-rank, load stored fields")
@@ -179,6 +181,8 @@ public final class SearchService {
       throw new IllegalArgumentException("k must be in [1, " + MAX_K + "]: " + k);
     }
     RetrievalMode mode = request.mode() != null ? request.mode() : config.mode();
+    ServingModel model = serving.get(); // once: a swap during this search does not reach it
+    PassageRanker ranker = model.ranker();
     long start = System.nanoTime();
     PassageRanker.Query ranked = new PassageRanker.Query(query, null, mode, k, request.filter(), request.rerank());
     if (ranked.needsVector(ranker)) {
@@ -202,7 +206,7 @@ public final class SearchService {
     long tookNanos = System.nanoTime() - start;
     record(ranking, mode, tookNanos);
     String queryId = issued.issue(hits.stream().map(RankedHit::passageId).toList(), System.currentTimeMillis());
-    SearchResult result = new SearchResult(queryId, index.modelVersion(), TimeUnit.NANOSECONDS.toMillis(tookNanos),
+    SearchResult result = new SearchResult(queryId, model.version(), TimeUnit.NANOSECONDS.toMillis(tookNanos),
         mode, ranking.reranked(), hits);
     if (events != null) {
       send(Topics.IMPRESSIONS, result.queryId(), impressionSerde.encode(impression(query, result)));
@@ -301,9 +305,30 @@ public final class SearchService {
     return index;
   }
 
-  /** The re-ranking head; empty when searches rank by the first stage alone. */
+  /** The re-ranking head serving now; empty when searches rank by the first stage alone. */
   public Optional<IemHead> iem() {
-    return Optional.ofNullable(iem);
+    return serving.get().iemHead();
+  }
+
+  /** The model that ranks searches now: its version, IEM head, ranker, and since when. */
+  public ServingModel serving() {
+    return serving.get();
+  }
+
+  /**
+   * Makes a model version rank every search that starts from now on, atomically: searches in flight finish with
+   * the model they started with. The caller vouches that the version's passage vectors are the index's (a HEADS
+   * release of the embedding model); only the IEM head changes.
+   *
+   * @param version the bundle version that ranks from now on; results and impressions carry it
+   * @param iem its IEM head; null ranks by the first stage alone
+   * @return the model now serving
+   * @throws IllegalArgumentException if the IEM head does not read the index's dimension; nothing changes then
+   */
+  public ServingModel adopt(String version, IemHead iem) {
+    ServingModel next = ServingModel.of(version, iem, config, embedder.info().dimension(), Instant.now());
+    serving.set(next);
+    return next;
   }
 
   /** Default mode, fusion and re-rank depth. */

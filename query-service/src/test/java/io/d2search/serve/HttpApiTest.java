@@ -290,7 +290,7 @@ class HttpApiTest {
         com.networknt.schema.InputFormat.JSON);
   }
 
-  private static void assertValid(JsonNode openApi, String name, JsonNode value) throws Exception {
+  static void assertValid(JsonNode openApi, String name, JsonNode value) throws Exception {
     assertThat(schema(openApi, name).validate(value)).as(name + ": " + value).isEmpty();
   }
 
@@ -556,6 +556,10 @@ class HttpApiTest {
     assertThat(body.at("/index/passages").asInt()).isEqualTo(CORPUS.size());
     assertThat(body.at("/index/hnswM").asInt()).isEqualTo(16);
     assertThat(body.at("/rerank/enabled").asBoolean()).isFalse();
+    assertThat(body.at("/rerank/version").asText()).isEqualTo(embedder.info().version());
+    assertThat(java.time.Instant.parse(body.at("/rerank/since").asText())).isBeforeOrEqualTo(java.time.Instant.now());
+    assertThat(body.at("/releases/watching").asBoolean()).as("started without a bundle store").isFalse();
+    assertThat(body.at("/releases/lastRefused").isNull()).isTrue();
     assertThat(body.at("/index/attributes/year").asText()).isEqualTo("long");
     assertThat(body.at("/index/attributes/published").asText()).isEqualTo("date");
     assertThat(body.at("/retrieval/mode").asText()).isEqualTo("hybrid");
