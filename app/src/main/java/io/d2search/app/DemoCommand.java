@@ -21,10 +21,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.ServiceLoader;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -101,6 +103,13 @@ public final class DemoCommand implements Callable<Integer> {
       // The retraining loop's first step: what users click becomes training examples on training-pairs.
       FeedbackJob feedback = life.add(Components.feedback(s, registry));
       feedback.start();
+      // Services of jars beside this one (the lab's distiller closes the loop: training-pairs -> model-releases).
+      List<String> companions = new ArrayList<>();
+      for (DemoCompanion companion : ServiceLoader.load(DemoCompanion.class)) {
+        DemoCompanion.Started started = companion.start(s, registry);
+        life.add(started.stop());
+        companions.add(started.description());
+      }
 
       Map<String, String> expected = expectedPassages(documents, new Chunker(embedder.tokenizer(), Components.chunker(s)));
       try (CorpusIngester ingester = new CorpusIngester(kafka.bootstrapServers())) {
@@ -123,6 +132,7 @@ public final class DemoCommand implements Callable<Integer> {
         System.out.printf("Re-ranker: model %s; HEADS releases on model-releases (bundles in %s) replace it without a "
             + "restart (GET %s/models)%n", service.search().serving().version(), Components.bundlesDir(s), url);
       }
+      companions.forEach(c -> System.out.println(c));
       System.out.println();
       if (metricsOut != null) {
         Files.writeString(metricsOut, registry.scrape());

@@ -1,19 +1,12 @@
 package io.d2search.lab;
 
-import io.d2search.app.Components;
 import io.d2search.app.ConfigOptions;
 import io.d2search.app.Lifecycle;
 import io.d2search.app.TopicSetup;
-import io.d2search.bundle.ModelBundle;
 import io.d2search.config.Settings;
-import io.d2search.distill.DjlRuntime;
-import io.d2search.embed.Embedder;
-import io.d2search.loop.DistillerConfig;
 import io.d2search.loop.DistillerService;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,26 +34,16 @@ final class DistillerCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     Settings s = config.settings().with("kafka.bootstrap.servers", bootstrapServers);
-    DistillerConfig distiller = DistillerSettings.config(s);
     try (Lifecycle life = new Lifecycle()) {
       // Its inputs: embeddings (the indexer's), training-pairs (the feedback join's), model-releases.
       TopicSetup.forIndexer(s);
       TopicSetup.forQueryService(s);
       TopicSetup.forFeedback(s);
-      DjlRuntime.start(new DjlRuntime.Settings(null, distiller.threads(), 1));
-      ModelBundle base = Components.serviceBundle(s);
-      Embedder embedder = life.add(Components.serviceEmbedder(s, base));
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       life.add(registry::close);
-      Map<String, Object> kafka = new HashMap<>(s.kafkaClient());
-      kafka.put("bootstrap.servers", s.string("kafka.bootstrap.servers"));
-      DistillerService service = life.add(DistillerService.start(distiller, DistillerSettings.ranking(s), kafka, base,
-          embedder, DistillerSettings.index(s),
-          texts -> TeacherFactory.forDistill(s, texts, TeacherFactory.cacheDir(s)), registry));
-      DistillerHttp http = life.add(DistillerHttp.start(s.string("http.host"), s.integer("distiller.port"), service,
-          registry));
+      DistillerProcess process = life.add(DistillerProcess.start(s, registry));
       log.info("Distiller on http://{}:{}/status (POST /refresh to refresh now); Ctrl-C to stop",
-          s.string("http.host"), http.port());
+          s.string("http.host"), process.port());
       life.awaitShutdown();
     }
     return 0;

@@ -18,7 +18,7 @@ import picocli.CommandLine.Command;
     description = "Streaming semantic search: Kafka Streams indexer, Lucene HNSW query service, D2LLM student.",
     subcommands = {DemoCommand.class, IndexerCommand.class, QueryServiceCommand.class, FeedbackCommand.class, IngestCommand.class,
         SearchCommand.class, EvalCommand.class, DistillCommand.class, InterpolateCommand.class, BenchCommand.class,
-        SimulateClicksCommand.class, DistillerCommand.class,
+        SimulateClicksCommand.class, DistillerCommand.class, LoopReportCommand.class,
         CommandLine.HelpCommand.class})
 public final class LabMain implements Runnable {
 

@@ -154,6 +154,8 @@ public final class DistillerService implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("Cannot create " + config.stateDir(), e);
     }
+    // The interval counts from start when there was no refresh yet: a first example must not trigger one at once.
+    this.lastRefreshAt = System.currentTimeMillis();
     restoreReports();
     String bootstrap = String.valueOf(kafka.get(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG));
     this.index = PassageIndex.open(config.stateDir().resolve("index").resolve(base.version()), base.version(),

@@ -1,0 +1,324 @@
+package io.d2search.lab;
+
+import io.d2search.app.Components;
+import io.d2search.app.ConfigOptions;
+import io.d2search.app.Lifecycle;
+import io.d2search.app.TopicSetup;
+import io.d2search.bench.ClickSimulator;
+import io.d2search.broker.EmbeddedKafka;
+import io.d2search.bundle.ModelBundle;
+import io.d2search.config.Settings;
+import io.d2search.data.BeirDataset;
+import io.d2search.data.VectorCache;
+import io.d2search.distill.CorpusVectors;
+import io.d2search.distill.DjlRuntime;
+import io.d2search.distill.TokenStateCache;
+import io.d2search.embed.Embedder;
+import io.d2search.embed.TextHash;
+import io.d2search.eval.EvalPassage;
+import io.d2search.eval.RankingMetrics;
+import io.d2search.events.PassageEmbedding;
+import io.d2search.feedback.FeedbackJob;
+import io.d2search.loop.DistillerConfig;
+import io.d2search.loop.DistillerService;
+import io.d2search.loop.RefreshReport;
+import io.d2search.schemas.Topics;
+import io.d2search.serve.QueryService;
+import io.d2search.serve.RankedHit;
+import io.d2search.serve.SearchRequest;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.style.Styler;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code loop-report}: the retraining loop on a BEIR set, end to end in one JVM, measured. An embedded broker, the
+ * query service (following {@code model-releases}), the feedback join and the distiller run as in the demo; the
+ * corpus' whole documents are indexed through {@code embeddings} with the base model's vectors. Each round,
+ * simulated users search and click a fresh slice of the training split's judged queries over HTTP; the feedback
+ * join turns that into examples; the distiller refreshes, gates and maybe releases; the query service adopts what
+ * is released. Before the first round and after each, the model that serves is measured on the test split's
+ * judgements, which nothing trains on: nDCG@10 on all test queries and on those whose relevant documents no clicked
+ * query had as relevant ("unseen"). Prints a table; writes it as Markdown and a PNG plot when asked.
+ */
+@Command(name = "loop-report", mixinStandardHelpOptions = true,
+    description = "Run the retraining loop on a BEIR set (train queries click, test qrels judge) for some rounds and "
+        + "report nDCG@10 per served model version, the gate's decisions and the time from click to release.")
+final class LoopReportCommand implements Callable<Integer> {
+  @Mixin ConfigOptions config;
+
+  @Mixin CacheOptions caches;
+
+  @Option(names = "--beir", required = true, paramLabel = "DIR", description = "BEIR dataset directory.")
+  Path beir;
+
+  @Option(names = "--rounds", defaultValue = "3", description = "Rounds of clicks and refresh (default: ${DEFAULT-VALUE}).")
+  int rounds;
+
+  @Option(names = "--queries-per-round", defaultValue = "250",
+      description = "Training-split queries searched and clicked per round, each query once over the whole run "
+          + "(default: ${DEFAULT-VALUE}).")
+  int queriesPerRound;
+
+  @Option(names = "--seed", defaultValue = "0", description = "Seeds the simulated users.")
+  long seed;
+
+  @Option(names = "--markdown", paramLabel = "FILE.md", description = "Also write the table as Markdown.")
+  Path markdown;
+
+  @Option(names = "--plot", paramLabel = "FILE.png", description = "Also plot nDCG@10 per round.")
+  Path plot;
+
+  /** One row: the model serving after a round (round 0: before any). */
+  record Row(int round, int queries, int clicks, int feedbackLists, RefreshReport refresh, String serving,
+      double ndcgAll, double ndcgUnseen, int unseenQueries, Double clickToReleaseSeconds) {}
+
+  @Override
+  public Integer call() throws Exception {
+    Settings user = config.settings();
+    CacheOptions.Dirs dirs = caches.dirs(user);
+    Path run = Components.dataDir(user).resolve("loop-report").resolve(Instant.now().toString().replace(':', '-'));
+    // Sessions close a few seconds after the last click, so a round's examples arrive within the round.
+    Settings s = user.with("data.dir", run.toString()).with("http.port", 0).with("model.bundles-dir", "")
+        .with("feedback.window-ms", 3000).with("feedback.grace-ms", 1000)
+        // One simulated client sends every user's clicks: the per-client click limit would refuse most of them.
+        .with("search.clicks-per-minute", 1_000_000)
+        .with("distiller.refresh.every-examples", Integer.MAX_VALUE)
+        .with("distiller.refresh.interval-ms", Long.MAX_VALUE / 4)
+        .with("teacher.cache-dir", TeacherFactory.cacheDir(user).toAbsolutePath().toString());
+    BeirDataset train = BeirDataset.load(beir, "train");
+    BeirDataset test = BeirDataset.load(beir, "test");
+    List<EvalPassage> docs = EvalPassage.wholeDocs(train);
+    DistillerConfig distiller = DistillerSettings.config(s);
+    DjlRuntime.start(new DjlRuntime.Settings(null, distiller.threads(), 1));
+    List<Row> rows = new ArrayList<>();
+    try (Lifecycle life = new Lifecycle()) {
+      EmbeddedKafka kafka = life.add(EmbeddedKafka.start(run.resolve("kafka"), 0));
+      s = s.with("kafka.bootstrap.servers", kafka.bootstrapServers());
+      TopicSetup.forIndexer(s);
+      TopicSetup.forQueryService(s);
+      TopicSetup.forFeedback(s);
+      ModelBundle base = Components.serviceBundle(s);
+      Embedder embedder = life.add(Components.serviceEmbedder(s, base));
+      publishEmbeddings(s, base, embedder, docs, dirs);
+      PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+      QueryService service = life.add(Components.startQueryService(s, base, embedder, registry));
+      FeedbackJob feedback = life.add(Components.feedback(s, registry));
+      feedback.start();
+      Map<String, Object> client = new HashMap<>(s.kafkaClient());
+      client.put("bootstrap.servers", kafka.bootstrapServers());
+      Settings teacherSettings = s;
+      DistillerService loop = life.add(DistillerService.start(distiller, DistillerSettings.ranking(s), client, base,
+          embedder, DistillerSettings.index(s), texts -> TeacherFactory.forDistill(teacherSettings, texts,
+              TeacherFactory.cacheDir(teacherSettings)), new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)));
+      if (!service.materializer().awaitCaughtUp(Duration.ofMinutes(10)) || !loop.awaitCaughtUp(Duration.ofMinutes(10))) {
+        throw new IllegalStateException("the index did not catch up with embeddings in 10 minutes");
+      }
+      System.out.printf("loop-report: %d documents of %s indexed; %d rounds of %d training queries; run directory %s%n",
+          docs.size(), BeirDataset.name(beir), rounds, queriesPerRound, run);
+
+      List<String> trainIds = new ArrayList<>(train.qrels().keySet());
+      trainIds.removeIf(q -> !train.queries().containsKey(q));
+      java.util.Collections.shuffle(trainIds, new java.util.Random(seed));
+      Set<String> clickedRelevant = new HashSet<>();
+      int clicksSoFar = 0;
+      rows.add(measure(0, 0, 0, 0, null, service, test, clickedRelevant, null));
+      print(rows.get(0));
+      ClickSimulator users = new ClickSimulator(URI.create("http://127.0.0.1:" + service.port()));
+      for (int round = 1; round <= rounds; round++) {
+        List<String> slice = trainIds.subList(Math.min(trainIds.size(), (round - 1) * queriesPerRound),
+            Math.min(trainIds.size(), round * queriesPerRound));
+        if (slice.isEmpty()) {
+          System.out.printf("round %d: no training queries left%n", round);
+          break;
+        }
+        Map<String, String> queries = new LinkedHashMap<>();
+        Map<String, Map<String, Integer>> qrels = new HashMap<>();
+        for (String q : slice) {
+          queries.put(q, train.queries().get(q));
+          qrels.put(q, train.qrels().get(q)); // the simulator judges a result by its document
+          train.qrels().get(q).forEach((d, g) -> {
+            if (g > 0) {
+              clickedRelevant.add(d);
+            }
+          });
+        }
+        long roundStart = System.currentTimeMillis();
+        ClickSimulator.Report clicks = users.run(new ClickSimulator.Plan(queries, qrels, 10, 1.0, 0.8, 0.05, 20,
+            seed + round, null), n -> { });
+        clicksSoFar += clicks.clicks();
+        System.out.printf("round %d: %d searches, %d clicks (%d on relevant results, %d long), %d refused, %d failed%n",
+            round, clicks.searches(), clicks.clicks(), clicks.relevantClicks(), clicks.longClicks(), clicks.refused(),
+            clicks.failed());
+        // Wait past the feedback window, then let searches move stream time on so the sessions close.
+        Thread.sleep(s.longValue("feedback.window-ms") + s.longValue("feedback.grace-ms") + 1000);
+        measure(round, 0, 0, 0, null, service, test, clickedRelevant, null);
+        awaitFeedbackSettled(loop);
+        RefreshReport report = loop.refreshNow().get(2, TimeUnit.HOURS);
+        Double clickToRelease = null;
+        if (report.decision() == RefreshReport.Decision.RELEASED) {
+          awaitServing(service, report.version());
+          clickToRelease = (System.currentTimeMillis() - roundStart) / 1000.0;
+        }
+        Row row = measure(round, clicks.searches(), clicksSoFar, loop.status().feedbackLists(), report, service, test,
+            clickedRelevant, clickToRelease);
+        rows.add(row);
+        print(row);
+      }
+    }
+    String table = table(rows);
+    System.out.println();
+    System.out.print(table);
+    if (markdown != null) {
+      Files.writeString(markdown, table);
+    }
+    if (plot != null) {
+      plot(rows, plot);
+    }
+    return 0;
+  }
+
+  /** Test-split nDCG@10 of what serves now, on all judged test queries and on the unseen ones. */
+  private Row measure(int round, int queries, int clicks, int lists, RefreshReport refresh, QueryService service,
+      BeirDataset test, Set<String> clickedRelevant, Double clickToRelease) {
+    double all = 0;
+    double unseen = 0;
+    int n = 0;
+    int u = 0;
+    String serving = service.search().serving().version();
+    for (Map.Entry<String, Map<String, Integer>> q : test.qrels().entrySet()) {
+      String text = test.queries().get(q.getKey());
+      if (text == null || q.getValue().values().stream().noneMatch(g -> g > 0)) {
+        continue;
+      }
+      List<String> ranking = new ArrayList<>();
+      for (RankedHit h : service.search().search(SearchRequest.of(text, 10)).hits()) {
+        ranking.add(h.hit().docId());
+      }
+      double ndcg = RankingMetrics.ndcg(ranking, q.getValue(), 10);
+      all += ndcg;
+      n++;
+      if (q.getValue().entrySet().stream().noneMatch(e -> e.getValue() > 0 && clickedRelevant.contains(e.getKey()))) {
+        unseen += ndcg;
+        u++;
+      }
+    }
+    return new Row(round, queries, clicks, lists, refresh, serving, all / n, u == 0 ? Double.NaN : unseen / u, u,
+        clickToRelease);
+  }
+
+  /** The base model's vectors of every document (from the shared vector cache when there), onto embeddings. */
+  private static void publishEmbeddings(Settings s, ModelBundle base, Embedder embedder, List<EvalPassage> docs,
+      CacheOptions.Dirs dirs) throws Exception {
+    List<String> texts = EvalPassage.texts(docs);
+    float[][] vectors;
+    try (VectorCache cache = VectorCache.open(dirs.vectors(), "bundle-" + base.checksum().substring(0, 16),
+        embedder.info().dimension());
+        TokenStateCache states = TokenStateCache.open(dirs.tokenStates(), embedder.info())) {
+      vectors = CorpusVectors.of(texts, embedder, states, cache, "corpus vectors");
+    }
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, s.string("kafka.bootstrap.servers"));
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(),
+        new ByteArraySerializer())) {
+      for (int i = 0; i < docs.size(); i++) {
+        EvalPassage d = docs.get(i);
+        List<Float> v = new ArrayList<>(vectors[i].length);
+        for (float x : vectors[i]) {
+          v.add(x);
+        }
+        producer.send(new ProducerRecord<>(Topics.EMBEDDINGS, d.passageId(), Topics.embeddingSerde().encode(
+            PassageEmbedding.newBuilder().setDocId(d.docId()).setN(d.n()).setModelVersion(base.version()).setVector(v)
+                .setTextHash(TextHash.sha256(texts.get(i))).setTitle(d.title()).setText(d.text()).setDocVersion(1)
+                .build())));
+      }
+      producer.flush();
+    }
+  }
+
+  /** Until no new example arrived for 10 s (the feedback join commits every few hundred ms). */
+  private static void awaitFeedbackSettled(DistillerService loop) throws InterruptedException {
+    long last = -1;
+    long stableSince = System.currentTimeMillis();
+    while (System.currentTimeMillis() - stableSince < 10_000) {
+      long now = loop.status().feedbackReceived();
+      if (now != last) {
+        last = now;
+        stableSince = System.currentTimeMillis();
+      }
+      Thread.sleep(500);
+    }
+  }
+
+  private static void awaitServing(QueryService service, String version) throws InterruptedException {
+    long deadline = System.currentTimeMillis() + 120_000;
+    while (!service.search().serving().version().equals(version)) {
+      if (System.currentTimeMillis() > deadline) {
+        throw new IllegalStateException("the query service did not adopt release " + version + " in 2 minutes");
+      }
+      Thread.sleep(200);
+    }
+  }
+
+  private static void print(Row r) {
+    System.out.printf(Locale.ROOT, "round %d: serving %s, test nDCG@10 %.4f (unseen %.4f over %d)%s%n", r.round(),
+        r.serving(), r.ndcgAll(), r.ndcgUnseen(), r.unseenQueries(),
+        r.refresh() == null ? "" : "; " + r.refresh().describe());
+  }
+
+  static String table(List<Row> rows) {
+    StringBuilder t = new StringBuilder();
+    t.append("| round | queries clicked | clicks (total) | feedback lists | refresh | gate nDCG@10 current → candidate "
+        + "[95% CI of gain] | serving | test nDCG@10 all | unseen (n) | refresh s | click → release s |\n");
+    t.append("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (Row r : rows) {
+      RefreshReport f = r.refresh();
+      String gate = f == null || f.metrics().isEmpty() ? "" : String.format(Locale.ROOT, "%.4f → %.4f [%+.4f, %+.4f]",
+          f.metrics().get("gate.ndcg.current"), f.metrics().get("gate.ndcg.candidate"),
+          f.metrics().get("gate.ndcg.diff.low"), f.metrics().get("gate.ndcg.diff.high"));
+      t.append(String.format(Locale.ROOT, "| %d | %d | %d | %d | %s | %s | %s | %.4f | %.4f (%d) | %s | %s |%n",
+          r.round(), r.queries(), r.clicks(), r.feedbackLists(), f == null ? "" : f.version() + " "
+              + f.decision().name().toLowerCase(Locale.ROOT), gate, r.serving(), r.ndcgAll(), r.ndcgUnseen(),
+          r.unseenQueries(), f == null ? "" : String.format(Locale.ROOT, "%.0f", f.seconds()),
+          r.clickToReleaseSeconds() == null ? "" : String.format(Locale.ROOT, "%.0f", r.clickToReleaseSeconds())));
+    }
+    return t.toString();
+  }
+
+  private static void plot(List<Row> rows, Path png) throws IOException {
+    XYChart chart = new XYChartBuilder().width(900).height(560).title("Retraining loop: test nDCG@10 of the serving "
+        + "model after each round").xAxisTitle("round").yAxisTitle("nDCG@10").build();
+    chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
+    List<Integer> x = rows.stream().map(Row::round).toList();
+    chart.addSeries("all test queries", x, rows.stream().map(Row::ndcgAll).toList());
+    chart.addSeries("unseen test queries", x, rows.stream().map(Row::ndcgUnseen).toList());
+    BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);
+  }
+}
