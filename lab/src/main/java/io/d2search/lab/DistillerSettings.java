@@ -30,7 +30,8 @@ final class DistillerSettings {
         s.doubleValue("distiller.learning-rate"), s.integer("distiller.batch-size"), s.longValue("distiller.seed"),
         LossConfig.parse(s.string("distiller.loss"), null),
         new DistillerConfig.GateConfig(s.integer("distiller.gate.min-queries"), s.doubleValue("distiller.gate.margin"),
-            s.doubleValue("distiller.gate.recall-tolerance"), s.integer("distiller.gate.k")),
+            s.doubleValue("distiller.gate.recall-tolerance"), s.integer("distiller.gate.k"),
+            s.doubleValue("distiller.gate.propensity-eta")),
         s.integer("distiller.threads"));
   }
 

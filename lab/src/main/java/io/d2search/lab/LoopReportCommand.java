@@ -19,9 +19,14 @@ import io.d2search.eval.EvalPassage;
 import io.d2search.eval.RankingMetrics;
 import io.d2search.events.PassageEmbedding;
 import io.d2search.feedback.FeedbackJob;
+import io.d2search.index.Filter;
+import io.d2search.index.PassageRanker;
+import io.d2search.index.PassageSearcher;
 import io.d2search.loop.DistillerConfig;
 import io.d2search.loop.DistillerService;
+import io.d2search.loop.RankingSetup;
 import io.d2search.loop.RefreshReport;
+import io.d2search.rank.IemHead;
 import io.d2search.schemas.Topics;
 import io.d2search.serve.QueryService;
 import io.d2search.serve.RankedHit;
@@ -97,8 +102,8 @@ final class LoopReportCommand implements Callable<Integer> {
   Path plot;
 
   /** One row: the model serving after a round (round 0: before any). */
-  record Row(int round, int queries, int clicks, int feedbackLists, RefreshReport refresh, String serving,
-      double ndcgAll, double ndcgUnseen, int unseenQueries, Double clickToReleaseSeconds) {}
+  record Row(int round, int queries, int clicks, int feedbackLists, RefreshReport refresh, Double candidateNdcg,
+      String serving, double ndcgAll, double ndcgUnseen, int unseenQueries, Double clickToReleaseSeconds) {}
 
   @Override
   public Integer call() throws Exception {
@@ -149,7 +154,7 @@ final class LoopReportCommand implements Callable<Integer> {
       java.util.Collections.shuffle(trainIds, new java.util.Random(seed));
       Set<String> clickedRelevant = new HashSet<>();
       int clicksSoFar = 0;
-      rows.add(measure(0, 0, 0, 0, null, service, test, clickedRelevant, null));
+      rows.add(measure(0, 0, 0, 0, null, null, service, test, clickedRelevant, null));
       print(rows.get(0));
       ClickSimulator users = new ClickSimulator(URI.create("http://127.0.0.1:" + service.port()));
       for (int round = 1; round <= rounds; round++) {
@@ -179,7 +184,7 @@ final class LoopReportCommand implements Callable<Integer> {
             clicks.failed());
         // Wait past the feedback window, then let searches move stream time on so the sessions close.
         Thread.sleep(s.longValue("feedback.window-ms") + s.longValue("feedback.grace-ms") + 1000);
-        measure(round, 0, 0, 0, null, service, test, clickedRelevant, null);
+        measure(round, 0, 0, 0, null, null, service, test, clickedRelevant, null);
         awaitFeedbackSettled(loop);
         RefreshReport report = loop.refreshNow().get(2, TimeUnit.HOURS);
         Double clickToRelease = null;
@@ -187,8 +192,17 @@ final class LoopReportCommand implements Callable<Integer> {
           awaitServing(service, report.version());
           clickToRelease = (System.currentTimeMillis() - roundStart) / 1000.0;
         }
-        Row row = measure(round, clicks.searches(), clicksSoFar, loop.status().feedbackLists(), report, service, test,
-            clickedRelevant, clickToRelease);
+        // What the gate decided about, measured where it cannot look: the candidate on the test split.
+        Double candidate = null;
+        Path candidateDir = report.decision() == RefreshReport.Decision.RELEASED
+            ? Components.bundlesDir(s).resolve(report.version())
+            : distiller.stateDir().resolve("candidates").resolve(report.version());
+        if (report.decision() == RefreshReport.Decision.RELEASED || report.decision() == RefreshReport.Decision.REJECTED) {
+          candidate = testNdcg(service, embedder, DistillerSettings.ranking(s),
+              ModelBundle.load(candidateDir).iem().orElseThrow(), test);
+        }
+        Row row = measure(round, clicks.searches(), clicksSoFar, loop.status().feedbackLists(), report, candidate,
+            service, test, clickedRelevant, clickToRelease);
         rows.add(row);
         print(row);
       }
@@ -206,8 +220,8 @@ final class LoopReportCommand implements Callable<Integer> {
   }
 
   /** Test-split nDCG@10 of what serves now, on all judged test queries and on the unseen ones. */
-  private Row measure(int round, int queries, int clicks, int lists, RefreshReport refresh, QueryService service,
-      BeirDataset test, Set<String> clickedRelevant, Double clickToRelease) {
+  private Row measure(int round, int queries, int clicks, int lists, RefreshReport refresh, Double candidate,
+      QueryService service, BeirDataset test, Set<String> clickedRelevant, Double clickToRelease) {
     double all = 0;
     double unseen = 0;
     int n = 0;
@@ -230,8 +244,34 @@ final class LoopReportCommand implements Callable<Integer> {
         u++;
       }
     }
-    return new Row(round, queries, clicks, lists, refresh, serving, all / n, u == 0 ? Double.NaN : unseen / u, u,
-        clickToRelease);
+    return new Row(round, queries, clicks, lists, refresh, candidate, serving, all / n,
+        u == 0 ? Double.NaN : unseen / u, u, clickToRelease);
+  }
+
+  /** Test-split nDCG@10 of a re-ranker over the service's index, ranked as the service ranks (no impressions). */
+  private static double testNdcg(QueryService service, Embedder embedder, RankingSetup ranking, IemHead iem,
+      BeirDataset test) {
+    PassageRanker ranker = ranking.ranker(iem);
+    double all = 0;
+    int n = 0;
+    try (PassageSearcher searcher = service.index().searcher()) {
+      for (Map.Entry<String, Map<String, Integer>> q : test.qrels().entrySet()) {
+        String text = test.queries().get(q.getKey());
+        if (text == null || q.getValue().values().stream().noneMatch(g -> g > 0)) {
+          continue;
+        }
+        PassageRanker.Query ask = new PassageRanker.Query(text, null, ranking.mode(), 10, Filter.NONE, true);
+        if (ask.needsVector(ranker)) {
+          ask = ask.withVector(embedder.embed(text));
+        }
+        List<String> docIds = searcher.hits(ranker.rank(searcher, ask).hits().stream()
+            .map(r -> new PassageSearcher.Candidate(r.first().doc(), r.score())).toList()).stream()
+            .map(io.d2search.index.Hit::docId).toList();
+        all += RankingMetrics.ndcg(docIds, q.getValue(), 10);
+        n++;
+      }
+    }
+    return all / n;
   }
 
   /** The base model's vectors of every document (from the shared vector cache when there), onto embeddings. */
@@ -296,16 +336,18 @@ final class LoopReportCommand implements Callable<Integer> {
   static String table(List<Row> rows) {
     StringBuilder t = new StringBuilder();
     t.append("| round | queries clicked | clicks (total) | feedback lists | refresh | gate nDCG@10 current → candidate "
-        + "[95% CI of gain] | serving | test nDCG@10 all | unseen (n) | refresh s | click → release s |\n");
-    t.append("|---|---|---|---|---|---|---|---|---|---|---|\n");
+        + "[95% CI of gain] | candidate's test nDCG@10 | serving | test nDCG@10 all | unseen (n) | refresh s | "
+        + "click → release s |\n");
+    t.append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (Row r : rows) {
       RefreshReport f = r.refresh();
       String gate = f == null || f.metrics().isEmpty() ? "" : String.format(Locale.ROOT, "%.4f → %.4f [%+.4f, %+.4f]",
           f.metrics().get("gate.ndcg.current"), f.metrics().get("gate.ndcg.candidate"),
           f.metrics().get("gate.ndcg.diff.low"), f.metrics().get("gate.ndcg.diff.high"));
-      t.append(String.format(Locale.ROOT, "| %d | %d | %d | %d | %s | %s | %s | %.4f | %.4f (%d) | %s | %s |%n",
+      t.append(String.format(Locale.ROOT, "| %d | %d | %d | %d | %s | %s | %s | %s | %.4f | %.4f (%d) | %s | %s |%n",
           r.round(), r.queries(), r.clicks(), r.feedbackLists(), f == null ? "" : f.version() + " "
-              + f.decision().name().toLowerCase(Locale.ROOT), gate, r.serving(), r.ndcgAll(), r.ndcgUnseen(),
+              + f.decision().name().toLowerCase(Locale.ROOT), gate,
+          r.candidateNdcg() == null ? "" : String.format(Locale.ROOT, "%.4f", r.candidateNdcg()), r.serving(), r.ndcgAll(), r.ndcgUnseen(),
           r.unseenQueries(), f == null ? "" : String.format(Locale.ROOT, "%.0f", f.seconds()),
           r.clickToReleaseSeconds() == null ? "" : String.format(Locale.ROOT, "%.0f", r.clickToReleaseSeconds())));
     }
@@ -319,6 +361,12 @@ final class LoopReportCommand implements Callable<Integer> {
     List<Integer> x = rows.stream().map(Row::round).toList();
     chart.addSeries("all test queries", x, rows.stream().map(Row::ndcgAll).toList());
     chart.addSeries("unseen test queries", x, rows.stream().map(Row::ndcgUnseen).toList());
+    List<Row> judged = rows.stream().filter(r -> r.candidateNdcg() != null).toList();
+    if (!judged.isEmpty()) {
+      // What each refresh trained, released or not: where the gate's decision can be checked.
+      chart.addSeries("each refresh's candidate, all test queries", judged.stream().map(Row::round).toList(),
+          judged.stream().map(Row::candidateNdcg).toList());
+    }
     BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);
   }
 }

@@ -37,12 +37,23 @@ public record DistillerConfig(Path stateDir, Path bundlesDir, int refreshEveryEx
    * @param margin the paired bootstrap's 95% lower bound of nDCG@10(candidate) − nDCG@10(current) must exceed it
    * @param recallTolerance recall@10 may drop by at most this much (the guard metric)
    * @param k the cut-off of both metrics
+   * @param propensityEta corrects the clicks' position bias: a click on a result shown at rank r counts
+   *     {@code r^eta} (inverse propensity of the examination model {@code 1/r^eta}), clipped at
+   *     {@link #MAX_WEIGHT}; 0 counts every click alike
    */
-  public record GateConfig(int minQueries, double margin, double recallTolerance, int k) {
+  public record GateConfig(int minQueries, double margin, double recallTolerance, int k, double propensityEta) {
+    /** The largest weight one click gets: clipping keeps a single deep click from deciding a query. */
+    public static final double MAX_WEIGHT = 10;
+
     public GateConfig {
-      if (minQueries < 2 || k < 1 || !(recallTolerance >= 0)) {
-        throw new IllegalArgumentException("gate needs >= 2 queries, k >= 1 and a tolerance >= 0");
+      if (minQueries < 2 || k < 1 || !(recallTolerance >= 0) || !(propensityEta >= 0)) {
+        throw new IllegalArgumentException("gate needs >= 2 queries, k >= 1, a tolerance >= 0 and eta >= 0");
       }
+    }
+
+    /** The weight of a click on a result shown at {@code rank} (0: unknown, weight 1). */
+    public double weight(int rank) {
+      return rank < 1 ? 1 : Math.min(MAX_WEIGHT, Math.pow(rank, propensityEta));
     }
   }
 

@@ -12,20 +12,41 @@ import java.util.Objects;
  * @param queryId the search's query id (the {@code training-pairs} key); one list per query id, the latest wins
  * @param query the query text
  * @param positives clicked passages, at least one
+ * @param positiveRanks the 1-based rank each positive was shown at, in the order of {@code positives}; 0 when
+ *     unknown
  * @param skipped passages shown above a click and not clicked, best-ranked first
  * @param modelVersion the model version that ranked the search; null when unknown
  * @param ts when the feedback join formed the example (epoch ms)
  */
-public record FeedbackList(String queryId, String query, List<String> positives, List<String> skipped,
-    String modelVersion, long ts) {
+public record FeedbackList(String queryId, String query, List<String> positives, List<Integer> positiveRanks,
+    List<String> skipped, String modelVersion, long ts) {
   public FeedbackList {
     Objects.requireNonNull(queryId, "queryId");
     Objects.requireNonNull(query, "query");
     positives = List.copyOf(positives);
+    positiveRanks = List.copyOf(positiveRanks);
     skipped = List.copyOf(skipped);
     if (positives.isEmpty()) {
       throw new IllegalArgumentException("feedback list " + queryId + " has no positive");
     }
+    if (positiveRanks.size() != positives.size()) {
+      throw new IllegalArgumentException("feedback list " + queryId + " has " + positives.size() + " positives but "
+          + positiveRanks.size() + " ranks");
+    }
+  }
+
+  /** This list with only the passages {@code live} says still exist; null when no positive is left. */
+  public FeedbackList keeping(java.util.function.Predicate<String> live) {
+    List<String> p = new java.util.ArrayList<>();
+    List<Integer> r = new java.util.ArrayList<>();
+    for (int i = 0; i < positives.size(); i++) {
+      if (live.test(positives.get(i))) {
+        p.add(positives.get(i));
+        r.add(positiveRanks.get(i));
+      }
+    }
+    return p.isEmpty() ? null : new FeedbackList(queryId, query, p, r, skipped.stream().filter(live).toList(),
+        modelVersion, ts);
   }
 
   /**
@@ -36,10 +57,17 @@ public record FeedbackList(String queryId, String query, List<String> positives,
     if (e.getPositives().isEmpty()) {
       return null;
     }
-    List<String> positives = e.getPositives().stream().distinct().toList();
+    List<String> positives = new java.util.ArrayList<>();
+    List<Integer> ranks = new java.util.ArrayList<>();
+    for (int i = 0; i < e.getPositives().size(); i++) {
+      if (!positives.contains(e.getPositives().get(i))) {
+        positives.add(e.getPositives().get(i));
+        ranks.add(i < e.getPositiveRanks().size() ? e.getPositiveRanks().get(i) : 0);
+      }
+    }
     List<String> skipped = e.getNegatives().stream().sorted(java.util.Comparator.comparingInt(Negative::getRank))
         .map(Negative::getPassageId).filter(id -> !positives.contains(id)).distinct().toList();
-    return new FeedbackList(e.getQueryId(), e.getQuery(), positives, skipped, e.getModelVersion(),
+    return new FeedbackList(e.getQueryId(), e.getQuery(), positives, ranks, skipped, e.getModelVersion(),
         e.getTs().toEpochMilli());
   }
 }

@@ -88,12 +88,10 @@ public final class Refresh {
     List<FeedbackList> train = new ArrayList<>();
     for (FeedbackList list : feedback) {
       // A clicked passage since deleted teaches nothing and judges nothing.
-      List<String> live = list.positives().stream().filter(documentText::containsKey).toList();
-      if (live.isEmpty()) {
+      FeedbackList kept = list.keeping(documentText::containsKey);
+      if (kept == null) {
         continue;
       }
-      FeedbackList kept = new FeedbackList(list.queryId(), list.query(), live,
-          list.skipped().stream().filter(documentText::containsKey).toList(), list.modelVersion(), list.ts());
       (gateSlice.contains(list.query()) ? gate : validationSlice.contains(list.query()) ? validation : train)
           .add(kept);
     }

@@ -1,7 +1,6 @@
 package io.d2search.loop;
 
 import io.d2search.eval.PairedBootstrap;
-import io.d2search.eval.RankingMetrics;
 import io.d2search.index.Filter;
 import io.d2search.index.Hit;
 import io.d2search.index.PassageIndex;
@@ -20,8 +19,11 @@ import java.util.function.Function;
  * clicked. The candidate passes only when nDCG@k improves with the paired bootstrap's 95% lower bound above the
  * margin, recall@k (the guard) drops by no more than its tolerance, and there are enough queries to say so.
  *
- * <p>Clicks are the judgements: position bias makes them favour what the current release showed high, so the gate
- * is conservative toward change, which is the side a release gate should err on.
+ * <p><b>Position bias.</b> Users click what they examine, and examine what is ranked high, so raw clicks favour the
+ * ranking that produced them. Each click is weighted by its inverse examination propensity, {@code r^eta} for a
+ * result shown at rank r (clipped; {@link DistillerConfig.GateConfig#weight}), the standard correction of unbiased
+ * learning to rank; nDCG and recall take those weights as graded gains. What remains of the bias (clicks never
+ * made on results never shown) still favours the current release: the side a release gate should err on.
  */
 public final class ReleaseGate {
   private final DistillerConfig.GateConfig config;
@@ -85,18 +87,20 @@ public final class ReleaseGate {
     try (PassageSearcher searcher = index.searcher()) {
       for (int i = 0; i < n; i++) {
         FeedbackList list = heldOut.get(i);
-        Map<String, Integer> judged = new HashMap<>();
-        list.positives().forEach(p -> judged.put(p, 1));
+        Map<String, Double> gains = new HashMap<>();
+        for (int p = 0; p < list.positives().size(); p++) {
+          gains.put(list.positives().get(p), config.weight(list.positiveRanks().get(p)));
+        }
         PassageRanker.Query query = new PassageRanker.Query(list.query(), null, mode, k, Filter.NONE, true);
         if (query.needsVector(current) || query.needsVector(candidate)) {
           query = query.withVector(embed.apply(list.query()));
         }
         List<String> a = ids(searcher, current.rank(searcher, query));
         List<String> b = ids(searcher, candidate.rank(searcher, query));
-        cur[i] = RankingMetrics.ndcg(a, judged, k);
-        cand[i] = RankingMetrics.ndcg(b, judged, k);
-        curRecall += RankingMetrics.recall(a, judged, k) / n;
-        candRecall += RankingMetrics.recall(b, judged, k) / n;
+        cur[i] = ndcg(a, gains, k);
+        cand[i] = ndcg(b, gains, k);
+        curRecall += recall(a, gains, k) / n;
+        candRecall += recall(b, gains, k) / n;
       }
     }
     PairedBootstrap.Interval d = PairedBootstrap.meanDifference(cand, cur, seed);
@@ -120,6 +124,31 @@ public final class ReleaseGate {
     return searcher.hits(ranking.hits().stream()
         .map(r -> new PassageSearcher.Candidate(r.first().doc(), r.score())).toList()).stream()
         .map(Hit::passageId).toList();
+  }
+
+  /** nDCG@k with real-valued gains (the clicks' weights); 0 when there is no gain. */
+  static double ndcg(List<String> ranking, Map<String, Double> gains, int k) {
+    double dcg = 0;
+    for (int i = 0; i < Math.min(k, ranking.size()); i++) {
+      dcg += gains.getOrDefault(ranking.get(i), 0.0) / log2(i + 2);
+    }
+    double[] ideal = gains.values().stream().mapToDouble(Double::doubleValue).sorted().toArray();
+    double idcg = 0;
+    for (int i = 0; i < Math.min(k, ideal.length); i++) {
+      idcg += ideal[ideal.length - 1 - i] / log2(i + 2);
+    }
+    return idcg == 0 ? 0 : dcg / idcg;
+  }
+
+  /** The share of the gain found in the top k. */
+  static double recall(List<String> ranking, Map<String, Double> gains, int k) {
+    double total = gains.values().stream().mapToDouble(Double::doubleValue).sum();
+    double found = ranking.stream().limit(k).mapToDouble(id -> gains.getOrDefault(id, 0.0)).sum();
+    return total == 0 ? 0 : found / total;
+  }
+
+  private static double log2(int x) {
+    return Math.log(x) / Math.log(2);
   }
 
   private static double mean(double[] x) {

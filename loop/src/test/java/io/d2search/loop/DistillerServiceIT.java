@@ -198,7 +198,7 @@ class DistillerServiceIT {
     }
 
     // The release path itself, whatever the model's quality: a gate told to accept any candidate (margin -1).
-    DistillerConfig accepting = config.withGate(new DistillerConfig.GateConfig(15, -1, 1, 10));
+    DistillerConfig accepting = config.withGate(new DistillerConfig.GateConfig(15, -1, 1, 10, 1));
     try (DistillerService service = start(accepting)) {
       assertThat(service.awaitCaughtUp(Duration.ofSeconds(120))).isTrue();
       String parent = service.status().serving();
@@ -227,7 +227,7 @@ class DistillerServiceIT {
   private static DistillerConfig config() {
     return new DistillerConfig(dir.resolve("distiller"), dir.resolve("bundles"), 1_000_000, Duration.ofDays(1), 20,
         0.3, 0.15, 3, 2, 20, 2, 1e-3, 8, 0, LossConfig.d2llm(),
-        new DistillerConfig.GateConfig(15, 0.0, 0.02, 10), 1);
+        new DistillerConfig.GateConfig(15, 0.0, 0.02, 10, 1), 1);
   }
 
   private static DistillerService start(DistillerConfig config) {

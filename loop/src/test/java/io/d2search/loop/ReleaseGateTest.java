@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ReleaseGateTest {
   private static final int DIM = 32;
   private static final int PASSAGES = 200;
-  private static final DistillerConfig.GateConfig GATE = new DistillerConfig.GateConfig(20, 0.0, 0.02, 10);
+  private static final DistillerConfig.GateConfig GATE = new DistillerConfig.GateConfig(20, 0.0, 0.02, 10, 1);
 
   @TempDir Path dir;
   private PassageIndex index;
@@ -62,7 +62,8 @@ class ReleaseGateTest {
         query[j] += (float) (random.nextGaussian() * 0.05);
       }
       queryVectors.put("query " + q, normalised(query));
-      lists.add(new FeedbackList("q" + q, "query " + q, List.of("p" + target + "#0"), List.of(), "0", 0));
+      lists.add(new FeedbackList("q" + q, "query " + q, List.of("p" + target + "#0"), List.of(1 + random.nextInt(3)),
+          List.of(), "0", 0));
     }
   }
 
@@ -91,7 +92,7 @@ class ReleaseGateTest {
     assertThat(same.passed()).isFalse();
     assertThat(same.low()).isZero();
     assertThat(same.high()).isZero();
-    DistillerConfig.GateConfig lenient = new DistillerConfig.GateConfig(20, -0.01, 0.02, 10);
+    DistillerConfig.GateConfig lenient = new DistillerConfig.GateConfig(20, -0.01, 0.02, 10, 1);
     assertThat(new ReleaseGate(lenient, 1).judge(lists, index, queryVectors::get, ranker(null, 0), ranker(null, 0),
         RetrievalMode.VECTOR).passed()).isTrue();
   }
@@ -102,6 +103,24 @@ class ReleaseGateTest {
         ranker(null, 0), ranker(null, 0), RetrievalMode.VECTOR);
     assertThat(v.passed()).isFalse();
     assertThat(v.reason()).contains("only 19 held-out feedback queries");
+  }
+
+  @Test
+  void aClickShownDeepCountsMoreThanOneShownFirst() {
+    DistillerConfig.GateConfig gate = new DistillerConfig.GateConfig(2, 0, 0, 10, 1);
+    assertThat(gate.weight(1)).isEqualTo(1);
+    assertThat(gate.weight(4)).isEqualTo(4);
+    assertThat(gate.weight(50)).isEqualTo(DistillerConfig.GateConfig.MAX_WEIGHT);
+    assertThat(gate.weight(0)).as("unknown rank").isEqualTo(1);
+    assertThat(new DistillerConfig.GateConfig(2, 0, 0, 10, 0).weight(7)).isEqualTo(1);
+    // Two clicks, one shown at rank 1 (weight 1), one at rank 4 (weight 4): ranking the deep one first is better.
+    Map<String, Double> gains = Map.of("a", 1.0, "b", 4.0);
+    double deepFirst = ReleaseGate.ndcg(List.of("b", "a", "x"), gains, 10);
+    double shallowFirst = ReleaseGate.ndcg(List.of("a", "b", "x"), gains, 10);
+    assertThat(deepFirst).isEqualTo(1.0);
+    assertThat(shallowFirst).isLessThan(deepFirst);
+    assertThat(ReleaseGate.recall(List.of("b", "x"), gains, 10)).isEqualTo(0.8);
+    assertThat(ReleaseGate.ndcg(List.of("x"), Map.of(), 10)).isZero();
   }
 
   private static PassageRanker ranker(Reranker reranker, double firstStageWeight) {

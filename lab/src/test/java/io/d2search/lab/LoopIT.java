@@ -1,0 +1,231 @@
+package io.d2search.lab;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.d2search.app.Components;
+import io.d2search.app.CorpusIngester;
+import io.d2search.app.TopicSetup;
+import io.d2search.bench.ClickSimulator;
+import io.d2search.broker.TestKafka;
+import io.d2search.bundle.ModelBundle;
+import io.d2search.config.Settings;
+import io.d2search.data.BeirDataset;
+import io.d2search.embed.Embedder;
+import io.d2search.events.ModelRelease;
+import io.d2search.events.ReleaseKind;
+import io.d2search.events.ReleaseStage;
+import io.d2search.feedback.FeedbackJob;
+import io.d2search.indexer.Indexer;
+import io.d2search.ingest.CorpusDocument;
+import io.d2search.loop.DistillerService;
+import io.d2search.loop.RefreshReport;
+import io.d2search.schemas.Topics;
+import io.d2search.serve.QueryService;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The retraining loop end to end, every service as the demo wires it, on a slice of SciFact: documents ingested
+ * through the indexer; simulated users search and click judged training queries over HTTP; the feedback join turns
+ * that into training pairs; the distiller refreshes on its own once enough arrived, and releases (its gate told to
+ * accept any candidate: the gate's decisions are DistillerServiceIT's subject, the release path is this test's);
+ * the query service hot-swaps to the release while searches run throughout, none failing, none empty; a release
+ * whose checksum does not match its bundle is refused and the release keeps serving.
+ */
+@ExtendWith(TestKafka.DockerCondition.class)
+class LoopIT {
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+  private static final int QUERIES = 60;
+  private static final int OTHER_DOCS = 40;
+
+  @TempDir Path dir;
+
+  @Test
+  @Timeout(900)
+  void clicksBecomeAReleaseThatTheQueryServiceSwapsToWhileSearching() throws Exception {
+    Path scifact = Path.of(System.getProperty("d2search.sharedData", "../shared/data")).resolve("scifact");
+    Assumptions.assumeTrue(Files.isDirectory(scifact), "no ../shared/data/scifact");
+    BeirDataset train = BeirDataset.load(scifact, "train");
+    Map<String, String> queries = new LinkedHashMap<>();
+    Map<String, Map<String, Integer>> qrels = new TreeMap<>();
+    train.qrels().entrySet().stream().filter(e -> train.queries().containsKey(e.getKey())).limit(QUERIES)
+        .forEach(e -> {
+          queries.put(e.getKey(), train.queries().get(e.getKey()));
+          qrels.put(e.getKey(), e.getValue());
+        });
+    Map<String, CorpusDocument> docs = new LinkedHashMap<>();
+    qrels.values().forEach(j -> j.keySet().forEach(id -> docs.put(id, train.corpus().get(id))));
+    train.corpus().values().stream().filter(d -> !docs.containsKey(d.id())).limit(OTHER_DOCS)
+        .forEach(d -> docs.put(d.id(), d));
+    Path corpus = dir.resolve("corpus.jsonl");
+    List<String> lines = new ArrayList<>();
+    for (CorpusDocument d : docs.values()) {
+      lines.add(JSON.writeValueAsString(Map.of("_id", d.id(), "title", d.title(), "text", d.text())));
+    }
+    Files.write(corpus, lines);
+
+    try (TestKafka kafka = TestKafka.start(dir.resolve("kafka"))) {
+      Settings s = Settings.defaults().with("data.dir", dir.resolve("data")).with("kafka.bootstrap.servers",
+              kafka.bootstrapServers()).with("http.port", 0).with("distiller.port", 0)
+          .with("model.provider", "CPU").with("teacher.cache-dir", dir.resolve("teacher"))
+          .with("feedback.window-ms", 3000).with("feedback.grace-ms", 1000)
+          .with("search.clicks-per-minute", 1_000_000)
+          .with("distiller.refresh.every-examples", 25).with("distiller.min-training-lists", 10)
+          .with("distiller.gate.min-queries", 3).with("distiller.gate.margin", -1)
+          .with("distiller.gate.recall-tolerance", 1).with("distiller.epochs", 2).with("distiller.negatives", 3)
+          .with("distiller.dense-negatives", 2).with("distiller.negative-depth", 20).with("distiller.batch-size", 8);
+      TopicSetup.forIndexer(s);
+      TopicSetup.forQueryService(s);
+      TopicSetup.forFeedback(s);
+      PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+      ModelBundle bundle = Components.serviceBundle(s);
+      try (Embedder embedder = Components.serviceEmbedder(s, bundle);
+          Indexer indexer = new Indexer(Components.indexer(s), embedder, registry)) {
+        indexer.start();
+        try (QueryService service = Components.startQueryService(s, bundle, embedder, registry, indexer);
+            FeedbackJob feedback = Components.feedback(s, registry);
+            DistillerProcess distiller = DistillerProcess.start(s, registry)) {
+          feedback.start();
+          try (CorpusIngester ingester = new CorpusIngester(kafka.bootstrapServers())) {
+            ingester.ingest(corpus);
+          }
+          awaitIndexed(service, docs.keySet());
+          URI base = URI.create("http://127.0.0.1:" + service.port());
+
+          // Searches throughout: each answer must be 200 and non-empty, whatever is being swapped.
+          AtomicBoolean searching = new AtomicBoolean(true);
+          AtomicInteger answered = new AtomicInteger();
+          List<String> problems = new java.util.concurrent.CopyOnWriteArrayList<>();
+          List<String> texts = List.copyOf(queries.values());
+          Thread searcher = new Thread(() -> {
+            HttpClient http = HttpClient.newHttpClient();
+            for (int i = 0; searching.get(); i++) {
+              try {
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(base.resolve("/search"))
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+                        JSON.writeValueAsString(Map.of("query", texts.get(i % texts.size()), "k", 10)))).build(),
+                    HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() != 200 || JSON.readTree(r.body()).path("results").isEmpty()) {
+                  problems.add(r.statusCode() + " " + r.body());
+                }
+                answered.incrementAndGet();
+                Thread.sleep(50);
+              } catch (Exception e) {
+                problems.add(e.toString());
+              }
+            }
+          });
+          searcher.start();
+          try {
+            ClickSimulator.Report clicks = new ClickSimulator(base).run(new ClickSimulator.Plan(queries, qrels, 10,
+                1.0, 0.8, 0.05, 20, 7, null), n -> { });
+            assertThat(clicks.failed()).isZero();
+            assertThat(clicks.relevantClicks()).isGreaterThan(QUERIES / 2);
+
+            // The distiller refreshes by itself once 25 examples arrived; the service adopts what it releases.
+            DistillerService loop = distiller.service();
+            long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
+            while (service.search().serving().version().equals(bundle.version())) {
+              assertThat(System.nanoTime()).as("a release served within 10 minutes; distiller: %s", loop.status())
+                  .isLessThan(deadline);
+              Thread.sleep(500);
+            }
+            String released = service.search().serving().version();
+            assertThat(released).startsWith("loop-");
+            RefreshReport report = loop.status().reports().stream().filter(r -> r.version().equals(released))
+                .findFirst().orElseThrow();
+            assertThat(report.decision()).isEqualTo(RefreshReport.Decision.RELEASED);
+            assertThat(report.trainLists()).isGreaterThanOrEqualTo(10);
+            assertThat(report.metrics()).containsKeys("gate.ndcg.current", "gate.ndcg.candidate");
+            JsonNode models = JSON.readTree(get(base.resolve("/models")));
+            assertThat(models.path("rerank").path("version").asText()).isEqualTo(released);
+            assertThat(models.path("releases").path("adopted").asLong()).isGreaterThanOrEqualTo(1);
+            JsonNode answer = JSON.readTree(post(base.resolve("/search"), Map.of("query", texts.get(0), "k", 5)));
+            assertThat(answer.path("modelVersion").asText()).isEqualTo(released);
+            assertThat(answer.path("reranked").asBoolean()).isTrue();
+            assertThat(get(URI.create("http://127.0.0.1:" + distiller.port() + "/status"))).contains(released,
+                "RELEASED");
+            assertThat(get(URI.create("http://127.0.0.1:" + distiller.port() + "/metrics")))
+                .contains("d2search_distiller_refreshes_total{decision=\"released\"}");
+
+            // A release whose checksum is not its bundle's is refused; the last good one keeps serving.
+            ModelBundle good = ModelBundle.load(Components.bundlesDir(s).resolve(released));
+            publish(kafka.bootstrapServers(), ModelRelease.newBuilder().setVersion(released + "-forged")
+                .setParentVersion(released).setBundleUri(good.directory().toAbsolutePath().toUri().toString())
+                .setSha256("0".repeat(64)).setKind(ReleaseKind.HEADS).setStage(ReleaseStage.CURRENT)
+                .setTs(Instant.now()).build());
+            long refusedBy = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (JSON.readTree(get(base.resolve("/models"))).path("releases").path("refused").asLong() == 0) {
+              assertThat(System.nanoTime()).as("the forged release refused").isLessThan(refusedBy);
+              Thread.sleep(200);
+            }
+            assertThat(service.search().serving().version()).isEqualTo(released);
+            Thread.sleep(1000); // a few more searches after the refusal
+          } finally {
+            searching.set(false);
+            searcher.join(10_000);
+          }
+          assertThat(problems).as("searches that failed or came back empty").isEmpty();
+          assertThat(answered.get()).isGreaterThan(50);
+        }
+      }
+    }
+  }
+
+  private static void awaitIndexed(QueryService service, java.util.Set<String> docIds) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+    while (!docIds.stream().allMatch(id -> service.index().get(id + "#0").isPresent())) {
+      assertThat(System.nanoTime()).as("every document searchable within 5 minutes").isLessThan(deadline);
+      Thread.sleep(500);
+    }
+  }
+
+  private static void publish(String bootstrap, ModelRelease release) throws Exception {
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(),
+        new ByteArraySerializer())) {
+      producer.send(new ProducerRecord<>(Topics.MODEL_RELEASES, Topics.CURRENT_RELEASE,
+          Topics.modelReleaseSerde().encode(release))).get();
+    }
+  }
+
+  private static String get(URI uri) throws Exception {
+    return HttpClient.newHttpClient().send(HttpRequest.newBuilder(uri).build(),
+        HttpResponse.BodyHandlers.ofString()).body();
+  }
+
+  private static String post(URI uri, Object body) throws Exception {
+    return HttpClient.newHttpClient().send(HttpRequest.newBuilder(uri).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build(),
+        HttpResponse.BodyHandlers.ofString()).body();
+  }
+}
