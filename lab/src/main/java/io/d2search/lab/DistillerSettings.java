@@ -32,6 +32,8 @@ final class DistillerSettings {
         new DistillerConfig.GateConfig(s.integer("distiller.gate.min-queries"), s.doubleValue("distiller.gate.margin"),
             s.doubleValue("distiller.gate.recall-tolerance"), s.integer("distiller.gate.k"),
             s.doubleValue("distiller.gate.propensity-eta")),
+        s.string("distiller.gate.judged").isBlank() ? null : new DistillerConfig.JudgedGate(
+            Path.of(s.string("distiller.gate.judged")), s.string("distiller.gate.judged-split")),
         s.integer("distiller.threads"));
   }
 

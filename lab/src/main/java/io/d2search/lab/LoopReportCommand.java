@@ -95,6 +95,10 @@ final class LoopReportCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0", description = "Seeds the simulated users.")
   long seed;
 
+  @Option(names = "--judged-gate", defaultValue = "true", negatable = true, fallbackValue = "true",
+      description = "The gate also judges on the train split's held-out judged queries (default: ${DEFAULT-VALUE}).")
+  boolean judgedGate;
+
   @Option(names = "--markdown", paramLabel = "FILE.md", description = "Also write the table as Markdown.")
   Path markdown;
 
@@ -103,7 +107,69 @@ final class LoopReportCommand implements Callable<Integer> {
 
   /** One row: the model serving after a round (round 0: before any). */
   record Row(int round, int queries, int clicks, int feedbackLists, RefreshReport refresh, Double candidateNdcg,
-      String serving, double ndcgAll, double ndcgUnseen, int unseenQueries, Double clickToReleaseSeconds) {}
+      String serving, double ndcgAll, double ndcgUnseen, int unseenQueries, Double clickToReleaseSeconds,
+      Latency idle, Latency duringRefresh) {
+    Row withLatency(Latency idleLatency, Latency refreshLatency) {
+      return new Row(round, queries, clicks, feedbackLists, refresh, candidateNdcg, serving, ndcgAll, ndcgUnseen,
+          unseenQueries, clickToReleaseSeconds, idleLatency, refreshLatency);
+    }
+  }
+
+  /** Search latency over HTTP, in ms, over {@code searches} searches. */
+  record Latency(int searches, double p50, double p99) {
+    static Latency of(List<Long> nanos) {
+      long[] sorted = nanos.stream().mapToLong(Long::longValue).sorted().toArray();
+      if (sorted.length == 0) {
+        return new Latency(0, Double.NaN, Double.NaN);
+      }
+      return new Latency(sorted.length, sorted[(int) Math.floor(0.5 * (sorted.length - 1))] / 1e6,
+          sorted[(int) Math.ceil(0.99 * (sorted.length - 1))] / 1e6);
+    }
+  }
+
+  /** Searches the test queries over HTTP, one at a time, until stopped: the latency a user sees meanwhile. */
+  private static final class Probe {
+    private final java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
+    private final List<Long> nanos = java.util.Collections.synchronizedList(new ArrayList<>());
+    private final Thread thread;
+
+    Probe(URI base, List<String> queries, int limit) {
+      java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+      thread = new Thread(() -> {
+        for (int i = 0; running.get() && (limit <= 0 || i < limit); i++) {
+          String body = "{\"query\": " + quote(queries.get(i % queries.size())) + ", \"k\": 10}";
+          long start = System.nanoTime();
+          try {
+            http.send(java.net.http.HttpRequest.newBuilder(base.resolve("/search"))
+                .header("Content-Type", "application/json")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)).build(),
+                java.net.http.HttpResponse.BodyHandlers.discarding());
+            nanos.add(System.nanoTime() - start);
+          } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          } catch (InterruptedException e) {
+            return;
+          }
+        }
+      }, "loop-report-probe");
+      thread.start();
+    }
+
+    private static String quote(String text) {
+      try {
+        return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(text);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+
+    Latency stop() throws InterruptedException {
+      running.set(false);
+      thread.join();
+      return Latency.of(nanos);
+    }
+
+  }
 
   @Override
   public Integer call() throws Exception {
@@ -117,7 +183,10 @@ final class LoopReportCommand implements Callable<Integer> {
         .with("search.clicks-per-minute", 1_000_000)
         .with("distiller.refresh.every-examples", Integer.MAX_VALUE)
         .with("distiller.refresh.interval-ms", Long.MAX_VALUE / 4)
-        .with("teacher.cache-dir", TeacherFactory.cacheDir(user).toAbsolutePath().toString());
+        .with("teacher.cache-dir", TeacherFactory.cacheDir(user).toAbsolutePath().toString())
+        // The gate judges the train split's held-out slice too (never the test split, which this report judges).
+        .with("distiller.gate.judged", judgedGate ? beir.toAbsolutePath().toString() : "")
+        .with("distiller.gate.judged-split", "train");
     BeirDataset train = BeirDataset.load(beir, "train");
     BeirDataset test = BeirDataset.load(beir, "test");
     List<EvalPassage> docs = EvalPassage.wholeDocs(train);
@@ -186,7 +255,18 @@ final class LoopReportCommand implements Callable<Integer> {
         Thread.sleep(s.longValue("feedback.window-ms") + s.longValue("feedback.grace-ms") + 1000);
         measure(round, 0, 0, 0, null, null, service, test, clickedRelevant, null);
         awaitFeedbackSettled(loop);
-        RefreshReport report = loop.refreshNow().get(2, TimeUnit.HOURS);
+        // Search latency as users see it, idle and while the refresh trains (the budget: within 1.5x).
+        List<String> probeQueries = new ArrayList<>(test.queries().values());
+        Probe idleProbe = new Probe(URI.create("http://127.0.0.1:" + service.port()), probeQueries, 200);
+        Latency idle = idleProbe.stop();
+        Probe busy = new Probe(URI.create("http://127.0.0.1:" + service.port()), probeQueries, 0);
+        RefreshReport report;
+        Latency during;
+        try {
+          report = loop.refreshNow().get(2, TimeUnit.HOURS);
+        } finally {
+          during = busy.stop();
+        }
         Double clickToRelease = null;
         if (report.decision() == RefreshReport.Decision.RELEASED) {
           awaitServing(service, report.version());
@@ -202,7 +282,7 @@ final class LoopReportCommand implements Callable<Integer> {
               ModelBundle.load(candidateDir).iem().orElseThrow(), test);
         }
         Row row = measure(round, clicks.searches(), clicksSoFar, loop.status().feedbackLists(), report, candidate,
-            service, test, clickedRelevant, clickToRelease);
+            service, test, clickedRelevant, clickToRelease).withLatency(idle, during);
         rows.add(row);
         print(row);
       }
@@ -245,7 +325,7 @@ final class LoopReportCommand implements Callable<Integer> {
       }
     }
     return new Row(round, queries, clicks, lists, refresh, candidate, serving, all / n,
-        u == 0 ? Double.NaN : unseen / u, u, clickToRelease);
+        u == 0 ? Double.NaN : unseen / u, u, clickToRelease, null, null);
   }
 
   /** Test-split nDCG@10 of a re-ranker over the service's index, ranked as the service ranks (no impressions). */
@@ -337,19 +417,23 @@ final class LoopReportCommand implements Callable<Integer> {
     StringBuilder t = new StringBuilder();
     t.append("| round | queries clicked | clicks (total) | feedback lists | refresh | gate nDCG@10 current → candidate "
         + "[95% CI of gain] | candidate's test nDCG@10 | serving | test nDCG@10 all | unseen (n) | refresh s | "
-        + "click → release s |\n");
-    t.append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        + "click → release s | search p50/p99 ms idle → during refresh |\n");
+    t.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (Row r : rows) {
       RefreshReport f = r.refresh();
       String gate = f == null || f.metrics().isEmpty() ? "" : String.format(Locale.ROOT, "%.4f → %.4f [%+.4f, %+.4f]",
           f.metrics().get("gate.ndcg.current"), f.metrics().get("gate.ndcg.candidate"),
           f.metrics().get("gate.ndcg.diff.low"), f.metrics().get("gate.ndcg.diff.high"));
-      t.append(String.format(Locale.ROOT, "| %d | %d | %d | %d | %s | %s | %s | %s | %.4f | %.4f (%d) | %s | %s |%n",
+      String latency = r.idle() == null ? "" : String.format(Locale.ROOT, "%.1f/%.1f → %.1f/%.1f (%d searches)",
+          r.idle().p50(), r.idle().p99(), r.duringRefresh().p50(), r.duringRefresh().p99(),
+          r.duringRefresh().searches());
+      t.append(String.format(Locale.ROOT, "| %d | %d | %d | %d | %s | %s | %s | %s | %.4f | %.4f (%d) | %s | %s | %s |%n",
           r.round(), r.queries(), r.clicks(), r.feedbackLists(), f == null ? "" : f.version() + " "
               + f.decision().name().toLowerCase(Locale.ROOT), gate,
           r.candidateNdcg() == null ? "" : String.format(Locale.ROOT, "%.4f", r.candidateNdcg()), r.serving(), r.ndcgAll(), r.ndcgUnseen(),
           r.unseenQueries(), f == null ? "" : String.format(Locale.ROOT, "%.0f", f.seconds()),
-          r.clickToReleaseSeconds() == null ? "" : String.format(Locale.ROOT, "%.0f", r.clickToReleaseSeconds())));
+          r.clickToReleaseSeconds() == null ? "" : String.format(Locale.ROOT, "%.0f", r.clickToReleaseSeconds()),
+          latency));
     }
     return t.toString();
   }

@@ -25,12 +25,31 @@ import java.util.Objects;
  * @param seed seeds initialisation and shuffling: the same refresh over the same data trains the same weights
  * @param loss the objective
  * @param gate when a candidate may replace the current release
+ * @param judged a relevance-judged split the gate also judges on (its {@link HeldOutRule} slice); null for none
  * @param threads intra-op threads of training (bounded, so search and ingestion keep their cores)
  */
 public record DistillerConfig(Path stateDir, Path bundlesDir, int refreshEveryExamples, Duration refreshInterval,
     int minTrainingLists, double gateFraction, double validationFraction, int negatives, int denseNegatives,
     int negativeDepth, int epochs, double learningRate, int batchSize, long seed, LossConfig loss, GateConfig gate,
-    int threads) {
+    JudgedGate judged, int threads) {
+
+  /**
+   * Judged queries for the gate: a BEIR split whose queries in the gate's hash slice are judged as the feedback's
+   * are (the same rule on the query text, so a query held out there is never trained on, even if users search it).
+   * Never a test split: that is for reporting.
+   *
+   * @param beir the BEIR dataset directory
+   * @param split its qrels split
+   */
+  public record JudgedGate(Path beir, String split) {
+    public JudgedGate {
+      Objects.requireNonNull(beir, "beir");
+      Objects.requireNonNull(split, "split");
+      if (split.equals("test")) {
+        throw new IllegalArgumentException("the gate never judges on a test split: distiller.gate.judged-split");
+      }
+    }
+  }
 
   /**
    * @param minQueries fewer held-out feedback queries than this: no verdict, no release
@@ -75,18 +94,18 @@ public record DistillerConfig(Path stateDir, Path bundlesDir, int refreshEveryEx
   public DistillerConfig withLearningRate(double value) {
     return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
         gateFraction, validationFraction, negatives, denseNegatives, negativeDepth, epochs, value, batchSize, seed,
-        loss, gate, threads);
+        loss, gate, judged, threads);
   }
 
   public DistillerConfig withGate(GateConfig value) {
     return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
         gateFraction, validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize,
-        seed, loss, value, threads);
+        seed, loss, value, judged, threads);
   }
 
   public DistillerConfig withRefreshEveryExamples(int value) {
     return new DistillerConfig(stateDir, bundlesDir, value, refreshInterval, minTrainingLists, gateFraction,
         validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize, seed, loss,
-        gate, threads);
+        gate, judged, threads);
   }
 }

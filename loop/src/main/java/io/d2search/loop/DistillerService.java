@@ -272,15 +272,15 @@ public final class DistillerService implements AutoCloseable {
         report = new RefreshReport(version, parentVersion, started, seconds, received, outcome.trainLists(),
             outcome.validationLists(), outcome.heldOutLists(), RefreshReport.Decision.SKIPPED, outcome.skipped(),
             Map.of());
-      } else if (!outcome.verdict().passed()) {
+      } else if (!outcome.passed()) {
         report = new RefreshReport(version, parentVersion, started, seconds, received, outcome.trainLists(),
-            outcome.validationLists(), outcome.heldOutLists(), RefreshReport.Decision.REJECTED,
-            outcome.verdict().reason(), outcome.verdict().metrics());
+            outcome.validationLists(), outcome.heldOutLists(), RefreshReport.Decision.REJECTED, outcome.reason(),
+            outcome.metrics());
       } else {
-        publish(outcome.candidate(), parentVersion, outcome.verdict());
+        publish(outcome.candidate(), parentVersion, outcome);
         report = new RefreshReport(version, parentVersion, started, (System.currentTimeMillis() - started) / 1000.0,
             received, outcome.trainLists(), outcome.validationLists(), outcome.heldOutLists(),
-            RefreshReport.Decision.RELEASED, outcome.verdict().reason(), outcome.verdict().metrics());
+            RefreshReport.Decision.RELEASED, outcome.reason(), outcome.metrics());
       }
     } catch (RuntimeException | Error e) {
       log.error("Refresh {} failed", version, e);
@@ -312,7 +312,7 @@ public final class DistillerService implements AutoCloseable {
   }
 
   /** Moves the candidate into the bundle store, then publishes it as the current release. */
-  private void publish(ModelBundle candidate, String parentVersion, ReleaseGate.Verdict verdict) {
+  private void publish(ModelBundle candidate, String parentVersion, Refresh.Outcome verdict) {
     Path target = store.dirOf(candidate.version());
     try {
       Files.createDirectories(config.bundlesDir());

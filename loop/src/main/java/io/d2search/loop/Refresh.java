@@ -2,6 +2,7 @@ package io.d2search.loop;
 
 import io.d2search.bundle.ModelBundle;
 import io.d2search.bundle.TrainingWindow;
+import io.d2search.data.BeirDataset;
 import io.d2search.distill.Distillation;
 import io.d2search.distill.DistillRun;
 import io.d2search.distill.HeadsSpec;
@@ -16,6 +17,7 @@ import io.d2search.distill.TrainingSetBuilder;
 import io.d2search.embed.EmbedText;
 import io.d2search.embed.Embedder;
 import io.d2search.index.PassageIndex;
+import io.d2search.index.PassageRanker;
 import io.d2search.index.RetrievalMode;
 import io.d2search.rank.IemHead;
 import io.d2search.teach.FeatureTeacher;
@@ -63,9 +65,36 @@ public final class Refresh {
     this.tokenStates = config.stateDir().resolve("cache").resolve("token-states");
   }
 
-  /** What a refresh made: the candidate (null when skipped before training) and the gate's verdict. */
-  public record Outcome(ModelBundle candidate, ReleaseGate.Verdict verdict, int trainLists, int validationLists,
-      int heldOutLists, String skipped) {}
+  /**
+   * What a refresh made.
+   *
+   * @param candidate the candidate; null when skipped before training
+   * @param verdict the gate's verdict on held-out feedback; null when skipped
+   * @param judged its verdict on held-out judged queries; null when skipped or not configured
+   * @param skipped why it did not train; null when it did
+   */
+  public record Outcome(ModelBundle candidate, ReleaseGate.Verdict verdict, ReleaseGate.Verdict judged,
+      int trainLists, int validationLists, int heldOutLists, String skipped) {
+
+    /** Whether every gate configured passed the candidate. */
+    public boolean passed() {
+      return verdict != null && verdict.passed() && (judged == null || judged.passed());
+    }
+
+    /** The gates' reasons. */
+    public String reason() {
+      return judged == null ? verdict.reason() : verdict.reason() + "; " + judged.reason();
+    }
+
+    /** Every gate's figures: {@code gate.*} for the feedback, {@code gate.judged.*} for judged queries. */
+    public Map<String, Double> metrics() {
+      Map<String, Double> m = new LinkedHashMap<>(verdict.metrics());
+      if (judged != null) {
+        m.putAll(judged.metrics("gate.judged."));
+      }
+      return m;
+    }
+  }
 
   /**
    * Runs one refresh.
@@ -96,12 +125,12 @@ public final class Refresh {
           .add(kept);
     }
     if (train.size() < config.minTrainingLists()) {
-      return new Outcome(null, null, train.size(), validation.size(), gate.size(), "only " + train.size()
+      return new Outcome(null, null, null, train.size(), validation.size(), gate.size(), "only " + train.size()
           + " training lists; a refresh needs " + config.minTrainingLists() + " (distiller.min-training-lists)");
     }
     if (gate.size() < config.gate().minQueries()) {
       // Training first would waste the refresh: the gate could not judge the candidate.
-      return new Outcome(null, null, train.size(), validation.size(), gate.size(), "only " + gate.size()
+      return new Outcome(null, null, null, train.size(), validation.size(), gate.size(), "only " + gate.size()
           + " held-out feedback queries; the gate needs " + config.gate().minQueries()
           + " (distiller.gate.min-queries)");
     }
@@ -138,14 +167,32 @@ public final class Refresh {
         config.loss(), teacherId, window, null, IemInit.defaultFor(input)), trainSet,
         validationSet.size() > 0 ? validationSet : trainSet, out);
     ModelBundle candidate = result.bundle();
-    ReleaseGate.Verdict verdict = new ReleaseGate(config.gate(), config.seed()).judge(gate, index, embedder::embed,
-        ranking.ranker(parent.iem().orElse(null)), ranking.ranker(candidate.iem().orElseThrow()), ranking.mode());
-    log.info("Refresh {}: gate {}: {}", version, verdict.passed() ? "passed" : "refused", verdict.reason());
-    return new Outcome(candidate, verdict, train.size(), validation.size(), gate.size(), null);
+    ReleaseGate releaseGate = new ReleaseGate(config.gate(), config.seed());
+    PassageRanker current = ranking.ranker(parent.iem().orElse(null));
+    PassageRanker next = ranking.ranker(candidate.iem().orElseThrow());
+    ReleaseGate.Verdict verdict = releaseGate.judge(gate, index, embedder::embed, current, next, ranking.mode());
+    ReleaseGate.Verdict judged = config.judged() == null ? null : releaseGate.judgeJudged(
+        judgedHeldOut(config.judged(), gateSlice), index, embedder::embed, current, next, ranking.mode());
+    Outcome outcome = new Outcome(candidate, verdict, judged, train.size(), validation.size(), gate.size(), null);
+    log.info("Refresh {}: gate {}: {}", version, outcome.passed() ? "passed" : "refused", outcome.reason());
+    return outcome;
   }
 
   /** {@code training.data.source} of a bundle trained on click feedback. */
   public static final String FEEDBACK = "feedback";
+
+  /** The judged split's queries in the gate's slice that have a relevant document. */
+  private static List<ReleaseGate.JudgedQuery> judgedHeldOut(DistillerConfig.JudgedGate judged, HeldOutRule slice) {
+    BeirDataset data = BeirDataset.load(judged.beir(), judged.split());
+    List<ReleaseGate.JudgedQuery> out = new ArrayList<>();
+    data.qrels().forEach((id, grades) -> {
+      String text = data.queries().get(id);
+      if (text != null && slice.contains(text) && grades.values().stream().anyMatch(g -> g > 0)) {
+        out.add(new ReleaseGate.JudgedQuery(text, grades));
+      }
+    });
+    return out;
+  }
 
   private static List<JudgedQuery> judged(List<FeedbackList> lists) {
     return lists.stream().map(l -> new JudgedQuery(l.queryId(), l.query(), l.positives())).toList();

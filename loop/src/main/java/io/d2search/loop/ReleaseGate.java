@@ -50,19 +50,33 @@ public final class ReleaseGate {
   public record Verdict(int queries, double currentNdcg, double candidateNdcg, double low, double high,
       double currentRecall, double candidateRecall, boolean passed, String reason) {
 
-    /** The figures a {@code ModelRelease} carries. */
+    /** The figures a {@code ModelRelease} carries: {@code gate.ndcg.current} and the like. */
     public Map<String, Double> metrics() {
+      return metrics("gate.");
+    }
+
+    /** The figures under a prefix of their keys. */
+    public Map<String, Double> metrics(String prefix) {
       Map<String, Double> m = new java.util.LinkedHashMap<>();
-      m.put("gate.queries", (double) queries);
-      m.put("gate.ndcg.current", currentNdcg);
-      m.put("gate.ndcg.candidate", candidateNdcg);
-      m.put("gate.ndcg.diff.low", low);
-      m.put("gate.ndcg.diff.high", high);
-      m.put("gate.recall.current", currentRecall);
-      m.put("gate.recall.candidate", candidateRecall);
+      m.put(prefix + "queries", (double) queries);
+      m.put(prefix + "ndcg.current", currentNdcg);
+      m.put(prefix + "ndcg.candidate", candidateNdcg);
+      m.put(prefix + "ndcg.diff.low", low);
+      m.put(prefix + "ndcg.diff.high", high);
+      m.put(prefix + "recall.current", currentRecall);
+      m.put(prefix + "recall.candidate", candidateRecall);
       return m;
     }
   }
+
+  /**
+   * A judged query of a relevance-judged data set's held-out slice, as the gate ranks it: by document (a document
+   * counts at its best passage), graded by its judgements.
+   *
+   * @param query the query text
+   * @param grades document id → relevance grade (&gt; 0 relevant)
+   */
+  public record JudgedQuery(String query, Map<String, Integer> grades) {}
 
   /**
    * @param heldOut the gate's feedback lists (never trained on)
@@ -74,11 +88,44 @@ public final class ReleaseGate {
    */
   public Verdict judge(List<FeedbackList> heldOut, PassageIndex index, Function<String, float[]> embed,
       PassageRanker current, PassageRanker candidate, RetrievalMode mode) {
+    List<Graded> graded = heldOut.stream().map(list -> {
+      Map<String, Double> gains = new HashMap<>();
+      for (int p = 0; p < list.positives().size(); p++) {
+        gains.put(list.positives().get(p), config.weight(list.positiveRanks().get(p)));
+      }
+      return new Graded(list.query(), gains);
+    }).toList();
+    return judge(graded, "held-out feedback queries", Hit::passageId, index, embed, current, candidate, mode);
+  }
+
+  /**
+   * The same comparison on judged queries (the held-out slice of a relevance-judged split: {@link HeldOutRule}'s,
+   * so never trained on), ranked by document.
+   */
+  public Verdict judgeJudged(List<JudgedQuery> queries, PassageIndex index, Function<String, float[]> embed,
+      PassageRanker current, PassageRanker candidate, RetrievalMode mode) {
+    List<Graded> graded = queries.stream().map(q -> {
+      Map<String, Double> gains = new HashMap<>();
+      q.grades().forEach((doc, grade) -> {
+        if (grade > 0) {
+          gains.put(doc, grade.doubleValue());
+        }
+      });
+      return new Graded(q.query(), gains);
+    }).toList();
+    return judge(graded, "held-out judged queries", Hit::docId, index, embed, current, candidate, mode);
+  }
+
+  /** A query and the gain of each relevant id (passage or document). */
+  private record Graded(String query, Map<String, Double> gains) {}
+
+  private Verdict judge(List<Graded> heldOut, String what, Function<Hit, String> idOf, PassageIndex index,
+      Function<String, float[]> embed, PassageRanker current, PassageRanker candidate, RetrievalMode mode) {
     int k = config.k();
     int n = heldOut.size();
     if (n < config.minQueries()) {
       return new Verdict(n, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, false,
-          "only " + n + " held-out feedback queries; the gate needs " + config.minQueries());
+          "only " + n + " " + what + "; the gate needs " + config.minQueries());
     }
     double[] cur = new double[n];
     double[] cand = new double[n];
@@ -86,17 +133,16 @@ public final class ReleaseGate {
     double candRecall = 0;
     try (PassageSearcher searcher = index.searcher()) {
       for (int i = 0; i < n; i++) {
-        FeedbackList list = heldOut.get(i);
-        Map<String, Double> gains = new HashMap<>();
-        for (int p = 0; p < list.positives().size(); p++) {
-          gains.put(list.positives().get(p), config.weight(list.positiveRanks().get(p)));
-        }
-        PassageRanker.Query query = new PassageRanker.Query(list.query(), null, mode, k, Filter.NONE, true);
+        Graded q = heldOut.get(i);
+        Map<String, Double> gains = q.gains();
+        // Ask for more than k passages: ranked by document, a document counts once, at its best passage.
+        PassageRanker.Query query = new PassageRanker.Query(q.query(), null, mode,
+            Math.min(PassageIndex.MAX_K, 4 * k), Filter.NONE, true);
         if (query.needsVector(current) || query.needsVector(candidate)) {
-          query = query.withVector(embed.apply(list.query()));
+          query = query.withVector(embed.apply(q.query()));
         }
-        List<String> a = ids(searcher, current.rank(searcher, query));
-        List<String> b = ids(searcher, candidate.rank(searcher, query));
+        List<String> a = ids(searcher, current.rank(searcher, query), idOf);
+        List<String> b = ids(searcher, candidate.rank(searcher, query), idOf);
         cur[i] = ndcg(a, gains, k);
         cand[i] = ndcg(b, gains, k);
         curRecall += recall(a, gains, k) / n;
@@ -109,21 +155,22 @@ public final class ReleaseGate {
     boolean better = d.low() > config.margin();
     boolean guarded = candRecall >= curRecall - config.recallTolerance();
     String reason = !better
-        ? String.format(java.util.Locale.ROOT, "nDCG@%d %.4f vs current %.4f: the 95%% lower bound of the gain, "
-            + "%+.4f, is not above the margin %+.4f", k, candNdcg, curNdcg, d.low(), config.margin())
+        ? String.format(java.util.Locale.ROOT, "%s: nDCG@%d %.4f vs current %.4f: the 95%% lower bound of the gain, "
+            + "%+.4f, is not above the margin %+.4f", what, k, candNdcg, curNdcg, d.low(), config.margin())
         : !guarded
-            ? String.format(java.util.Locale.ROOT, "recall@%d %.4f vs current %.4f drops more than %.4f", k,
-                candRecall, curRecall, config.recallTolerance())
-            : String.format(java.util.Locale.ROOT, "nDCG@%d %.4f vs current %.4f, gain %+.4f [%+.4f, %+.4f]; "
-                + "recall@%d %.4f vs %.4f", k, candNdcg, curNdcg, d.mean(), d.low(), d.high(), k, candRecall,
+            ? String.format(java.util.Locale.ROOT, "%s: recall@%d %.4f vs current %.4f drops more than %.4f", what,
+                k, candRecall, curRecall, config.recallTolerance())
+            : String.format(java.util.Locale.ROOT, "%s: nDCG@%d %.4f vs current %.4f, gain %+.4f [%+.4f, %+.4f]; "
+                + "recall@%d %.4f vs %.4f", what, k, candNdcg, curNdcg, d.mean(), d.low(), d.high(), k, candRecall,
                 curRecall);
     return new Verdict(n, curNdcg, candNdcg, d.low(), d.high(), curRecall, candRecall, better && guarded, reason);
   }
 
-  private static List<String> ids(PassageSearcher searcher, PassageRanker.Ranking ranking) {
+  /** The ranking's ids, best first, each once (a document at its best passage). */
+  private static List<String> ids(PassageSearcher searcher, PassageRanker.Ranking ranking, Function<Hit, String> idOf) {
     return searcher.hits(ranking.hits().stream()
         .map(r -> new PassageSearcher.Candidate(r.first().doc(), r.score())).toList()).stream()
-        .map(Hit::passageId).toList();
+        .map(idOf).distinct().toList();
   }
 
   /** nDCG@k with real-valued gains (the clicks' weights); 0 when there is no gain. */

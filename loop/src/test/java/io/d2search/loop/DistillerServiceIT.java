@@ -79,7 +79,7 @@ class DistillerServiceIT {
 
   @BeforeAll
   static void start() throws Exception {
-    Path scifact = Path.of(System.getProperty("d2search.sharedData", "../shared/data")).resolve("scifact");
+    Path scifact = scifact();
     Assumptions.assumeTrue(Files.isDirectory(scifact), "no ../shared/data/scifact");
     BeirDataset data = BeirDataset.load(scifact, "train");
     kafka = TestKafka.start(dir.resolve("kafka"));
@@ -160,10 +160,11 @@ class DistillerServiceIT {
       assertThat(first.decision()).isIn(RefreshReport.Decision.RELEASED, RefreshReport.Decision.REJECTED);
       assertThat(first.metrics()).containsKeys("gate.ndcg.current", "gate.ndcg.candidate", "gate.ndcg.diff.low");
       boolean released = first.decision() == RefreshReport.Decision.RELEASED;
-      // The gate's rule, from its own figures.
-      assertThat(released).isEqualTo(first.metrics().get("gate.ndcg.diff.low") > config.gate().margin()
-          && first.metrics().get("gate.recall.candidate")
-              >= first.metrics().get("gate.recall.current") - config.gate().recallTolerance());
+      // The gate's rule, from its own figures: on held-out feedback, and on the judged split's held-out queries.
+      assertThat(first.metrics()).containsKeys("gate.judged.ndcg.current", "gate.judged.ndcg.candidate");
+      assertThat(first.metrics().get("gate.judged.queries")).isGreaterThanOrEqualTo(config.gate().minQueries());
+      assertThat(released).isEqualTo(passes(first.metrics(), "gate.", config.gate())
+          && passes(first.metrics(), "gate.judged.", config.gate()));
       List<ModelRelease> releases = releases();
       if (released) {
         ModelBundle stored = ModelBundle.load(config.bundlesDir().resolve("loop-1"));
@@ -197,6 +198,21 @@ class DistillerServiceIT {
       assertThat(config.bundlesDir().resolve("loop-2")).doesNotExist();
     }
 
+    // The same refresh again (same parent, feedback and seed) trains the same weights, byte for byte, and the gate
+    // says the same.
+    if (first.decision() == RefreshReport.Decision.REJECTED) {
+      try (DistillerService service = start(config)) {
+        assertThat(service.awaitCaughtUp(Duration.ofSeconds(120))).isTrue();
+        RefreshReport again = service.refreshNow().get(600, TimeUnit.SECONDS);
+        assertThat(again.version()).isEqualTo("loop-3");
+        assertThat(again.decision()).isEqualTo(first.decision());
+        assertThat(again.metrics()).isEqualTo(first.metrics());
+        Path candidates = config.stateDir().resolve("candidates");
+        assertThat(ModelBundle.load(candidates.resolve("loop-3")).manifest().weights().sha256())
+            .isEqualTo(ModelBundle.load(candidates.resolve("loop-1")).manifest().weights().sha256());
+      }
+    }
+
     // The release path itself, whatever the model's quality: a gate told to accept any candidate (margin -1).
     DistillerConfig accepting = config.withGate(new DistillerConfig.GateConfig(15, -1, 1, 10, 1));
     try (DistillerService service = start(accepting)) {
@@ -224,10 +240,22 @@ class DistillerServiceIT {
     }
   }
 
+  private static boolean passes(Map<String, Double> metrics, String prefix, DistillerConfig.GateConfig gate) {
+    return metrics.get(prefix + "ndcg.diff.low") > gate.margin() && metrics.get(prefix + "recall.candidate")
+        >= metrics.get(prefix + "recall.current") - gate.recallTolerance();
+  }
+
   private static DistillerConfig config() {
+    // The judged gate reads SciFact's whole train split: its held-out queries whose abstracts are not in the slice
+    // score 0 for both models, which makes it a weak gate here, but a real one.
     return new DistillerConfig(dir.resolve("distiller"), dir.resolve("bundles"), 1_000_000, Duration.ofDays(1), 20,
         0.3, 0.15, 3, 2, 20, 2, 1e-3, 8, 0, LossConfig.d2llm(),
-        new DistillerConfig.GateConfig(15, 0.0, 0.02, 10, 1), 1);
+        new DistillerConfig.GateConfig(15, 0.0, 0.02, 10, 1),
+        new DistillerConfig.JudgedGate(scifact(), "train"), 1);
+  }
+
+  private static Path scifact() {
+    return Path.of(System.getProperty("d2search.sharedData", "../shared/data")).resolve("scifact");
   }
 
   private static DistillerService start(DistillerConfig config) {

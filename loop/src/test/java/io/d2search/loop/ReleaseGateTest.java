@@ -106,6 +106,20 @@ class ReleaseGateTest {
   }
 
   @Test
+  void judgedQueriesAreRankedByDocumentAndGradedByTheirJudgements() {
+    List<ReleaseGate.JudgedQuery> judged = lists.stream().map(l -> new ReleaseGate.JudgedQuery(l.query(),
+        Map.of(l.positives().get(0).substring(0, l.positives().get(0).indexOf('#')), 2))).toList();
+    ReleaseGate gate = new ReleaseGate(GATE, 1);
+    ReleaseGate.Verdict worse = gate.judgeJudged(judged, index, queryVectors::get, ranker(null, 0),
+        ranker(new Reranker(IemHeads.negatedSimilarity(DIM)), 0), RetrievalMode.VECTOR);
+    assertThat(worse.passed()).isFalse();
+    assertThat(worse.currentNdcg()).isGreaterThan(0.9);
+    assertThat(worse.high()).isLessThan(0);
+    assertThat(worse.reason()).startsWith("held-out judged queries:");
+    assertThat(worse.metrics("gate.judged.")).containsKey("gate.judged.ndcg.current");
+  }
+
+  @Test
   void aClickShownDeepCountsMoreThanOneShownFirst() {
     DistillerConfig.GateConfig gate = new DistillerConfig.GateConfig(2, 0, 0, 10, 1);
     assertThat(gate.weight(1)).isEqualTo(1);

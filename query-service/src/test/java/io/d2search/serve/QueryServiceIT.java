@@ -106,6 +106,9 @@ class QueryServiceIT {
     try (QueryService service = QueryService.start(config, embedder, new PrometheusMeterRegistry(
         PrometheusConfig.DEFAULT))) {
       assertThat(service.materializer().awaitCaughtUp(TIMEOUT)).isTrue();
+      // Caught up means: up to the last stable offset when reading began. Right after commitTransaction the
+      // broker may not have written the commit markers yet, so that offset can still be 0; wait for the records.
+      awaitSize(service, corpus.size());
       HttpResponse<String> health = get(service, "/health");
       assertThat(health.statusCode()).as(health.body()).isEqualTo(200);
       assertThat(JSON.readTree(health.body()).get("status").asText()).isEqualTo("ready");
@@ -209,6 +212,14 @@ class QueryServiceIT {
     return PassageEmbedding.newBuilder().setDocId(docId).setN(0).setModelVersion(embedder.info().version())
         .setVector(vector).setTextHash(TextHash.sha256(embedded)).setTitle(title).setText(text)
         .setUrl("https://example.org/" + docId).setDocVersion(1).build();
+  }
+
+  private static void awaitSize(QueryService service, int passages) throws InterruptedException {
+    long deadline = System.nanoTime() + TIMEOUT.toNanos();
+    while (service.index().size() < passages && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    assertThat(service.index().size()).isEqualTo(passages);
   }
 
   /** Sends the records (null value = tombstone) in one transaction, then commits or aborts it. */
