@@ -45,6 +45,9 @@ class DemoCommandIT {
       for (com.fasterxml.jackson.databind.JsonNode target : panel.get("targets")) {
         var m = name.matcher(target.get("expr").asText());
         while (m.find()) {
+          if (m.group().startsWith("d2search_distiller_")) {
+            continue; // served by the lab's distiller, which this (serving) demo does not run: LoopIT checks them
+          }
           assertThat(metrics).as("panel '%s' plots %s", panel.get("title").asText(), m.group())
               .containsPattern("(?m)^" + m.group() + "[{ ]");
           checked++;

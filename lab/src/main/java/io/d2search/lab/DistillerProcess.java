@@ -28,8 +28,9 @@ final class DistillerProcess implements AutoCloseable {
   }
 
   /** Starts against the broker of setting {@code kafka.bootstrap.servers}, whose topics exist. */
-  static DistillerProcess start(Settings s, PrometheusMeterRegistry registry) {
-    DistillerConfig config = DistillerSettings.config(s);
+  static DistillerProcess start(Settings settings, PrometheusMeterRegistry registry) {
+    DistillerConfig config = DistillerSettings.config(settings);
+    Settings s = DistillerSettings.bounded(settings);
     DjlRuntime.start(new DjlRuntime.Settings(null, config.threads(), 1));
     ModelBundle base = Components.serviceBundle(s);
     Embedder embedder = Components.serviceEmbedder(s, base);

@@ -37,6 +37,16 @@ final class DistillerSettings {
         s.integer("distiller.threads"));
   }
 
+  /**
+   * The settings the distiller's own models run with: its embedder (token states) and the teacher get
+   * {@code distiller.threads} intra-op threads too, like its training, so a refresh leaves the other cores to search
+   * and ingestion.
+   */
+  static Settings bounded(Settings s) {
+    int threads = s.integer("distiller.threads");
+    return threads == 0 ? s : s.with("model.threads", threads);
+  }
+
   /** How the query service ranks: the gate ranks both models the same way. */
   static RankingSetup ranking(Settings s) {
     return new RankingSetup(RetrievalMode.parse(s.string("search.mode")), Fusion.of(s),

@@ -163,8 +163,14 @@ final class LoopReportCommand implements Callable<Integer> {
       }
     }
 
+    /** Stops searching and returns the latencies so far. */
     Latency stop() throws InterruptedException {
       running.set(false);
+      return finish();
+    }
+
+    /** Waits until the searches asked for are done. */
+    Latency finish() throws InterruptedException {
       thread.join();
       return Latency.of(nanos);
     }
@@ -208,10 +214,12 @@ final class LoopReportCommand implements Callable<Integer> {
       feedback.start();
       Map<String, Object> client = new HashMap<>(s.kafkaClient());
       client.put("bootstrap.servers", kafka.bootstrapServers());
-      Settings teacherSettings = s;
+      // The distiller's own embedder and teacher, on its bounded threads, as a separate distiller process runs.
+      Settings bounded = DistillerSettings.bounded(s);
+      Embedder distillerEmbedder = life.add(Components.serviceEmbedder(bounded, base));
       DistillerService loop = life.add(DistillerService.start(distiller, DistillerSettings.ranking(s), client, base,
-          embedder, DistillerSettings.index(s), texts -> TeacherFactory.forDistill(teacherSettings, texts,
-              TeacherFactory.cacheDir(teacherSettings)), new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)));
+          distillerEmbedder, DistillerSettings.index(s), texts -> TeacherFactory.forDistill(bounded, texts,
+              TeacherFactory.cacheDir(bounded)), new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)));
       if (!service.materializer().awaitCaughtUp(Duration.ofMinutes(10)) || !loop.awaitCaughtUp(Duration.ofMinutes(10))) {
         throw new IllegalStateException("the index did not catch up with embeddings in 10 minutes");
       }
@@ -257,8 +265,7 @@ final class LoopReportCommand implements Callable<Integer> {
         awaitFeedbackSettled(loop);
         // Search latency as users see it, idle and while the refresh trains (the budget: within 1.5x).
         List<String> probeQueries = new ArrayList<>(test.queries().values());
-        Probe idleProbe = new Probe(URI.create("http://127.0.0.1:" + service.port()), probeQueries, 200);
-        Latency idle = idleProbe.stop();
+        Latency idle = new Probe(URI.create("http://127.0.0.1:" + service.port()), probeQueries, 300).finish();
         Probe busy = new Probe(URI.create("http://127.0.0.1:" + service.port()), probeQueries, 0);
         RefreshReport report;
         Latency during;
@@ -421,9 +428,9 @@ final class LoopReportCommand implements Callable<Integer> {
     t.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (Row r : rows) {
       RefreshReport f = r.refresh();
-      String gate = f == null || f.metrics().isEmpty() ? "" : String.format(Locale.ROOT, "%.4f → %.4f [%+.4f, %+.4f]",
-          f.metrics().get("gate.ndcg.current"), f.metrics().get("gate.ndcg.candidate"),
-          f.metrics().get("gate.ndcg.diff.low"), f.metrics().get("gate.ndcg.diff.high"));
+      String gate = f == null || f.metrics().isEmpty() ? "" : gate(f.metrics(), "gate.", "feedback")
+          + (f.metrics().containsKey("gate.judged.ndcg.current") ? "; " + gate(f.metrics(), "gate.judged.", "judged")
+              : "");
       String latency = r.idle() == null ? "" : String.format(Locale.ROOT, "%.1f/%.1f → %.1f/%.1f (%d searches)",
           r.idle().p50(), r.idle().p99(), r.duringRefresh().p50(), r.duringRefresh().p99(),
           r.duringRefresh().searches());
@@ -438,10 +445,15 @@ final class LoopReportCommand implements Callable<Integer> {
     return t.toString();
   }
 
+  private static String gate(Map<String, Double> m, String prefix, String label) {
+    return String.format(Locale.ROOT, "%s %.4f → %.4f [%+.4f, %+.4f]", label, m.get(prefix + "ndcg.current"),
+        m.get(prefix + "ndcg.candidate"), m.get(prefix + "ndcg.diff.low"), m.get(prefix + "ndcg.diff.high"));
+  }
+
   private static void plot(List<Row> rows, Path png) throws IOException {
     XYChart chart = new XYChartBuilder().width(900).height(560).title("Retraining loop: test nDCG@10 of the serving "
         + "model after each round").xAxisTitle("round").yAxisTitle("nDCG@10").build();
-    chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
+    chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
     List<Integer> x = rows.stream().map(Row::round).toList();
     chart.addSeries("all test queries", x, rows.stream().map(Row::ndcgAll).toList());
     chart.addSeries("unseen test queries", x, rows.stream().map(Row::ndcgUnseen).toList());

@@ -175,6 +175,18 @@ class LoopIT {
                 "RELEASED");
             assertThat(get(URI.create("http://127.0.0.1:" + distiller.port() + "/metrics")))
                 .contains("d2search_distiller_refreshes_total{decision=\"released\"}");
+            // Every metric the Grafana dashboard plots is served by one of the loop's services (all in registry).
+            String scraped = registry.scrape();
+            JsonNode dashboard = JSON.readTree(Path.of("..", "deploy", "grafana", "d2search-dashboard.json").toFile());
+            java.util.regex.Matcher names = java.util.regex.Pattern.compile("d2search_[a-z0-9_]+")
+                .matcher(dashboard.toString());
+            int plotted = 0;
+            while (names.find()) {
+              assertThat(scraped).as("the dashboard plots %s", names.group())
+                  .containsPattern("(?m)^" + names.group() + "[{ ]");
+              plotted++;
+            }
+            assertThat(plotted).isGreaterThan(20);
 
             // A release whose checksum is not its bundle's is refused; the last good one keeps serving.
             ModelBundle good = ModelBundle.load(Components.bundlesDir(s).resolve(released));
