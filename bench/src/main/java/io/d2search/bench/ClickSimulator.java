@@ -48,7 +48,8 @@ public final class ClickSimulator {
   public record Plan(Map<String, String> queries, Map<String, Map<String, Integer>> qrels, int k, double eta,
       double clickRelevant, double clickNoise, double queriesPerSecond, long seed, String token) {
     public Plan {
-      queries = Map.copyOf(queries);
+      // The queries are sent in their order (a LinkedHashMap's, a BEIR file's): keep it.
+      queries = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(queries));
       qrels = Map.copyOf(qrels);
       if (k < 1 || k > 1000) {
         throw new IllegalArgumentException("k must be in [1, 1000]: " + k);

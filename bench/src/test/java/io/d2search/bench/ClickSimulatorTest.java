@@ -69,6 +69,18 @@ class ClickSimulatorTest {
     embedder.close();
   }
 
+  @Test
+  void aPlanKeepsTheOrderItsQueriesCameIn() {
+    Map<String, String> queries = new LinkedHashMap<>();
+    for (int i = 40; i > 0; i--) {
+      queries.put("q" + (i * 7919 % 101), "query " + i);
+    }
+    ClickSimulator.Plan plan = new ClickSimulator.Plan(queries, Map.of(), 10, 1, 0.8, 0.05, 20, 0, null);
+    assertThat(List.copyOf(plan.queries().keySet())).containsExactlyElementsOf(queries.keySet());
+    queries.clear();
+    assertThat(plan.queries()).as("a copy").hasSize(40);
+  }
+
   private static ClickSimulator.Plan plan(double eta, double relevant, double noise, long seed) {
     Map<String, String> queries = new LinkedHashMap<>();
     queries.put("q1", "a pet kitten");
