@@ -116,8 +116,7 @@ public final class HnswDenseRetriever implements Retriever, AutoCloseable {
         }
         try (PassageSearcher searcher = index.searcher()) {
           PassageRanker.Ranking ranking = ranker.rank(searcher, ask);
-          List<Hit> hits = searcher.hits(ranking.hits().stream()
-              .map(r -> new PassageSearcher.Candidate(r.first().doc(), r.score())).toList());
+          List<Hit> hits = searcher.hits(ranking.candidates());
           List<ScoredDoc> top = new ArrayList<>(k);
           Set<String> seen = new HashSet<>();
           for (Hit hit : hits) {

@@ -83,6 +83,11 @@ public final class PassageRanker {
       keyword = List.copyOf(keyword);
     }
 
+    /** The hits as the searcher's candidates, in order, scored by their final score: what {@code hits()} reads. */
+    public List<Candidate> candidates() {
+      return hits.stream().map(r -> new Candidate(r.first().doc(), r.score())).toList();
+    }
+
     /** The arithmetic of a hybrid hit's fused score; empty for the other modes. */
     public String fusionExplain(Ranked hit) {
       return mode == RetrievalMode.HYBRID ? fusion.explain(hit.first(), vector, keyword) : "";

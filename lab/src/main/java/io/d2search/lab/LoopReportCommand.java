@@ -129,6 +129,8 @@ final class LoopReportCommand implements Callable<Integer> {
 
   /** Searches the test queries over HTTP, one at a time, until stopped: the latency a user sees meanwhile. */
   private static final class Probe {
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+        new com.fasterxml.jackson.databind.ObjectMapper();
     private final java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
     private final List<Long> nanos = java.util.Collections.synchronizedList(new ArrayList<>());
     private final Thread thread;
@@ -157,7 +159,7 @@ final class LoopReportCommand implements Callable<Integer> {
 
     private static String quote(String text) {
       try {
-        return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(text);
+        return JSON.writeValueAsString(text);
       } catch (IOException e) {
         throw new java.io.UncheckedIOException(e);
       }
@@ -351,8 +353,7 @@ final class LoopReportCommand implements Callable<Integer> {
         if (ask.needsVector(ranker)) {
           ask = ask.withVector(embedder.embed(text));
         }
-        List<String> docIds = searcher.hits(ranker.rank(searcher, ask).hits().stream()
-            .map(r -> new PassageSearcher.Candidate(r.first().doc(), r.score())).toList()).stream()
+        List<String> docIds = searcher.hits(ranker.rank(searcher, ask).candidates()).stream()
             .map(io.d2search.index.Hit::docId).toList();
         all += RankingMetrics.ndcg(docIds, q.getValue(), 10);
         n++;

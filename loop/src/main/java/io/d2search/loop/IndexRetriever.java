@@ -45,8 +45,7 @@ final class IndexRetriever implements Retriever {
       ask = ask.withVector(embedder.embed(query));
     }
     try (PassageSearcher searcher = index.searcher()) {
-      return searcher.hits(ranker.rank(searcher, ask).hits().stream()
-          .map(r -> new PassageSearcher.Candidate(r.first().doc(), r.score())).toList()).stream()
+      return searcher.hits(ranker.rank(searcher, ask).candidates()).stream()
           .map(h -> new ScoredDoc(h.passageId(), h.score())).toList();
     }
   }

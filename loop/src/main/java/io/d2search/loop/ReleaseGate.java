@@ -168,8 +168,7 @@ public final class ReleaseGate {
 
   /** The ranking's ids, best first, each once (a document at its best passage). */
   private static List<String> ids(PassageSearcher searcher, PassageRanker.Ranking ranking, Function<Hit, String> idOf) {
-    return searcher.hits(ranking.hits().stream()
-        .map(r -> new PassageSearcher.Candidate(r.first().doc(), r.score())).toList()).stream()
+    return searcher.hits(ranking.candidates()).stream()
         .map(idOf).distinct().toList();
   }
 
