@@ -17,6 +17,7 @@ import io.d2search.index.MaterializerConfig;
 import io.d2search.indexer.IndexerConfig;
 import io.d2search.ingest.ChunkerConfig;
 import io.d2search.indexer.Indexer;
+import io.d2search.indexer.ReleaseEmbedders;
 import io.d2search.indexer.IndexerHealth;
 import io.d2search.serve.ComponentHealth;
 import io.d2search.serve.HealthCheck;
@@ -84,6 +85,23 @@ public final class Components {
       PrometheusMeterRegistry registry, Indexer indexer) {
     return QueryService.start(queryService(s), bundle, embedder, bundleStore(s), registry,
         List.of(indexerHealth(s, indexer)));
+  }
+
+  /**
+   * How the indexer embeds FULL releases' passages (settings indexer.reembed.*, bundles from {@link #bundleStore});
+   * null when setting model.releases.enabled is false.
+   */
+  public static ReleaseEmbedders.Config releaseEmbedders(Settings s) {
+    if (!s.bool("model.releases.enabled")) {
+      return null;
+    }
+    return new ReleaseEmbedders.Config(bundleStore(s), embedder(s), s.doubleValue("indexer.reembed.max-rate"),
+        java.time.Duration.ofMillis(s.longValue("indexer.reembed.retire-after-ms")));
+  }
+
+  /** The indexer of the settings, following model releases when they are enabled. */
+  public static Indexer newIndexer(Settings s, Embedder embedder, io.micrometer.core.instrument.MeterRegistry registry) {
+    return new Indexer(indexer(s), embedder, registry, releaseEmbedders(s));
   }
 
   /** Where released bundles are opened: the directory {@link #bundlesDir}, shared by whoever publishes releases. */

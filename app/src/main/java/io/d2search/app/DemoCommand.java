@@ -97,7 +97,7 @@ public final class DemoCommand implements Callable<Integer> {
       life.add(registry::close);
       ModelBundle bundle = Components.serviceBundle(s);
       Embedder embedder = life.add(Components.serviceEmbedder(s, bundle));
-      Indexer indexer = life.add(new Indexer(Components.indexer(s), embedder, registry));
+      Indexer indexer = life.add(Components.newIndexer(s, embedder, registry));
       indexer.start();
       QueryService service = life.add(Components.startQueryService(s, bundle, embedder, registry, indexer));
       // The retraining loop's first step: what users click becomes training examples on training-pairs.

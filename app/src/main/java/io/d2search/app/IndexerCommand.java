@@ -33,7 +33,7 @@ public final class IndexerCommand implements Callable<Integer> {
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       life.add(registry::close);
       Embedder embedder = life.add(Components.serviceEmbedder(s));
-      Indexer indexer = life.add(new Indexer(Components.indexer(s), embedder, registry));
+      Indexer indexer = life.add(Components.newIndexer(s, embedder, registry));
       indexer.start();
       int metricsPort = s.integer("indexer.metrics-port");
       if (metricsPort > 0) {

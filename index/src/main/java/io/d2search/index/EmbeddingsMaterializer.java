@@ -104,15 +104,15 @@ public final class EmbeddingsMaterializer implements AutoCloseable {
     this.registry = registry;
     this.consumer = new KafkaConsumer<>(consumerConfig(config));
     this.upserts = register(Counter.builder("d2search.index.records.applied").tag("op", "upsert")
-        .description("Embedding records applied to the index").register(registry));
+        .description("Embedding records applied to the index").tag("topic", config.topic()).register(registry));
     this.deletes = register(Counter.builder("d2search.index.records.applied").tag("op", "delete")
-        .description("Embedding records applied to the index").register(registry));
+        .description("Embedding records applied to the index").tag("topic", config.topic()).register(registry));
     this.commitTimer = register(Timer.builder("d2search.index.commit")
-        .description("Lucene commits of the index with its offsets").register(registry));
+        .description("Lucene commits of the index with its offsets").tag("topic", config.topic()).register(registry));
     register(Gauge.builder("d2search.index.consumer.lag", this, m -> m.lag() < 0 ? Double.NaN : m.lag())
-        .description("Records of the embeddings topic not yet in the index").register(registry));
+        .description("Records of the embeddings topic not yet in the index").tag("topic", config.topic()).register(registry));
     register(Gauge.builder("d2search.index.passages", index, PassageIndex::size)
-        .description("Passages in the searchable index").register(registry));
+        .description("Passages in the searchable index").tag("topic", config.topic()).register(registry));
     this.thread = new Thread(this::run, "embeddings-materializer");
     this.thread.setDaemon(true);
   }

@@ -15,20 +15,20 @@ final class EmbedMetrics {
   final Counter tombstones;
   final Counter deadLettered;
 
-  EmbedMetrics(MeterRegistry registry) {
+  EmbedMetrics(MeterRegistry registry, String topic) {
     this.batchSize = DistributionSummary.builder("d2search.embed.batch.size").baseUnit("passages")
-        .description("Passages per embedder call").register(registry);
+        .description("Passages per embedder call").tag("topic", topic).register(registry);
     this.latency = Timer.builder("d2search.embed.latency").publishPercentileHistogram()
-        .description("Time of one embedder call over a batch").register(registry);
+        .description("Time of one embedder call over a batch").tag("topic", topic).register(registry);
     this.queueTime = Timer.builder("d2search.embed.queue.time").publishPercentileHistogram()
-        .description("Time a passage waited in the embed buffer").register(registry);
+        .description("Time a passage waited in the embed buffer").tag("topic", topic).register(registry);
     this.skippedUnchanged = Counter.builder("d2search.embed.skipped.unchanged")
-        .description("Passages not re-embedded: same text under the same model version").register(registry);
+        .description("Passages not re-embedded: same text under the same model version").tag("topic", topic).register(registry);
     this.embedded = Counter.builder("d2search.embed.passages")
-        .description("Passages embedded").register(registry);
+        .description("Passages embedded").tag("topic", topic).register(registry);
     this.tombstones = Counter.builder("d2search.embed.tombstones")
-        .description("Passage tombstones forwarded to the embeddings topic").register(registry);
+        .description("Passage tombstones forwarded to the embeddings topic").tag("topic", topic).register(registry);
     this.deadLettered = Counter.builder("d2search.embed.dead.letters")
-        .description("Passages the embedder failed on, alone, sent to the dead-letter topic").register(registry);
+        .description("Passages the embedder failed on, alone, sent to the dead-letter topic").tag("topic", topic).register(registry);
   }
 }

@@ -41,6 +41,7 @@ final class EmbedProcessor implements Processor<String, Passage, Object, Object>
   private final long maxWaitMs;
   private final EmbedMetrics metrics;
   private final int deadLetterMaxBytes;
+  private final PassageRate rate;
   private final AvroSerde<Passage> passageSerde = Topics.passageSerde();
   private ProcessorContext<Object, Object> context;
   private KeyValueStore<String, PendingPassage> buffer;
@@ -50,7 +51,9 @@ final class EmbedProcessor implements Processor<String, Passage, Object, Object>
   /** Wall-clock time the oldest pending passage was buffered (or restored); meaningful while pending > 0. */
   private long oldestPendingMs;
 
-  EmbedProcessor(Embedder embedder, int maxBatch, long maxWaitMs, EmbedMetrics metrics, int deadLetterMaxBytes) {
+  EmbedProcessor(Embedder embedder, int maxBatch, long maxWaitMs, EmbedMetrics metrics, int deadLetterMaxBytes,
+      PassageRate rate) {
+    this.rate = rate;
     this.deadLetterMaxBytes = deadLetterMaxBytes;
     this.embedder = embedder;
     this.modelVersion = embedder.info().version();
@@ -171,6 +174,7 @@ final class EmbedProcessor implements Processor<String, Passage, Object, Object>
    * a null vector and its reason in {@link #failures}.
    */
   private List<float[]> embedAll(List<String> texts) {
+    rate.acquire(texts.size()); // a FULL release's re-embedding leaves the CPU to the serving version
     long started = System.nanoTime();
     try {
       List<float[]> vectors = embedder.embed(texts);

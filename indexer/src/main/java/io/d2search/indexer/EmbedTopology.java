@@ -32,7 +32,7 @@ import org.apache.kafka.streams.state.Stores;
  * <p>Changing only a passage's URL or document version (same title and text) does not re-emit its embedding: the
  * record on {@code embeddings} keeps the values it was embedded with.
  *
- * <p>Meters: {@code d2search.embed.batch.size} (summary), {@code d2search.embed.latency} and
+ * <p>Meters, tagged with the output topic ({@code topic}): {@code d2search.embed.batch.size} (summary), {@code d2search.embed.latency} and
  * {@code d2search.embed.queue.time} (timers), {@code d2search.embed.passages}, {@code d2search.embed.skipped.unchanged},
  * {@code d2search.embed.tombstones} and {@code d2search.embed.dead.letters} (counters).
  */
@@ -64,17 +64,33 @@ public final class EmbedTopology {
    */
   public static Topology build(Embedder embedder, int maxBatch, long maxWaitMs, MeterRegistry registry,
       int deadLetterMaxBytes) {
+    return build(embedder, maxBatch, maxWaitMs, registry, deadLetterMaxBytes, Topics.EMBEDDINGS, PassageRate.UNLIMITED);
+  }
+
+  /**
+   * Builds the topology writing to {@code outputTopic} at most {@code rate} passages per second: the topology of a
+   * FULL release's version ({@link ReleaseEmbedders}), which re-embeds every passage from the start of
+   * {@code passages} into {@code embeddings.<version>} without starving the serving version's embedder.
+   *
+   * @param outputTopic where the embeddings go; its meters are tagged with it ({@code topic})
+   * @param rate shared by the topology's tasks
+   */
+  public static Topology build(Embedder embedder, int maxBatch, long maxWaitMs, MeterRegistry registry,
+      int deadLetterMaxBytes, String outputTopic, PassageRate rate) {
     Objects.requireNonNull(embedder, "embedder");
+    Objects.requireNonNull(outputTopic, "outputTopic");
+    Objects.requireNonNull(rate, "rate");
     if (maxBatch < 1) {
       throw new IllegalArgumentException("maxBatch must be >= 1: " + maxBatch);
     }
     if (maxWaitMs < 1) {
       throw new IllegalArgumentException("maxWaitMs must be >= 1: " + maxWaitMs);
     }
-    EmbedMetrics metrics = new EmbedMetrics(Objects.requireNonNull(registry, "registry"));
+    EmbedMetrics metrics = new EmbedMetrics(Objects.requireNonNull(registry, "registry"), outputTopic);
     Topology topology = new Topology();
     topology.addSource(SOURCE, new StringDeserializer(), Topics.passageSerde().deserializer(), Topics.PASSAGES);
-    topology.addProcessor(PROCESSOR, () -> new EmbedProcessor(embedder, maxBatch, maxWaitMs, metrics, deadLetterMaxBytes), SOURCE);
+    topology.addProcessor(PROCESSOR, () -> new EmbedProcessor(embedder, maxBatch, maxWaitMs, metrics, deadLetterMaxBytes, rate),
+        SOURCE);
     topology.addStateStore(
         Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(BUFFER_STORE), Serdes.String(),
             new PendingPassage.StoreSerde()),
@@ -82,7 +98,7 @@ public final class EmbedTopology {
     topology.addStateStore(
         Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(HASH_STORE), Serdes.String(), Serdes.String()),
         PROCESSOR);
-    topology.addSink(SINK, Topics.EMBEDDINGS, new StringSerializer(), Topics.embeddingSerde().serializer(),
+    topology.addSink(SINK, outputTopic, new StringSerializer(), Topics.embeddingSerde().serializer(),
         PROCESSOR);
     topology.addSink(DLQ_SINK, Topics.DOCUMENTS_DLQ, new ByteArraySerializer(), new ByteArraySerializer(),
         PROCESSOR);

@@ -77,6 +77,12 @@ public final class Indexer implements AutoCloseable {
   private final AtomicBoolean closed = new AtomicBoolean();
   /** Per application id, its thread deaths (for health). */
   private final Map<String, ThreadFailurePolicy> failurePolicies = new java.util.concurrent.ConcurrentHashMap<>();
+  /** Embeds FULL releases' passages; null when the indexer does not follow releases. */
+  private final ReleaseEmbedders releaseEmbedders;
+  /** The indexer's own model version, for log lines. */
+  private final String servingVersion;
+  /** Follows model-releases for {@link #releaseEmbedders}; set by start. */
+  private volatile io.d2search.schemas.ReleaseFollower follower;
   /** Created on the first health check, for consumer lag; closed with the indexer. */
   private Admin admin;
 
@@ -88,6 +94,16 @@ public final class Indexer implements AutoCloseable {
    * @param registry receives the chunk and embed meters and the Kafka Streams client metrics
    */
   public Indexer(IndexerConfig config, Embedder embedder, MeterRegistry registry) {
+    this(config, embedder, registry, null);
+  }
+
+  /**
+   * Builds both applications and, when {@code releases} is given, the {@link ReleaseEmbedders} that embed FULL
+   * releases' passages: {@link #start()} then also follows {@code model-releases}.
+   *
+   * @param releases how FULL releases are embedded; null to embed with {@code embedder}'s model alone
+   */
+  public Indexer(IndexerConfig config, Embedder embedder, MeterRegistry registry, ReleaseEmbedders.Config releases) {
     this.config = Objects.requireNonNull(config, "config");
     Objects.requireNonNull(embedder, "embedder");
     this.registry = Objects.requireNonNull(registry, "registry");
@@ -97,6 +113,9 @@ public final class Indexer implements AutoCloseable {
         Duration.ofMillis(config.deleteRetentionMs()));
     Topology embedTopology = EmbedTopology.build(embedder, config.embedMaxBatch(), config.embedMaxWaitMs(), registry,
         maxRecordBytes);
+    this.releaseEmbedders = releases == null ? null
+        : new ReleaseEmbedders(config, releases, registry, maxRecordBytes);
+    this.servingVersion = embedder.info().version();
     this.chunker = create(chunkTopology, config.chunkerApplicationId());
     this.embedder = create(embedTopology, config.embedderApplicationId());
     this.kafkaMetrics = List.of(
@@ -209,8 +228,18 @@ public final class Indexer implements AutoCloseable {
     kafkaMetrics.forEach(m -> m.bindTo(registry));
     chunker.start();
     embedder.start();
+    if (releaseEmbedders != null) {
+      follower = io.d2search.schemas.ReleaseFollower.start(releaseEmbedders, () -> servingVersion,
+          config.applicationIdPrefix() + "-indexer-releases", config.bootstrapServers(),
+          config.streamsOverrides());
+    }
     log.info("Indexer started: {} and {} on {}", config.chunkerApplicationId(), config.embedderApplicationId(),
         config.bootstrapServers());
+  }
+
+  /** The FULL releases' embedders; empty when the indexer does not follow releases. */
+  public java.util.Optional<ReleaseEmbedders> releaseEmbedders() {
+    return java.util.Optional.ofNullable(releaseEmbedders);
   }
 
   /** The states of both applications; never null. */
@@ -302,28 +331,7 @@ public final class Indexer implements AutoCloseable {
 
   /** Records of {@code topic} not yet processed by consumer group {@code group} (committed, read_committed). */
   private long lag(String group, String topic) throws InterruptedException, ExecutionException, TimeoutException {
-    Admin client = admin();
-    long timeout = HEALTH_TIMEOUT.toMillis();
-    Map<TopicPartition, OffsetAndMetadata> committed = client.listConsumerGroupOffsets(group)
-        .partitionsToOffsetAndMetadata().get(timeout, TimeUnit.MILLISECONDS);
-    TopicDescription description = client.describeTopics(List.of(topic)).allTopicNames()
-        .get(timeout, TimeUnit.MILLISECONDS).get(topic);
-    Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
-    Map<TopicPartition, OffsetSpec> earliest = new HashMap<>();
-    description.partitions().forEach(p -> {
-      latest.put(new TopicPartition(topic, p.partition()), OffsetSpec.latest());
-      earliest.put(new TopicPartition(topic, p.partition()), OffsetSpec.earliest());
-    });
-    ListOffsetsOptions readCommitted = new ListOffsetsOptions(IsolationLevel.READ_COMMITTED);
-    var ends = client.listOffsets(latest, readCommitted).all().get(timeout, TimeUnit.MILLISECONDS);
-    var starts = client.listOffsets(earliest, readCommitted).all().get(timeout, TimeUnit.MILLISECONDS);
-    long lag = 0;
-    for (TopicPartition tp : latest.keySet()) {
-      OffsetAndMetadata done = committed.get(tp);
-      long from = done != null ? done.offset() : starts.get(tp).offset();
-      lag += Math.max(0, ends.get(tp).offset() - from);
-    }
-    return lag;
+    return ConsumerLag.lag(admin(), group, topic);
   }
 
   private synchronized Admin admin() {
@@ -354,6 +362,12 @@ public final class Indexer implements AutoCloseable {
       return true;
     }
     long deadline = System.nanoTime() + timeout.toNanos();
+    if (follower != null) {
+      follower.close();
+    }
+    if (releaseEmbedders != null) {
+      releaseEmbedders.close();
+    }
     boolean chunkerClosed = chunker.close(remaining(deadline));
     boolean embedderClosed = embedder.close(remaining(deadline));
     kafkaMetrics.forEach(KafkaStreamsMetrics::close);

@@ -316,4 +316,40 @@ class EmbedTopologyTest {
     driver.advanceWallClockTime(Duration.ofMillis(MAX_WAIT_MS));
     assertThat(embeddings.readKeyValuesToList()).hasSize(1);
   }
+
+  /**
+   * A FULL release's topology (ReleaseEmbedders): the same stages with the release's model, into the release's own
+   * topic, stamped with its version and tagged in the meters; a tombstone reaches that topic too, and nothing goes to
+   * {@code embeddings}.
+   */
+  @Test
+  void aFullReleasesTopologyWritesItsOwnTopic() {
+    String topic = Topics.embeddingsTopicOf("7");
+    EmbedderConfig d = EmbedderConfig.defaults();
+    try (Embedder seven = Embedder.create(new EmbedderConfig("7", d.backbone(), d.maxTokens(), d.batchSize(),
+            d.intraOpThreads(), ExecutionProvider.CPU));
+        TopologyTestDriver full = new TopologyTestDriver(EmbedTopology.build(seven, MAX_BATCH, MAX_WAIT_MS,
+            registry, Indexer.DEFAULT_MAX_REQUEST_SIZE, topic, new PassageRate(1000)),
+            Indexer.streamsConfig(IndexerConfig.defaults("unused:9092", stateDir.resolve("full")), "embed-7"),
+            START)) {
+      TestInputTopic<String, Passage> in = full.createInputTopic(Topics.PASSAGES, new StringSerializer(),
+          Topics.passageSerde().serializer());
+      TestOutputTopic<String, PassageEmbedding> out = full.createOutputTopic(topic, new StringDeserializer(),
+          Topics.embeddingSerde().deserializer());
+      TestOutputTopic<String, PassageEmbedding> serving = full.createOutputTopic(Topics.EMBEDDINGS,
+          new StringDeserializer(), Topics.embeddingSerde().deserializer());
+      for (int n = 0; n < MAX_BATCH; n++) {
+        Passage p = passage("doc", n, "Passage number " + n + " of the document.");
+        in.pipeInput("doc#" + n, p, START.plusSeconds(n));
+      }
+      in.pipeInput("doc#1", null);
+
+      List<KeyValue<String, PassageEmbedding>> written = out.readKeyValuesToList();
+      assertThat(written).extracting(kv -> kv.key).containsExactly("doc#0", "doc#1", "doc#2", "doc#1");
+      assertThat(written.subList(0, 3)).allSatisfy(kv -> assertThat(kv.value.getModelVersion()).isEqualTo("7"));
+      assertThat(written.get(3).value).isNull();
+      assertThat(serving.isEmpty()).isTrue();
+      assertThat(registry.get("d2search.embed.passages").tag("topic", topic).counter().count()).isEqualTo(3);
+    }
+  }
 }

@@ -264,6 +264,17 @@ public final class DistillerService implements AutoCloseable {
     RefreshReport report;
     Timer.Sample sample = Timer.start(registry);
     try {
+      if (release != null && !release.getEmbeddingsTopic().equals(Topics.EMBEDDINGS)) {
+        // Its replica is materialised from embeddings: training and gating a HEADS candidate over other vectors
+        // would judge it on vectors it will never rank.
+        report = new RefreshReport(version, parentVersion, started, 0, received, 0, 0, 0,
+            RefreshReport.Decision.SKIPPED, "the current release " + parentVersion + " ranks over "
+                + release.getEmbeddingsTopic() + "; the distiller refreshes HEADS over " + Topics.EMBEDDINGS + " only",
+            Map.of());
+        record(report);
+        running.set(null);
+        return report;
+      }
       ModelBundle parent = parent(release);
       Path out = config.stateDir().resolve("candidates").resolve(version);
       Refresh.Outcome outcome = refresh.run(parent, embedder, index, lists, version, out);
@@ -332,7 +343,8 @@ public final class DistillerService implements AutoCloseable {
     Map<String, Double> metrics = new HashMap<>(verdict.metrics());
     ModelRelease release = ModelRelease.newBuilder().setVersion(stored.version()).setParentVersion(parentVersion)
         .setBundleUri(store.uriOf(stored.version()).toString()).setSha256(stored.checksum())
-        .setKind(ReleaseKind.HEADS).setStage(ReleaseStage.CURRENT).setMetrics(metrics).setTs(Instant.now()).build();
+        .setKind(ReleaseKind.HEADS).setStage(ReleaseStage.CURRENT).setEmbeddingsTopic(Topics.EMBEDDINGS)
+        .setMetrics(metrics).setTs(Instant.now()).build();
     try {
       producer.send(new ProducerRecord<>(Topics.MODEL_RELEASES, Topics.CURRENT_RELEASE,
           Topics.modelReleaseSerde().encode(release))).get(60, TimeUnit.SECONDS);

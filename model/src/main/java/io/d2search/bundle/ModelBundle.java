@@ -312,7 +312,18 @@ public final class ModelBundle {
    *     manifest's
    */
   public Embedder embedder(EmbedderConfig overrides) {
-    EmbedderConfig config = new EmbedderConfig(version(), backbone, manifest.backbone().maxTokens(),
+    return embedder(overrides, version());
+  }
+
+  /**
+   * An embedder that runs this bundle but stamps its vectors with {@code vectorsVersion}: the version whose passage
+   * vectors this bundle shares (a HEADS release over a FULL one embeds exactly as its parent, and its vectors belong
+   * in the parent's index).
+   *
+   * @see #embedder(EmbedderConfig)
+   */
+  public Embedder embedder(EmbedderConfig overrides, String vectorsVersion) {
+    EmbedderConfig config = new EmbedderConfig(vectorsVersion, backbone, manifest.backbone().maxTokens(),
         overrides.batchSize(), overrides.intraOpThreads(), overrides.provider());
     Embedder embedder = Embedder.create(config, pooling);
     String problem = null;

@@ -331,6 +331,8 @@ public final class HttpApi implements AutoCloseable {
   private void health(Context ctx) throws Exception {
     Map<String, Object> body = new LinkedHashMap<>();
     boolean ready;
+    // After a FULL release's switch, the serving space's materialiser is the one that says how current searches are.
+    EmbeddingsMaterializer materializer = search.serving().space().materializerIfAny().orElse(this.materializer);
     if (materializer.failure().isPresent()) {
       ready = false;
       body.put("status", "failed");
@@ -368,6 +370,7 @@ public final class HttpApi implements AutoCloseable {
     PassageIndex index = search.index();
     Map<String, Object> indexInfo = new LinkedHashMap<>();
     indexInfo.put("modelVersion", index.modelVersion());
+    indexInfo.put("topic", search.serving().space().topic());
     indexInfo.put("passages", index.size());
     indexInfo.put("hnswM", index.config().hnswM());
     indexInfo.put("hnswBeamWidth", index.config().hnswBeamWidth());
@@ -406,6 +409,7 @@ public final class HttpApi implements AutoCloseable {
     info.put("watching", status.watching());
     info.put("caughtUp", status.caughtUp());
     info.put("adopted", status.adopted());
+    info.put("pending", status.pending());
     info.put("refused", status.refused());
     info.put("ignored", status.ignored());
     ReleaseStatus.Refusal refusal = status.lastRefused();
@@ -417,6 +421,18 @@ public final class HttpApi implements AutoCloseable {
       last.put("at", refusal.at().toString());
     }
     info.put("lastRefused", last);
+    ReleaseStatus.Building building = status.building();
+    Map<String, Object> built = null;
+    if (building != null) {
+      built = new LinkedHashMap<>();
+      built.put("release", building.release());
+      built.put("vectors", building.version());
+      built.put("topic", building.topic());
+      built.put("passages", building.passages());
+      built.put("coverage", building.coverage());
+      built.put("since", building.since().toString());
+    }
+    info.put("building", built);
     return info;
   }
 

@@ -16,6 +16,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Supplier;
 import java.util.Optional;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
@@ -136,27 +137,35 @@ public final class QueryService implements AutoCloseable {
       }
       EmbeddingsMaterializer materializer = EmbeddingsMaterializer.start(index, config.materializer(), registry);
       started.push(materializer);
-      SearchService search = new SearchService(index, embedder, iem, config.search(), registry, events,
-          new IssuedQueries(config.clicks()));
+      SearchService search = new SearchService(
+          new VectorSpace(version, config.materializer().topic(), index, embedder, materializer), iem, config.search(),
+          registry, events, new IssuedQueries(config.clicks()));
       ReleaseWatcher watcher = null;
       List<HealthCheck> health = new ArrayList<>(checks);
+      Supplier<ReleaseStatus> releaseStatus = ReleaseStatus::off;
       if (releases != null) {
         ReleaseLedger ledger = new ReleaseLedger(registry);
         started.push(ledger);
-        watcher = ReleaseWatcher.start(new ReleaseAdopter(search, releases.bundle(), releases.store(), ledger),
-            ledger, config.bootstrapServers(), config.kafkaProperties());
+        VectorSpaces spaces = new VectorSpaces(search,
+            new VectorSpaces.Setup(config::indexDirFor, config.index(), config.materializer(), registry));
+        started.push(spaces);
+        ReleaseWatcher following = ReleaseWatcher.start(
+            new ReleaseAdopter(search, releases.bundle(), releases.store(), ledger, spaces), ledger,
+            config.bootstrapServers(), config.kafkaProperties());
+        watcher = following;
         started.push(watcher);
         health.add(watcher.health());
+        releaseStatus = () -> following.status().withBuilding(spaces.building());
       }
       HttpApi http = HttpApi.start(config.httpHost(), config.httpPort(), search, materializer, registry, health,
-          config.tokens(), watcher == null ? ReleaseStatus::off : watcher::status);
+          config.tokens(), releaseStatus);
       started.push(http);
       log.info("Query service for model {} on port {}, index {} ({} passages, offsets {}), {} retrieval, {}", version,
           http.port(), index.dir(), index.size(), index.committedOffsets(), config.search().mode().label(),
           iem == null ? "no re-ranking (no IEM head)"
               : "re-ranking the top " + config.search().rerankDepth() + " with " + iem);
       if (releases != null) {
-        log.info("Following {} for HEADS releases of model {} (bundles from {})", Topics.MODEL_RELEASES, version,
+        log.info("Following {} for releases of model {} (bundles from {})", Topics.MODEL_RELEASES, version,
             releases.store());
       }
       return new QueryService(index, materializer, search, http, watcher, started);
@@ -184,14 +193,14 @@ public final class QueryService implements AutoCloseable {
     return http.port();
   }
 
-  /** The index being served. */
+  /** The index searched now (after a FULL release's switch, that release's). */
   public PassageIndex index() {
-    return index;
+    return search.index();
   }
 
-  /** The materialiser feeding the index (readiness, lag, applied records). */
+  /** The materialiser feeding the index searched now (readiness, lag, applied records). */
   public EmbeddingsMaterializer materializer() {
-    return materializer;
+    return search.serving().space().materializerIfAny().orElse(materializer);
   }
 
   /** The watcher of {@code model-releases}; empty when the service does not follow releases. */

@@ -48,6 +48,10 @@ final class ReleaseLedger implements AutoCloseable {
     return count(new ReleaseOutcome(ReleaseOutcome.Kind.ADOPTED, version, "replaced " + replaced));
   }
 
+  ReleaseOutcome pending(String version, String reason) {
+    return count(new ReleaseOutcome(ReleaseOutcome.Kind.PENDING, version, reason));
+  }
+
   ReleaseOutcome refused(String version, String reason) {
     lastRefused.set(new ReleaseStatus.Refusal(version, reason, Instant.now()));
     return count(new ReleaseOutcome(ReleaseOutcome.Kind.REFUSED, version, reason));
@@ -64,8 +68,8 @@ final class ReleaseLedger implements AutoCloseable {
 
   /** The counts and last refusal, with the watcher's own state. */
   ReleaseStatus status(boolean caughtUp) {
-    return new ReleaseStatus(true, caughtUp, count(ReleaseOutcome.Kind.ADOPTED), count(ReleaseOutcome.Kind.REFUSED),
-        count(ReleaseOutcome.Kind.IGNORED), lastRefused.get());
+    return new ReleaseStatus(true, caughtUp, count(ReleaseOutcome.Kind.ADOPTED), count(ReleaseOutcome.Kind.PENDING),
+        count(ReleaseOutcome.Kind.REFUSED), count(ReleaseOutcome.Kind.IGNORED), lastRefused.get(), null);
   }
 
   private long count(ReleaseOutcome.Kind kind) {

@@ -6,7 +6,7 @@ import java.util.Objects;
 /**
  * What became of one {@code ModelRelease} record.
  *
- * @param kind adopted, refused or ignored
+ * @param kind adopted, pending, refused or ignored
  * @param version the release's version (for a record that does not decode, where it was)
  * @param reason why it was refused or ignored; for an adopted one, what it replaced
  */
@@ -21,12 +21,17 @@ public record ReleaseOutcome(Kind kind, String version, String reason) {
   public enum Kind {
     /** Now ranking searches. */
     ADOPTED,
+    /**
+     * Accepted, not serving yet: a release with other passage vectors, whose index is being built from its embeddings
+     * topic; it is adopted once that index covers every live passage.
+     */
+    PENDING,
     /** Not served, and worth a look: a bundle missing, corrupt, not the one released, or incompatible. */
     REFUSED,
     /** Not served, as intended: the version already serving, a canary, a release superseded before it was read. */
     IGNORED;
 
-    /** The metric tag value: {@code adopted}, {@code refused}, {@code ignored}. */
+    /** The metric tag value: {@code adopted}, {@code pending}, {@code refused}, {@code ignored}. */
     public String label() {
       return name().toLowerCase(Locale.ROOT);
     }

@@ -1,75 +1,55 @@
 package io.d2search.serve;
 
 import io.d2search.events.ModelRelease;
-import io.d2search.events.ReleaseStage;
-import io.d2search.schemas.AvroSerde;
+import io.d2search.schemas.ReleaseFollower;
 import io.d2search.schemas.Topics;
 import java.time.Duration;
-import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import org.apache.kafka.clients.consumer.CloseOptions;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.PartitionInfo;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.SerializationException;
-import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * Follows {@code model-releases} and hands releases to a {@link ReleaseAdopter}: a background thread with a consumer
- * assigned to partition 0 (the topic has one; no consumer group, every replica reads it all), from the beginning,
- * {@code read_committed}, committing nothing.
- *
- * <p><b>Catching up.</b> At start it reads up to the topic's end offset as it stands then, keeping only the latest
- * {@code CURRENT} release (older ones are superseded, not adopted one after the other), and applies that one; then
- * {@link #caughtUp()} turns true, and {@link #health()} with it. After that each poll's latest {@code CURRENT}
- * release is applied as it arrives; {@code CANARY} records go to the adopter too (which ignores them).
- *
- * <p><b>Bad records</b> never stop the loop: one that does not decode is refused, a tombstone (the current release
- * withdrawn) is ignored, and the serving model stays. Thread-safe accessors; {@link #close()} stops the thread.
+ * Follows {@code model-releases} ({@link ReleaseFollower}: from the beginning, the latest {@code CURRENT} release at
+ * catch-up, then each as it arrives) and hands releases to a {@link ReleaseAdopter}; {@code CANARY} records go to
+ * the adopter too (which ignores them). Undecodable records and tombstones are counted by the ledger and never stop
+ * the loop; the serving model stays. Thread-safe accessors; {@link #close()} stops the thread.
  */
 public final class ReleaseWatcher implements AutoCloseable {
-  private static final Logger log = LoggerFactory.getLogger(ReleaseWatcher.class);
-
   private static final String COMPONENT = "model-releases";
-  private static final Duration POLL_TIMEOUT = Duration.ofMillis(500);
-  private static final Duration METADATA_TIMEOUT = Duration.ofSeconds(10);
-  private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(30);
-  private static final long TOPIC_RETRY_MS = 1_000;
 
-  private final ReleaseAdopter adopter;
   private final ReleaseLedger ledger;
-  private final String bootstrapServers;
-  private final KafkaConsumer<String, byte[]> consumer;
-  private final AvroSerde<ModelRelease> serde = Topics.modelReleaseSerde();
-  private final Thread thread;
-  private final CountDownLatch caughtUp = new CountDownLatch(1);
-  private final CountDownLatch stopping = new CountDownLatch(1);
-  private final AtomicLong lag = new AtomicLong(-1);
-  private volatile boolean running = true;
-  private volatile boolean topicFound;
-  private volatile Throwable failure;
+  private final ReleaseFollower follower;
 
   private ReleaseWatcher(ReleaseAdopter adopter, ReleaseLedger ledger, String bootstrapServers,
       Map<String, String> kafkaProperties) {
-    this.adopter = adopter;
     this.ledger = ledger;
-    this.bootstrapServers = bootstrapServers;
-    this.consumer = new KafkaConsumer<>(consumerConfig(bootstrapServers, kafkaProperties));
-    this.thread = new Thread(this::run, "model-release-watcher");
-    this.thread.setDaemon(true);
+    this.follower = ReleaseFollower.start(new ReleaseFollower.Listener() {
+      @Override
+      public void current(ModelRelease release) {
+        adopter.apply(release);
+      }
+
+      @Override
+      public void other(ModelRelease release) {
+        adopter.apply(release);
+      }
+
+      @Override
+      public void superseded(ModelRelease release) {
+        adopter.superseded(release);
+      }
+
+      @Override
+      public void ignored(String where, String why) {
+        ledger.ignored(where, why);
+      }
+
+      @Override
+      public void refused(String where, String why) {
+        ledger.refused(where, why);
+      }
+    }, () -> adopter.servingBundle().version(), "d2search-query-service-releases", bootstrapServers,
+        kafkaProperties);
   }
 
   /**
@@ -82,48 +62,23 @@ public final class ReleaseWatcher implements AutoCloseable {
    */
   static ReleaseWatcher start(ReleaseAdopter adopter, ReleaseLedger ledger, String bootstrapServers,
       Map<String, String> kafkaProperties) {
-    ReleaseWatcher watcher = new ReleaseWatcher(Objects.requireNonNull(adopter, "adopter"),
-        Objects.requireNonNull(ledger, "ledger"), Objects.requireNonNull(bootstrapServers, "bootstrapServers"),
-        kafkaProperties);
-    watcher.thread.start();
-    return watcher;
-  }
-
-  private static Map<String, Object> consumerConfig(String bootstrapServers, Map<String, String> kafkaProperties) {
-    Map<String, Object> props = new HashMap<>();
-    props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-    props.put(ConsumerConfig.CLIENT_ID_CONFIG, "d2search-query-service-releases");
-    props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-    // Never create the compacted topic with broker defaults by asking for it.
-    props.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, false);
-    props.putAll(kafkaProperties);
-    // The whole topic is read at every start; a release published in an aborted transaction is never seen.
-    props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-    props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-    props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class);
-    props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
-    return props;
+    return new ReleaseWatcher(Objects.requireNonNull(adopter, "adopter"), Objects.requireNonNull(ledger, "ledger"),
+        Objects.requireNonNull(bootstrapServers, "bootstrapServers"), kafkaProperties);
   }
 
   /** True once the topic as it stood at start has been read and its current release adopted or refused. */
   public boolean caughtUp() {
-    return caughtUp.getCount() == 0;
+    return follower.caughtUp();
   }
 
   /** Waits until {@link #caughtUp()}, the loop has failed, or the timeout passes; returns whether it caught up. */
   public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (System.nanoTime() < deadline && failure == null && running) {
-      if (caughtUp.await(100, TimeUnit.MILLISECONDS)) {
-        return true;
-      }
-    }
-    return caughtUp();
+    return follower.awaitCaughtUp(timeout);
   }
 
   /** Why the loop stopped, if it failed. */
   public Optional<Throwable> failure() {
-    return Optional.ofNullable(failure);
+    return follower.failure();
   }
 
   /** Adopted, refused and ignored releases, the last refusal, and whether it has caught up. */
@@ -137,136 +92,23 @@ public final class ReleaseWatcher implements AutoCloseable {
    */
   public HealthCheck health() {
     return () -> {
-      long behind = lag.get();
+      long behind = follower.lag();
       Map<String, Long> lags = behind < 0 ? Map.of() : Map.of(Topics.MODEL_RELEASES, behind);
-      if (failure != null) {
-        return new ComponentHealth(COMPONENT, false, "failed", String.valueOf(failure), lags);
+      Optional<Throwable> failure = follower.failure();
+      if (failure.isPresent()) {
+        return new ComponentHealth(COMPONENT, false, "failed", String.valueOf(failure.get()), lags);
       }
       if (caughtUp()) {
         return new ComponentHealth(COMPONENT, true, "ready", "", lags);
       }
-      return new ComponentHealth(COMPONENT, false, "catching-up", topicFound ? ""
-          : "waiting for topic " + Topics.MODEL_RELEASES + " on " + bootstrapServers, lags);
+      return new ComponentHealth(COMPONENT, false, "catching-up", follower.topicFound() ? ""
+          : "waiting for topic " + Topics.MODEL_RELEASES + " on " + follower.bootstrapServers(), lags);
     };
   }
 
   /** Stops the thread and closes the consumer; the serving model stays. Calling it again does nothing. */
   @Override
   public void close() {
-    running = false;
-    stopping.countDown();
-    try {
-      consumer.wakeup();
-    } catch (RuntimeException e) {
-      log.debug("Waking the release consumer failed; the loop has stopped already", e);
-    }
-    try {
-      thread.join(CLOSE_TIMEOUT.toMillis());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    if (thread.isAlive()) {
-      log.warn("Model release watcher did not stop within {} s", CLOSE_TIMEOUT.toSeconds());
-    }
-  }
-
-  private void run() {
-    try {
-      TopicPartition partition = awaitPartition();
-      if (partition == null) {
-        return; // closed while waiting
-      }
-      topicFound = true;
-      consumer.assign(List.of(partition));
-      consumer.seekToBeginning(List.of(partition));
-      long end = consumer.endOffsets(List.of(partition), METADATA_TIMEOUT).get(partition);
-      log.info("Following {} from the beginning (end offset {}), serving model {}", Topics.MODEL_RELEASES, end,
-          adopter.servingBundle().version());
-      ModelRelease pending = null; // the latest CURRENT release read and not yet applied
-      while (running) {
-        ConsumerRecords<String, byte[]> records = consumer.poll(POLL_TIMEOUT);
-        for (ConsumerRecord<String, byte[]> record : records) {
-          pending = read(record, pending);
-        }
-        long position = consumer.position(partition, METADATA_TIMEOUT);
-        // While catching up, wait for the last record of the topic as it stood: only the latest release counts.
-        if (pending != null && (caughtUp() || position >= end)) {
-          adopter.apply(pending);
-          pending = null;
-        }
-        lag.set(consumer.currentLag(partition).orElse(Math.max(0, end - position)));
-        if (!caughtUp() && position >= end) {
-          log.info("Caught up with {}: serving model {}", Topics.MODEL_RELEASES, adopter.servingBundle().version());
-          caughtUp.countDown();
-        }
-      }
-    } catch (WakeupException e) {
-      // close() woke a blocking call.
-    } catch (Throwable t) {
-      failure = t;
-      log.error("Following {} stopped; serving model {} until a restart", Topics.MODEL_RELEASES,
-          adopter.servingBundle().version(), t);
-    } finally {
-      consumer.close(CloseOptions.timeout(Duration.ofSeconds(5)));
-    }
-  }
-
-  /** Decodes one record; returns the latest CURRENT release pending, handing every other record on. */
-  private ModelRelease read(ConsumerRecord<String, byte[]> record, ModelRelease pending) {
-    String where = Topics.MODEL_RELEASES + "@" + record.offset();
-    if (record.value() == null) {
-      log.info("The {} release was withdrawn (tombstone at {}); serving model {} stays", record.key(), where,
-          adopter.servingBundle().version());
-      ledger.ignored(where, "tombstone");
-      if (pending != null && Topics.CURRENT_RELEASE.equals(record.key())) {
-        adopter.superseded(pending); // withdrawn before it was applied
-        return null;
-      }
-      return pending;
-    }
-    ModelRelease release;
-    try {
-      release = serde.decode(record.value());
-    } catch (SerializationException e) {
-      log.warn("Refused the record at {} (key {}): it is not a ModelRelease: {}", where, record.key(),
-          e.getMessage());
-      ledger.refused(where, "not a ModelRelease: " + e.getMessage());
-      return pending;
-    }
-    if (release.getStage() != ReleaseStage.CURRENT) {
-      adopter.apply(release);
-      return pending;
-    }
-    if (pending != null) {
-      adopter.superseded(pending);
-    }
-    return release;
-  }
-
-  /** Partition 0 of the topic; waits (interruptibly by close) for the topic to exist. Null when closed. */
-  private TopicPartition awaitPartition() throws InterruptedException {
-    boolean warned = false;
-    while (running) {
-      List<PartitionInfo> infos;
-      try {
-        infos = consumer.partitionsFor(Topics.MODEL_RELEASES, METADATA_TIMEOUT);
-      } catch (org.apache.kafka.common.errors.TimeoutException e) {
-        infos = List.of();
-      }
-      if (infos != null && !infos.isEmpty()) {
-        if (infos.size() > 1) {
-          log.warn("{} has {} partitions; releases are read from partition 0 only", Topics.MODEL_RELEASES,
-              infos.size());
-        }
-        return new TopicPartition(Topics.MODEL_RELEASES, 0);
-      }
-      if (!warned) {
-        log.warn("Topic {} not found on {}; waiting for it (serving model {} meanwhile)", Topics.MODEL_RELEASES,
-            bootstrapServers, adopter.servingBundle().version());
-        warned = true;
-      }
-      stopping.await(TOPIC_RETRY_MS, TimeUnit.MILLISECONDS);
-    }
-    return null;
+    follower.close();
   }
 }

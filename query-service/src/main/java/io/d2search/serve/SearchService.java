@@ -70,8 +70,6 @@ public final class SearchService {
   /** First-stage candidates the IEM re-scores when not configured: the {@code search.rerank-depth} setting. */
   public static final int DEFAULT_RERANK_DEPTH = SearchConfig.DEFAULTS.rerankDepth();
 
-  private final PassageIndex index;
-  private final Embedder embedder;
   private final SearchConfig config;
   private final AtomicReference<ServingModel> serving;
   private final IssuedQueries issued;
@@ -121,22 +119,28 @@ public final class SearchService {
    */
   public SearchService(PassageIndex index, Embedder embedder, IemHead iem, SearchConfig config, MeterRegistry registry,
       Producer<String, byte[]> events, IssuedQueries issued) {
+    this(new VectorSpace(index.modelVersion(), Topics.EMBEDDINGS, index, Objects.requireNonNull(embedder, "embedder"),
+        null), iem, config, registry, events, issued);
+  }
+
+  /**
+   * A search service over a vector space (its index, query embedder and materialiser).
+   *
+   * @see #SearchService(PassageIndex, Embedder, IemHead, SearchConfig, MeterRegistry, Producer, IssuedQueries)
+   */
+  public SearchService(VectorSpace space, IemHead iem, SearchConfig config, MeterRegistry registry,
+      Producer<String, byte[]> events, IssuedQueries issued) {
+    Embedder embedder = space.embedder();
     this.issued = Objects.requireNonNull(issued, "issued");
-    this.index = Objects.requireNonNull(index, "index");
-    this.embedder = Objects.requireNonNull(embedder, "embedder");
     this.registry = Objects.requireNonNull(registry, "registry");
     this.config = Objects.requireNonNull(config, "config");
     this.events = events;
-    if (!embedder.info().version().equals(index.modelVersion())) {
-      // A query must be embedded by the version of the index it searches: vectors of two versions live apart.
-      throw new ModelVersionMismatchException(index.modelVersion(), embedder.info().version());
-    }
     if (iem != null && iem.dimension() != embedder.info().dimension()) {
       throw new IllegalArgumentException("IEM head reads vectors of dimension " + iem.dimension() + ", model "
           + embedder.info().version() + " embeds " + embedder.info().dimension());
     }
-    this.serving = new AtomicReference<>(ServingModel.of(embedder.info().version(), iem, config,
-        embedder.info().dimension(), Instant.now()));
+    this.serving = new AtomicReference<>(ServingModel.of(embedder.info().version(), iem, config, space,
+        Instant.now()));
     for (RetrievalMode mode : RetrievalMode.values()) {
       latency.put(mode, Timer.builder("d2search.search.latency")
           .description("Search requests: embed the query, first stage, re-rank, load stored fields")
@@ -186,12 +190,12 @@ public final class SearchService {
     long start = System.nanoTime();
     PassageRanker.Query ranked = new PassageRanker.Query(query, null, mode, k, request.filter(), request.rerank());
     if (ranked.needsVector(ranker)) {
-      ranked = ranked.withVector(embedder.embed(query));
+      ranked = ranked.withVector(model.space().embedder().embed(query));
       embedTimer.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
     }
     List<RankedHit> hits;
     PassageRanker.Ranking ranking;
-    try (PassageSearcher searcher = index.searcher()) {
+    try (PassageSearcher searcher = model.space().index().searcher()) {
       ranking = ranker.rank(searcher, ranked);
       List<Hit> stored = searcher.hits(ranking.hits().stream()
           .map(r -> new Candidate(r.first().doc(), r.first().score())).toList());
@@ -295,14 +299,14 @@ public final class SearchService {
     return events != null;
   }
 
-  /** The model that embeds queries. */
+  /** The model that embeds queries now. */
   public ModelInfo model() {
-    return embedder.info();
+    return serving.get().space().embedder().info();
   }
 
-  /** The index searched. */
+  /** The index searched now. */
   public PassageIndex index() {
-    return index;
+    return serving.get().space().index();
   }
 
   /** The re-ranking head serving now; empty when searches rank by the first stage alone. */
@@ -326,7 +330,24 @@ public final class SearchService {
    * @throws IllegalArgumentException if the IEM head does not read the index's dimension; nothing changes then
    */
   public ServingModel adopt(String version, IemHead iem) {
-    ServingModel next = ServingModel.of(version, iem, config, embedder.info().dimension(), Instant.now());
+    ServingModel next = ServingModel.of(version, iem, config, serving.get().space(), Instant.now());
+    serving.set(next);
+    return next;
+  }
+
+  /**
+   * Makes a model version rank every search that starts from now on over another vector space (a FULL release):
+   * its queries are embedded by the space's embedder and searched in its index. Searches in flight finish in the
+   * space they started in, so the caller closes the old one only after a grace period.
+   *
+   * @param version the bundle version that ranks from now on
+   * @param iem its IEM head; null ranks by the first stage alone
+   * @param space the index and embedder of its passage vectors, covering every live passage
+   * @return the model now serving
+   * @throws IllegalArgumentException if the IEM head does not read the space's dimension; nothing changes then
+   */
+  public ServingModel switchTo(String version, IemHead iem, VectorSpace space) {
+    ServingModel next = ServingModel.of(version, iem, config, Objects.requireNonNull(space, "space"), Instant.now());
     serving.set(next);
     return next;
   }

@@ -541,7 +541,7 @@ class HttpApiTest {
     assertThat(response.headers().firstValue("Content-Type")).get().asString().startsWith("text/plain");
     assertThat(response.body())
         .contains("d2search_search_latency_seconds_bucket")
-        .contains("d2search_index_passages " + CORPUS.size())
+        .contains("d2search_index_passages{topic=\"embeddings\"} " + CORPUS.size())
         .contains("d2search_index_consumer_lag");
   }
 

@@ -153,7 +153,7 @@ class QueryServiceIT {
       // Commits happen while running (record-count policy), carrying the consumed positions.
       long end = sum(endOffsets());
       await(() -> sum(service.index().committedOffsets()) == end);
-      assertThat(get(service, "/metrics").body()).contains("d2search_index_consumer_lag 0.0");
+      assertThat(get(service, "/metrics").body()).contains("d2search_index_consumer_lag{topic=\"embeddings\"} 0.0");
     }
     Map<TopicPartition, Long> endAfterPhase1 = endOffsets();
     try (PassageIndex index = PassageIndex.open(config.indexDirFor("0"), "0", IndexConfig.defaults())) {

@@ -123,7 +123,7 @@ class ReleaseAdopterTest {
     assertThat(adopter.servingBundle().checksum()).isEqualTo(reversing.checksum());
     assertThat(count(ReleaseOutcome.Kind.ADOPTED)).isEqualTo(1);
     assertThat(registry.get("d2search.model.swap").timer().count()).isEqualTo(1);
-    assertThat(ledger.status(true)).isEqualTo(new ReleaseStatus(true, true, 1, 0, 0, null));
+    assertThat(ledger.status(true)).isEqualTo(new ReleaseStatus(true, true, 1, 0, 0, 0, null, null));
   }
 
   @Test
@@ -148,10 +148,10 @@ class ReleaseAdopterTest {
         {TestBundles.withSha256(good, WRONG_SHA), other.checksum()},
         {TestBundles.withSha256(good, WRONG_SHA), WRONG_SHA},
         {TestBundles.as(good, ReleaseKind.FULL, ReleaseStage.CURRENT),
-            "is FULL (passage vectors change); re-embedding is not supported yet"},
+            "ranks over other passage vectors (embeddings.2); this service does not build other vector spaces"},
         {TestBundles.release(full, ReleaseKind.HEADS),
-            "release 4 changes passage vectors (FULL); re-embedding is not supported yet"},
-        {TestBundles.release(full, ReleaseKind.FULL), "is FULL"},
+            "release 4 names the serving embeddings topic embeddings but does not embed passages as model 0 does"},
+        {TestBundles.release(full, ReleaseKind.FULL), "does not build other vector spaces"},
         {TestBundles.release(headless, ReleaseKind.HEADS), "has no IEM head"},
         {TestBundles.release("9", "0", store.uriOf("9").toString(), WRONG_SHA, ReleaseKind.HEADS,
             ReleaseStage.CURRENT), "no manifest.json"},

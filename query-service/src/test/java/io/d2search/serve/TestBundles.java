@@ -9,6 +9,7 @@ import io.d2search.events.ModelRelease;
 import io.d2search.events.ReleaseKind;
 import io.d2search.events.ReleaseStage;
 import io.d2search.rank.IemHead;
+import io.d2search.schemas.Topics;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Map;
@@ -56,9 +57,11 @@ final class TestBundles {
 
   static ModelRelease release(String version, String parent, String uri, String sha256, ReleaseKind kind,
       ReleaseStage stage) {
+    // As the distiller publishes them: a FULL release's vectors in their own topic, a HEADS release over version 0's.
+    String topic = kind == ReleaseKind.FULL ? Topics.embeddingsTopicOf(version) : Topics.EMBEDDINGS;
     return ModelRelease.newBuilder().setVersion(version).setParentVersion(parent).setBundleUri(uri)
-        .setSha256(sha256).setKind(kind).setStage(stage).setMetrics(Map.of("ndcg@10", 0.5)).setTs(Instant.now())
-        .build();
+        .setSha256(sha256).setKind(kind).setStage(stage).setEmbeddingsTopic(topic).setMetrics(Map.of("ndcg@10", 0.5))
+        .setTs(Instant.now()).build();
   }
 
   /** The release with another sha256 (one the bundle does not have). */

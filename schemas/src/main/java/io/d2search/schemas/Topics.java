@@ -26,6 +26,8 @@ public final class Topics {
   public static final String PASSAGES = "passages";
   /** Compacted: {@link PassageEmbedding} keyed by passage id, tombstone when gone. */
   public static final String EMBEDDINGS = "embeddings";
+  /** Prefix of the embeddings topic of a FULL release's version: {@link #embeddingsTopicOf}. */
+  public static final String EMBEDDINGS_VERSION_PREFIX = EMBEDDINGS + ".";
   /** {@link Impression} keyed by query id. */
   public static final String IMPRESSIONS = "impressions";
   /** {@link Click} keyed by query id. */
@@ -63,6 +65,21 @@ public final class Topics {
    */
   public static final String HEADER_TRUNCATED = "d2search.truncated";
 
+  /**
+   * The topic that holds the passage vectors of a FULL release, {@code embeddings.<version>}, laid out like
+   * {@link #EMBEDDINGS} (compacted, keyed by passage id, as many partitions as {@link #PASSAGES}). Vectors of two
+   * versions never share a topic, so compaction cannot replace one version's vector with another's.
+   *
+   * @throws IllegalArgumentException if the version cannot be part of a topic name ({@code [A-Za-z0-9._-]}, at most
+   *     200 characters)
+   */
+  public static String embeddingsTopicOf(String version) {
+    if (version == null || !version.matches("[A-Za-z0-9._-]{1,200}")) {
+      throw new IllegalArgumentException("model version cannot name a topic: " + version);
+    }
+    return EMBEDDINGS_VERSION_PREFIX + version;
+  }
+
   public static AvroSerde<DocumentEvent> documentSerde() {
     return AvroSerde.of(DocumentEvent.class);
   }
@@ -92,7 +109,7 @@ public final class Topics {
   }
 
   public static AvroSerde<ModelRelease> modelReleaseSerde() {
-    return AvroSerde.of(ModelRelease.class);
+    return AvroSerde.of(ModelRelease.class, older("ModelRelease-v1"));
   }
 
   /**

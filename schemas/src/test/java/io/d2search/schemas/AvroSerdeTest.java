@@ -258,6 +258,32 @@ class AvroSerdeTest {
         .getAttributes()).isEmpty();
   }
 
+  /** Releases published before they named their embeddings topic read as ranking with {@code embeddings}. */
+  @Test
+  void modelReleasesWrittenBeforeTheEmbeddingsTopicFieldReadItsDefault() throws IOException {
+    Schema v1 = olderSchema("ModelRelease-v1");
+    GenericRecord old = new GenericData.Record(v1);
+    old.put("version", "loop-1");
+    old.put("parentVersion", "0");
+    old.put("bundleUri", "file:/bundles/loop-1");
+    old.put("sha256", "ab");
+    old.put("kind", new GenericData.EnumSymbol(v1.getField("kind").schema(), "HEADS"));
+    old.put("stage", new GenericData.EnumSymbol(v1.getField("stage").schema(), "CURRENT"));
+    old.put("metrics", java.util.Map.of());
+    old.put("ts", 5L);
+    ModelRelease read = Topics.modelReleaseSerde().decodeStrict(
+        toArray(new BinaryMessageEncoder<GenericRecord>(GenericData.get(), v1).encode(old)));
+    assertThat(read.getVersion()).isEqualTo("loop-1");
+    assertThat(read.getEmbeddingsTopic()).isEqualTo(Topics.EMBEDDINGS);
+  }
+
+  @Test
+  void eachFullVersionHasItsOwnEmbeddingsTopic() {
+    assertThat(Topics.embeddingsTopicOf("loop-3")).isEqualTo("embeddings.loop-3");
+    assertThatThrownBy(() -> Topics.embeddingsTopicOf("a/b")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> Topics.embeddingsTopicOf("")).isInstanceOf(IllegalArgumentException.class);
+  }
+
   private static Schema olderSchema(String name) throws IOException {
     try (var in = Topics.class.getResourceAsStream("older/" + name + ".avsc")) {
       return new Schema.Parser().parse(in);
