@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 @Command(name = "d2search", mixinStandardHelpOptions = true, version = "d2search 0.1.0",
     description = "Streaming semantic search: Kafka Streams indexer, Lucene HNSW query service, D2LLM student.",
     subcommands = {DemoCommand.class, IndexerCommand.class, QueryServiceCommand.class, FeedbackCommand.class,
-        IngestCommand.class, SearchCommand.class, CommandLine.HelpCommand.class},
+        IngestCommand.class, SearchCommand.class, ReleaseCommand.class, CommandLine.HelpCommand.class},
     footer = "%nThe lab's commands (eval, distill, interpolate, bench, simulate-clicks) run through the same launcher: ./d2search eval --help")
 public final class Main implements Runnable {
 

@@ -111,8 +111,13 @@ class FullReleaseIT {
 
           Searcher searcher = new Searcher(base);
           try {
-            ModelBundle one = full((DirectoryBundleStore) store, zero, "1", 4, 7);
-            publish(kafka.bootstrapServers(), release(one, store));
+            full((DirectoryBundleStore) store, zero, "1", 4, 7);
+            ModelRelease planned = ReleasePublisher.publish(s, "1", true);
+            assertThat(planned.getKind()).isEqualTo(ReleaseKind.FULL);
+            assertThat(planned.getEmbeddingsTopic()).isEqualTo("embeddings.1");
+            assertThat(ReleasePublisher.current(s)).as("a dry run publishes nothing").isEmpty();
+            ModelRelease published = ReleasePublisher.publish(s, "1", false);
+            assertThat(published.getParentVersion()).isEqualTo("0");
             // Documents keep flowing while version 1 is built: new ones, and a delete.
             ingester.ingest(later);
             ingester.delete(List.of(docId(sample.get(0))));
@@ -150,8 +155,8 @@ class FullReleaseIT {
             assertThat(indexer.releaseEmbedders().orElseThrow().versions()).doesNotContain("3");
 
             // A second FULL release replaces the first and retires it everywhere.
-            ModelBundle two = full((DirectoryBundleStore) store, zero, "2", 2, 9);
-            publish(kafka.bootstrapServers(), release(two, store));
+            full((DirectoryBundleStore) store, zero, "2", 2, 9);
+            ReleasePublisher.publish(s, "2", false);
             await("version 2 serving", () -> service.search().serving().version().equals("2"));
             ReleaseEmbedders embedders = indexer.releaseEmbedders().orElseThrow();
             await("version 1 retired by the indexer", () -> embedders.versions().equals(List.of("2"))
@@ -160,13 +165,24 @@ class FullReleaseIT {
             await("version 1's index deleted", () -> !Files.exists(v1Index));
             assertThat(service.index().size()).isEqualTo(v1.size());
             searcher.awaitAnswers(5);
+
+            // A bundle with version 2's PMA and another IEM head is a HEADS release over embeddings.2: a hot swap.
+            full((DirectoryBundleStore) store, zero, "4", 2, 9);
+            ModelRelease heads = ReleasePublisher.publish(s, "4", false);
+            assertThat(heads.getKind()).isEqualTo(ReleaseKind.HEADS);
+            assertThat(heads.getEmbeddingsTopic()).isEqualTo("embeddings.2");
+            assertThat(heads.getParentVersion()).isEqualTo("2");
+            await("version 4 serving", () -> service.search().serving().version().equals("4"));
+            assertThat(service.index().modelVersion()).isEqualTo("2");
+            assertThat(embedders.versions()).containsExactly("2");
+            searcher.awaitAnswers(5);
           } finally {
             searcher.close();
           }
           assertThat(searcher.problems).as("searches during both switches").isEmpty();
           assertThat(searcher.answers.size()).isGreaterThan(20);
           assertThat(searcher.versionsInOrder()).as("never back to an older version once switched")
-              .isSubsetOf("0", "1", "2");
+              .containsExactly("0", "1", "2", "4");
           assertThat(registry.scrape()).contains("d2search_model_releases_total{outcome=\"pending\"} 2.0")
               .contains("d2search_embed_passages_total{topic=\"embeddings.2\"}");
         }
@@ -329,9 +345,13 @@ class FullReleaseIT {
     }
 
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
       searching.set(false);
-      thread.join(10_000);
+      try {
+        thread.join(10_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 }

@@ -47,4 +47,13 @@ class MainTest {
     assertThat(cmd.execute("feedback", "--help")).isZero();
     assertThat(out.toString()).contains("impressions x clicks -> training-pairs");
   }
+
+  @Test
+  void releaseIsAServingSubcommand() {
+    CommandLine cmd = Main.commandLine();
+    StringWriter out = new StringWriter();
+    cmd.setOut(new PrintWriter(out));
+    assertThat(cmd.execute("release", "--help")).isZero();
+    assertThat(out.toString()).contains("HEADS when it embeds passages", "--dry-run");
+  }
 }

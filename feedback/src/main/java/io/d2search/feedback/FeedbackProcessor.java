@@ -111,13 +111,19 @@ final class FeedbackProcessor implements Processor<byte[], byte[], Object, Objec
       return;
     }
     List<String> shown = new ArrayList<>(impression.getResults().size());
+    List<String> teams = new ArrayList<>();
+    boolean interleaved = impression.getCanaryVersion() != null;
     for (RankedPassage p : impression.getResults()) {
       shown.add(p.getPassageId());
+      if (interleaved) {
+        teams.add(p.getTeam() == null ? "" : p.getTeam().name());
+      }
     }
     long servedAt = impression.getTs().toEpochMilli();
     FeedbackSession joined = FeedbackSession.newBuilder()
         .setQueryId(key).setQuery(impression.getQuery()).setModelVersion(impression.getModelVersion())
-        .setMode(impression.getMode()).setShown(shown).setImpressionTs(servedAt).setClicks(new ArrayList<>())
+        .setMode(impression.getMode()).setShown(shown).setCanaryVersion(impression.getCanaryVersion())
+        .setTeams(teams).setImpressionTs(servedAt).setClicks(new ArrayList<>())
         .setDeadline(servedAt + config.window().toMillis() + config.grace().toMillis()).setClosed(false).build();
     if (session != null) { // clicks came first: each is checked now, as if it had arrived after the impression
       unschedule(session);
@@ -240,6 +246,9 @@ final class FeedbackProcessor implements Processor<byte[], byte[], Object, Objec
     }
     List<String> positives = new ArrayList<>();
     List<Integer> ranks = new ArrayList<>();
+    // In an interleaved session each positive credits the model that picked it (team-draft interleaving).
+    boolean interleaved = session.getCanaryVersion() != null && session.getTeams().size() == shown.size();
+    List<String> teams = new ArrayList<>();
     List<Negative> negatives = new ArrayList<>();
     // Skip-above: a result shown above a positive and not clicked at all was seen and passed over. Without a
     // positive (emit-unclicked), every result is a negative for the teacher to label.
@@ -248,6 +257,9 @@ final class FeedbackProcessor implements Processor<byte[], byte[], Object, Objec
       if (positive[i]) {
         positives.add(shown.get(i));
         ranks.add(i + 1);
+        if (interleaved) {
+          teams.add(session.getTeams().get(i));
+        }
       } else if (i < negativesTo && !clicked.contains(shown.get(i))) {
         negatives.add(Negative.newBuilder().setPassageId(shown.get(i)).setRank(i + 1).build());
       }
@@ -259,8 +271,9 @@ final class FeedbackProcessor implements Processor<byte[], byte[], Object, Objec
     TrainingExample example = TrainingExample.newBuilder()
         .setQueryId(session.getQueryId()).setQuery(session.getQuery()).setPositives(positives)
         .setPositiveRanks(ranks).setNegatives(negatives).setSource(ExampleSource.CLICKS)
-        .setModelVersion(session.getModelVersion()).setMode(session.getMode()).setTs(Instant.ofEpochMilli(windowEnd))
-        .build();
+        .setModelVersion(session.getModelVersion()).setMode(session.getMode())
+        .setCanaryVersion(interleaved ? session.getCanaryVersion() : null).setPositiveTeams(teams)
+        .setTs(Instant.ofEpochMilli(windowEnd)).build();
     context.forward(new Record<Object, Object>(session.getQueryId(), example, windowEnd), FeedbackTopology.EXAMPLES_SINK);
     metrics.examples.increment();
   }

@@ -152,6 +152,33 @@ class FeedbackTopologyTest {
     assertThat(deadLetters.isEmpty()).isTrue();
   }
 
+  /** An interleaved search: each positive credits the model whose ranking picked it, and the example says so. */
+  @Test
+  void anInterleavedSearchsPositivesCarryTheTeamThatPickedThem() {
+    Impression shown = impression("q1", T0, "a#0", "b#0", "c#0", "d#0");
+    List<RankedPassage> teamed = new ArrayList<>();
+    io.d2search.events.Team[] teams = {io.d2search.events.Team.CANARY, io.d2search.events.Team.CURRENT,
+        io.d2search.events.Team.CURRENT, io.d2search.events.Team.CANARY};
+    for (int i = 0; i < teams.length; i++) {
+      teamed.add(RankedPassage.newBuilder(shown.getResults().get(i)).setTeam(teams[i]).build());
+    }
+    show(Impression.newBuilder(shown).setResults(teamed).setCanaryVersion("loop-2").build());
+    click("q1", "b#0", 2, 12_000, T0.plusSeconds(5));
+    click("q1", "d#0", 4, 12_000, T0.plusSeconds(9));
+    show(impression("q2", T0, "a#0", "b#0")); // not interleaved
+    click("q2", "a#0", 1, 12_000, T0.plusSeconds(5));
+    advanceTo(T0.plus(WINDOW).plus(GRACE));
+
+    List<TestRecord<String, TrainingExample>> out = examples.readRecordsToList();
+    TrainingExample e1 = out.stream().filter(r -> r.key().equals("q1")).findFirst().orElseThrow().value();
+    assertThat(e1.getCanaryVersion()).isEqualTo("loop-2");
+    assertThat(e1.getPositives()).containsExactly("b#0", "d#0");
+    assertThat(e1.getPositiveTeams()).containsExactly("CURRENT", "CANARY");
+    TrainingExample e2 = out.stream().filter(r -> r.key().equals("q2")).findFirst().orElseThrow().value();
+    assertThat(e2.getCanaryVersion()).isNull();
+    assertThat(e2.getPositiveTeams()).isEmpty();
+  }
+
   @Test
   void aQuietPartitionDecidesItsSessionsByIdleWallClockTime() {
     show(impression("q", T0, "a#0", "b#0"));

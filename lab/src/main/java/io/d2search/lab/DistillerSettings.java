@@ -34,7 +34,9 @@ final class DistillerSettings {
             s.doubleValue("distiller.gate.propensity-eta")),
         s.string("distiller.gate.judged").isBlank() ? null : new DistillerConfig.JudgedGate(
             Path.of(s.string("distiller.gate.judged")), s.string("distiller.gate.judged-split")),
-        s.integer("distiller.threads"));
+        s.integer("distiller.threads"),
+        new DistillerConfig.CanaryConfig(s.bool("distiller.canary.enabled"), s.integer("distiller.canary.min-impressions"),
+            s.integer("distiller.canary.max-impressions"), s.doubleValue("distiller.canary.alpha")));
   }
 
   /**

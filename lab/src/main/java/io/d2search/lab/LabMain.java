@@ -6,6 +6,7 @@ import io.d2search.app.IndexerCommand;
 import io.d2search.app.IngestCommand;
 import io.d2search.app.Main;
 import io.d2search.app.QueryServiceCommand;
+import io.d2search.app.ReleaseCommand;
 import io.d2search.app.SearchCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -17,7 +18,8 @@ import picocli.CommandLine.Command;
 @Command(name = "d2search", mixinStandardHelpOptions = true, version = "d2search 0.1.0",
     description = "Streaming semantic search: Kafka Streams indexer, Lucene HNSW query service, D2LLM student.",
     subcommands = {DemoCommand.class, IndexerCommand.class, QueryServiceCommand.class, FeedbackCommand.class, IngestCommand.class,
-        SearchCommand.class, EvalCommand.class, DistillCommand.class, InterpolateCommand.class, BenchCommand.class,
+        SearchCommand.class, ReleaseCommand.class, EvalCommand.class, DistillCommand.class, InterpolateCommand.class,
+        BenchCommand.class,
         SimulateClicksCommand.class, DistillerCommand.class, LoopReportCommand.class,
         CommandLine.HelpCommand.class})
 public final class LabMain implements Runnable {

@@ -194,7 +194,10 @@ final class LoopReportCommand implements Callable<Integer> {
         .with("teacher.cache-dir", TeacherFactory.cacheDir(user).toAbsolutePath().toString())
         // The gate judges the train split's held-out slice too (never the test split, which this report judges).
         .with("distiller.gate.judged", judgedGate ? beir.toAbsolutePath().toString() : "")
-        .with("distiller.gate.judged-split", "train");
+        .with("distiller.gate.judged-split", "train")
+        // The report measures the offline gate round by round: a passing candidate serves at once (no canary, whose
+        // verdict would need the next rounds' clicks; LoopIT exercises the canary).
+        .with("distiller.canary.enabled", false);
     BeirDataset train = BeirDataset.load(beir, "train");
     BeirDataset test = BeirDataset.load(beir, "test");
     List<EvalPassage> docs = EvalPassage.wholeDocs(train);

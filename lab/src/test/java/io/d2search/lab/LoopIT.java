@@ -19,6 +19,7 @@ import io.d2search.events.ReleaseStage;
 import io.d2search.feedback.FeedbackJob;
 import io.d2search.indexer.Indexer;
 import io.d2search.ingest.CorpusDocument;
+import io.d2search.loop.CanaryReport;
 import io.d2search.loop.DistillerService;
 import io.d2search.loop.RefreshReport;
 import io.d2search.schemas.Topics;
@@ -56,9 +57,11 @@ import org.junit.jupiter.api.io.TempDir;
  * The retraining loop end to end, every service as the demo wires it, on a slice of SciFact: documents ingested
  * through the indexer; simulated users search and click judged training queries over HTTP; the feedback join turns
  * that into training pairs; the distiller refreshes on its own once enough arrived, and releases (its gate told to
- * accept any candidate: the gate's decisions are DistillerServiceIT's subject, the release path is this test's);
- * the query service hot-swaps to the release while searches run throughout, none failing, none empty; a release
- * whose checksum does not match its bundle is refused and the release keeps serving.
+ * accept any candidate: the gate's decisions are DistillerServiceIT's subject, the release path is this test's) as
+ * the canary; the query service interleaves it with version 0 in every re-ranked search; simulated users click again,
+ * the feedback join credits each click to the model that picked it, and the distiller promotes or rolls back the
+ * canary on a sign test, which the query service follows; searches run throughout, none failing, none empty; a
+ * release whose checksum does not match its bundle is refused and the serving model stays.
  */
 @ExtendWith(TestKafka.DockerCondition.class)
 class LoopIT {
@@ -101,7 +104,9 @@ class LoopIT {
           .with("distiller.refresh.every-examples", 25).with("distiller.min-training-lists", 10)
           .with("distiller.gate.min-queries", 3).with("distiller.gate.margin", -1)
           .with("distiller.gate.recall-tolerance", 1).with("distiller.epochs", 2).with("distiller.negatives", 3)
-          .with("distiller.dense-negatives", 2).with("distiller.negative-depth", 20).with("distiller.batch-size", 8);
+          .with("distiller.dense-negatives", 2).with("distiller.negative-depth", 20).with("distiller.batch-size", 8)
+          .with("search.canary-share", 1.0).with("distiller.canary.min-impressions", 10)
+          .with("distiller.canary.max-impressions", 30);
       TopicSetup.forIndexer(s);
       TopicSetup.forQueryService(s);
       TopicSetup.forFeedback(s);
@@ -150,29 +155,55 @@ class LoopIT {
             assertThat(clicks.failed()).isZero();
             assertThat(clicks.relevantClicks()).isGreaterThan(QUERIES / 2);
 
-            // The distiller refreshes by itself once 25 examples arrived; the service adopts what it releases.
+            // The distiller refreshes by itself once 25 examples arrived; what passes goes out as the canary.
             DistillerService loop = distiller.service();
             long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
-            while (service.search().serving().version().equals(bundle.version())) {
-              assertThat(System.nanoTime()).as("a release served within 10 minutes; distiller: %s", loop.status())
+            while (service.search().canary().isEmpty()) {
+              assertThat(System.nanoTime()).as("a canary served within 10 minutes; distiller: %s", loop.status())
                   .isLessThan(deadline);
               Thread.sleep(500);
             }
-            String released = service.search().serving().version();
+            String released = service.search().canary().get().version();
             assertThat(released).startsWith("loop-");
+            assertThat(service.search().serving().version()).isEqualTo(bundle.version());
             RefreshReport report = loop.status().reports().stream().filter(r -> r.version().equals(released))
                 .findFirst().orElseThrow();
             assertThat(report.decision()).isEqualTo(RefreshReport.Decision.RELEASED);
             assertThat(report.trainLists()).isGreaterThanOrEqualTo(10);
             assertThat(report.metrics()).containsKeys("gate.ndcg.current", "gate.ndcg.candidate");
             JsonNode models = JSON.readTree(get(base.resolve("/models")));
-            assertThat(models.path("rerank").path("version").asText()).isEqualTo(released);
-            assertThat(models.path("releases").path("adopted").asLong()).isGreaterThanOrEqualTo(1);
+            assertThat(models.path("releases").path("canary").path("version").asText()).isEqualTo(released);
+
+            // Simulated users again: every re-ranked search is now interleaved (search.canary-share 1), their clicks
+            // credit the model that picked the result, and the distiller promotes or rolls back the canary.
+            for (int round = 0; round < 4 && loop.status().canaries().isEmpty(); round++) {
+              ClickSimulator.Report more = new ClickSimulator(base).run(new ClickSimulator.Plan(queries, qrels, 10,
+                  1.0, 0.8, 0.05, 20, 100 + round, null), n -> { });
+              assertThat(more.failed()).isZero();
+              long settle = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+              while (loop.status().canaries().isEmpty() && System.nanoTime() < settle) {
+                Thread.sleep(500);
+              }
+            }
+            assertThat(loop.status().canaries()).as("a canary decision; distiller: %s", loop.status()).isNotEmpty();
+            CanaryReport decided = loop.status().canaries().getLast();
+            assertThat(decided.version()).isEqualTo(released);
+            assertThat(decided.current()).isEqualTo(bundle.version());
+            assertThat(decided.wins() + decided.losses()).isGreaterThanOrEqualTo(10);
+            String serving = decided.decision() == CanaryReport.Decision.PROMOTED ? released : bundle.version();
+            long switched = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (!service.search().serving().version().equals(serving) || service.search().canary().isPresent()) {
+              assertThat(System.nanoTime()).as("the query service follows the decision %s", decided)
+                  .isLessThan(switched);
+              Thread.sleep(200);
+            }
+            models = JSON.readTree(get(base.resolve("/models")));
+            assertThat(models.path("rerank").path("version").asText()).isEqualTo(serving);
+            assertThat(models.path("releases").path("canary").isNull()).isTrue();
             JsonNode answer = JSON.readTree(post(base.resolve("/search"), Map.of("query", texts.get(0), "k", 5)));
-            assertThat(answer.path("modelVersion").asText()).isEqualTo(released);
-            assertThat(answer.path("reranked").asBoolean()).isTrue();
+            assertThat(answer.path("modelVersion").asText()).isEqualTo(serving);
             assertThat(get(URI.create("http://127.0.0.1:" + distiller.port() + "/status"))).contains(released,
-                "RELEASED");
+                "RELEASED", decided.decision().name());
             assertThat(get(URI.create("http://127.0.0.1:" + distiller.port() + "/metrics")))
                 .contains("d2search_distiller_refreshes_total{decision=\"released\"}");
             // Every metric the Grafana dashboard plots is served by one of the loop's services (all in registry).
@@ -199,7 +230,7 @@ class LoopIT {
               assertThat(System.nanoTime()).as("the forged release refused").isLessThan(refusedBy);
               Thread.sleep(200);
             }
-            assertThat(service.search().serving().version()).isEqualTo(released);
+            assertThat(service.search().serving().version()).isEqualTo(serving);
             Thread.sleep(1000); // a few more searches after the refusal
           } finally {
             searching.set(false);

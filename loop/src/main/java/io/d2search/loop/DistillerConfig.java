@@ -27,11 +27,33 @@ import java.util.Objects;
  * @param gate when a candidate may replace the current release
  * @param judged a relevance-judged split the gate also judges on (its {@link HeldOutRule} slice); null for none
  * @param threads intra-op threads of training (bounded, so search and ingestion keep their cores)
+ * @param canary the online gate a release passes after the offline one
  */
 public record DistillerConfig(Path stateDir, Path bundlesDir, int refreshEveryExamples, Duration refreshInterval,
     int minTrainingLists, double gateFraction, double validationFraction, int negatives, int denseNegatives,
     int negativeDepth, int epochs, double learningRate, int batchSize, long seed, LossConfig loss, GateConfig gate,
-    JudgedGate judged, int threads) {
+    JudgedGate judged, int threads, CanaryConfig canary) {
+
+  /**
+   * The online gate ({@link CanaryJudge}): a candidate that passed the offline gate is first published as the canary,
+   * interleaved with the current model in a share of searches ({@code search.canary-share}, the query service's), and
+   * promoted or rolled back on the clicks.
+   *
+   * @param enabled false publishes a passing candidate as the current release at once
+   * @param minImpressions decided interleaved searches (one model's picks clicked more) before any verdict
+   * @param maxImpressions after this many without a significant win, the canary is rolled back
+   * @param alpha the sign test's significance level
+   */
+  public record CanaryConfig(boolean enabled, int minImpressions, int maxImpressions, double alpha) {
+    /** No canary: a release that passes the offline gate serves every search at once. */
+    public static final CanaryConfig OFF = new CanaryConfig(false, 1, 1, 0.05);
+
+    public CanaryConfig {
+      if (minImpressions < 1 || maxImpressions < minImpressions || !(alpha > 0 && alpha < 1)) {
+        throw new IllegalArgumentException("canary needs 1 <= min-impressions <= max-impressions and alpha in (0, 1)");
+      }
+    }
+  }
 
   /**
    * Judged queries for the gate: a BEIR split whose queries in the gate's hash slice are judged as the feedback's
@@ -82,6 +104,7 @@ public record DistillerConfig(Path stateDir, Path bundlesDir, int refreshEveryEx
     Objects.requireNonNull(refreshInterval, "refreshInterval");
     Objects.requireNonNull(loss, "loss");
     Objects.requireNonNull(gate, "gate");
+    Objects.requireNonNull(canary, "canary");
     if (refreshEveryExamples < 1 || minTrainingLists < 1 || negatives < 1 || denseNegatives < 0
         || denseNegatives > negatives || negativeDepth < denseNegatives || epochs < 1 || batchSize < 1
         || !(learningRate > 0) || threads < 0) {
@@ -94,18 +117,24 @@ public record DistillerConfig(Path stateDir, Path bundlesDir, int refreshEveryEx
   public DistillerConfig withLearningRate(double value) {
     return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
         gateFraction, validationFraction, negatives, denseNegatives, negativeDepth, epochs, value, batchSize, seed,
-        loss, gate, judged, threads);
+        loss, gate, judged, threads, canary);
+  }
+
+  public DistillerConfig withCanary(CanaryConfig value) {
+    return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
+        gateFraction, validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize,
+        seed, loss, gate, judged, threads, value);
   }
 
   public DistillerConfig withGate(GateConfig value) {
     return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
         gateFraction, validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize,
-        seed, loss, value, judged, threads);
+        seed, loss, value, judged, threads, canary);
   }
 
   public DistillerConfig withRefreshEveryExamples(int value) {
     return new DistillerConfig(stateDir, bundlesDir, value, refreshInterval, minTrainingLists, gateFraction,
         validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize, seed, loss,
-        gate, judged, threads);
+        gate, judged, threads, canary);
   }
 }

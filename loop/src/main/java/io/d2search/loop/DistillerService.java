@@ -94,9 +94,24 @@ public final class DistillerService implements AutoCloseable {
    * @param newFeedback examples read since the last refresh started
    * @param running the version a refresh is training now; null when none runs
    * @param reports the latest refresh reports, newest last
+   * @param canary the canary being judged now; null when none
+   * @param canaries the latest canary decisions, newest last
    */
   public record Status(String serving, String embeddingVersion, int passages, boolean caughtUp, int feedbackLists,
-      long feedbackReceived, long newFeedback, String running, List<RefreshReport> reports) {}
+      long feedbackReceived, long newFeedback, String running, List<RefreshReport> reports, LiveCanary canary,
+      List<CanaryReport> canaries) {}
+
+  /**
+   * The canary being judged: its interleaving evidence so far.
+   *
+   * @param version the canary
+   * @param current the model it is interleaved with
+   * @param wins interleaved searches whose clicks favoured the canary
+   * @param losses ... the current model
+   * @param ties ... neither
+   * @param pValue the sign test's two-sided p-value so far
+   */
+  public record LiveCanary(String version, String current, long wins, long losses, long ties, double pValue) {}
 
   private final DistillerConfig config;
   private final DirectoryBundleStore store;
@@ -112,6 +127,11 @@ public final class DistillerService implements AutoCloseable {
   private final ScheduledExecutorService scheduler;
   private final java.util.concurrent.ExecutorService worker;
   private final AtomicReference<ModelRelease> current = new AtomicReference<>();
+  /** The canary release live on {@code model-releases}; null when none. */
+  private final AtomicReference<ModelRelease> canary = new AtomicReference<>();
+  private final CanaryJudge judge = new CanaryJudge();
+  private final Deque<CanaryReport> canaryReports = new ArrayDeque<>();
+  private final Path canariesFile;
   private final AtomicReference<String> running = new AtomicReference<>();
   private final Deque<RefreshReport> reports = new ArrayDeque<>();
   private final Path reportsFile;
@@ -149,6 +169,7 @@ public final class DistillerService implements AutoCloseable {
     this.embedder = Objects.requireNonNull(embedder, "embedder");
     this.registry = Objects.requireNonNull(registry, "registry");
     this.reportsFile = config.stateDir().resolve("refreshes.jsonl");
+    this.canariesFile = config.stateDir().resolve("canaries.jsonl");
     try {
       Files.createDirectories(config.stateDir());
     } catch (IOException e) {
@@ -157,6 +178,7 @@ public final class DistillerService implements AutoCloseable {
     // The interval counts from start when there was no refresh yet: a first example must not trigger one at once.
     this.lastRefreshAt = System.currentTimeMillis();
     restoreReports();
+    restoreCanaryReports();
     String bootstrap = String.valueOf(kafka.get(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG));
     this.index = PassageIndex.open(config.stateDir().resolve("index").resolve(base.version()), base.version(),
         indexConfig);
@@ -168,15 +190,24 @@ public final class DistillerService implements AutoCloseable {
         .withKafkaProperties(clientProps), new SimpleMeterRegistry());
     this.feedbackReader = new TopicReader(kafka, Topics.TRAINING_PAIRS, "d2search-distiller-feedback", r -> {
       TrainingExample e = Topics.trainingExampleSerde().decode(r.value());
+      judge.add(e);
       FeedbackList list = FeedbackList.of(e);
       if (list != null) {
         feedback.add(list);
       }
     });
     this.releaseReader = new TopicReader(kafka, Topics.MODEL_RELEASES, "d2search-distiller-releases", r -> {
+      if (r.value() == null) {
+        if (Topics.CANARY_RELEASE.equals(r.key())) {
+          canary.set(null); // promoted or rolled back
+        }
+        return;
+      }
       ModelRelease release = Topics.modelReleaseSerde().decode(r.value());
       if (release.getStage() == ReleaseStage.CURRENT) {
         current.set(release);
+      } else if (release.getStage() == ReleaseStage.CANARY) {
+        canary.set(release);
       }
     });
     Map<String, Object> p = new HashMap<>(kafka);
@@ -228,6 +259,10 @@ public final class DistillerService implements AutoCloseable {
       if (running.get() != null || !caughtUp()) {
         return;
       }
+      if (canary.get() != null) {
+        judgeCanary(); // one canary at a time: no refresh while one is judged
+        return;
+      }
       long fresh = feedback.received() - receivedAtLastRefresh;
       boolean due = fresh >= config.refreshEveryExamples() || (fresh > 0
           && System.currentTimeMillis() - lastRefreshAt >= config.refreshInterval().toMillis());
@@ -264,6 +299,15 @@ public final class DistillerService implements AutoCloseable {
     RefreshReport report;
     Timer.Sample sample = Timer.start(registry);
     try {
+      ModelRelease live = canary.get();
+      if (live != null) {
+        // One canary at a time: its verdict is on the current model, which a second candidate would not share.
+        report = new RefreshReport(version, parentVersion, started, 0, received, 0, 0, 0,
+            RefreshReport.Decision.SKIPPED, "canary " + live.getVersion() + " is being judged", Map.of());
+        record(report);
+        running.set(null);
+        return report;
+      }
       if (release != null && !release.getEmbeddingsTopic().equals(Topics.EMBEDDINGS)) {
         // Its replica is materialised from embeddings: training and gating a HEADS candidate over other vectors
         // would judge it on vectors it will never rank.
@@ -341,19 +385,83 @@ public final class DistillerService implements AutoCloseable {
     // Verifies what readers will load, as they will load it.
     ModelBundle stored = store.open(store.uriOf(candidate.version()), candidate.checksum());
     Map<String, Double> metrics = new HashMap<>(verdict.metrics());
+    boolean asCanary = config.canary().enabled();
     ModelRelease release = ModelRelease.newBuilder().setVersion(stored.version()).setParentVersion(parentVersion)
         .setBundleUri(store.uriOf(stored.version()).toString()).setSha256(stored.checksum())
-        .setKind(ReleaseKind.HEADS).setStage(ReleaseStage.CURRENT).setEmbeddingsTopic(Topics.EMBEDDINGS)
-        .setMetrics(metrics).setTs(Instant.now()).build();
-    try {
-      producer.send(new ProducerRecord<>(Topics.MODEL_RELEASES, Topics.CURRENT_RELEASE,
-          Topics.modelReleaseSerde().encode(release))).get(60, TimeUnit.SECONDS);
-    } catch (Exception e) {
-      throw new IllegalStateException("Publishing release " + stored.version() + " failed; it is in the store, "
-          + "unreleased", e);
+        .setKind(ReleaseKind.HEADS).setStage(asCanary ? ReleaseStage.CANARY : ReleaseStage.CURRENT)
+        .setEmbeddingsTopic(Topics.EMBEDDINGS).setMetrics(metrics).setTs(Instant.now()).build();
+    send(asCanary ? Topics.CANARY_RELEASE : Topics.CURRENT_RELEASE, release);
+    if (asCanary) {
+      canary.set(release);
+      log.info("Released {} (HEADS, from {}) as the canary: {}", stored.version(), parentVersion, verdict.reason());
+    } else {
+      current.set(release);
+      log.info("Released {} (HEADS, from {}): {}", stored.version(), parentVersion, verdict.reason());
     }
-    current.set(release);
-    log.info("Released {} (HEADS, from {}): {}", stored.version(), parentVersion, verdict.reason());
+  }
+
+  /** Sends a release (null: a tombstone) under a stage's key and waits for the broker's acknowledgement. */
+  private void send(String key, ModelRelease release) {
+    try {
+      producer.send(new ProducerRecord<>(Topics.MODEL_RELEASES, key,
+          release == null ? null : Topics.modelReleaseSerde().encode(release))).get(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException("Publishing " + (release == null ? "a tombstone" : release.getVersion())
+          + " under " + key + " failed", e);
+    }
+  }
+
+  /**
+   * Applies the {@link CanaryJudge}'s verdict on the live canary: promotes it (published as the current release,
+   * then the canary key tombstoned), rolls it back (the key tombstoned), or waits. A canary already current (a
+   * promotion cut short by a crash) is only tombstoned.
+   */
+  private void judgeCanary() {
+    ModelRelease live = canary.get();
+    ModelRelease serving = current.get();
+    String currentVersion = serving == null ? base.version() : serving.getVersion();
+    if (live.getVersion().equals(currentVersion)) {
+      send(Topics.CANARY_RELEASE, null);
+      canary.set(null);
+      return;
+    }
+    CanaryJudge.Verdict verdict = judge.judge(live.getVersion(), currentVersion, config.canary());
+    if (verdict.decision() == CanaryJudge.Decision.CONTINUE) {
+      return;
+    }
+    if (verdict.decision() == CanaryJudge.Decision.PROMOTE) {
+      Map<String, Double> metrics = new HashMap<>(live.getMetrics());
+      metrics.put("canary.wins", (double) verdict.tally().wins());
+      metrics.put("canary.losses", (double) verdict.tally().losses());
+      metrics.put("canary.ties", (double) verdict.tally().ties());
+      metrics.put("canary.p", verdict.pValue());
+      ModelRelease promoted = ModelRelease.newBuilder(live).setStage(ReleaseStage.CURRENT).setMetrics(metrics)
+          .setTs(Instant.now()).build();
+      send(Topics.CURRENT_RELEASE, promoted);
+      current.set(promoted);
+    }
+    send(Topics.CANARY_RELEASE, null);
+    canary.set(null);
+    CanaryReport report = new CanaryReport(live.getVersion(), currentVersion,
+        verdict.decision() == CanaryJudge.Decision.PROMOTE ? CanaryReport.Decision.PROMOTED
+            : CanaryReport.Decision.ROLLED_BACK,
+        verdict.tally().wins(), verdict.tally().losses(), verdict.tally().ties(), verdict.pValue(), verdict.reason(),
+        System.currentTimeMillis());
+    log.info("{}", report.describe());
+    Counter.builder("d2search.distiller.canary.decisions").tag("decision", report.decision().name().toLowerCase())
+        .description("Canary releases promoted or rolled back").register(registry).increment();
+    synchronized (canaryReports) {
+      canaryReports.addLast(report);
+      while (canaryReports.size() > REPORTS_SHOWN) {
+        canaryReports.removeFirst();
+      }
+    }
+    try {
+      Files.writeString(canariesFile, JSON.writeValueAsString(report) + "\n", StandardCharsets.UTF_8,
+          StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.SYNC);
+    } catch (IOException e) {
+      log.warn("Cannot append to {}: {}", canariesFile, e.toString());
+    }
   }
 
   private static void copyTree(Path from, Path to) throws IOException {
@@ -440,6 +548,28 @@ public final class DistillerService implements AutoCloseable {
     }
   }
 
+  private void restoreCanaryReports() {
+    if (!Files.exists(canariesFile)) {
+      return;
+    }
+    try {
+      for (String line : Files.readAllLines(canariesFile, StandardCharsets.UTF_8)) {
+        try {
+          if (!line.isBlank()) {
+            canaryReports.addLast(JSON.readValue(line, CanaryReport.class));
+          }
+        } catch (IOException e) {
+          log.warn("Ignoring an unreadable line of {} (a crash while appending?): {}", canariesFile, e.getMessage());
+        }
+        while (canaryReports.size() > REPORTS_SHOWN) {
+          canaryReports.removeFirst();
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("Cannot read " + canariesFile, e);
+    }
+  }
+
   /** Where the service stands. */
   public Status status() {
     ModelRelease release = current.get();
@@ -447,9 +577,19 @@ public final class DistillerService implements AutoCloseable {
     synchronized (reports) {
       shown = new ArrayList<>(reports);
     }
-    return new Status(release == null ? base.version() : release.getVersion(), base.version(), index.size(),
-        caughtUp(), feedback.size(), feedback.received(), feedback.received() - receivedAtLastRefresh,
-        running.get(), shown);
+    String serving = release == null ? base.version() : release.getVersion();
+    ModelRelease live = canary.get();
+    LiveCanary liveCanary = null;
+    if (live != null) {
+      CanaryJudge.Tally t = judge.tally(live.getVersion(), serving);
+      liveCanary = new LiveCanary(live.getVersion(), serving, t.wins(), t.losses(), t.ties(), t.pValue());
+    }
+    List<CanaryReport> decided;
+    synchronized (canaryReports) {
+      decided = new ArrayList<>(canaryReports);
+    }
+    return new Status(serving, base.version(), index.size(), caughtUp(), feedback.size(), feedback.received(),
+        feedback.received() - receivedAtLastRefresh, running.get(), shown, liveCanary, decided);
   }
 
   /** Stops triggering, lets a running refresh finish (bounded wait), stops reading, closes the replica. */

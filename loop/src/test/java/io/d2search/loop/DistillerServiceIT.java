@@ -251,7 +251,7 @@ class DistillerServiceIT {
     return new DistillerConfig(dir.resolve("distiller"), dir.resolve("bundles"), 1_000_000, Duration.ofDays(1), 20,
         0.3, 0.15, 3, 2, 20, 2, 1e-3, 8, 0, LossConfig.d2llm(),
         new DistillerConfig.GateConfig(15, 0.0, 0.02, 10, 1),
-        new DistillerConfig.JudgedGate(scifact(), "train"), 1);
+        new DistillerConfig.JudgedGate(scifact(), "train"), 1, DistillerConfig.CanaryConfig.OFF);
   }
 
   private static Path scifact() {

@@ -400,8 +400,18 @@ public final class HttpApi implements AutoCloseable {
       rerankInfo.put("depth", search.rerankDepth());
       rerankInfo.put("firstStageWeight", search.config().rerankFirstStageWeight());
     });
+    Map<String, Object> releaseInfo = releasesInfo(releases.get());
+    Map<String, Object> canary = null;
+    if (search.canary().isPresent()) {
+      ServingModel c = search.canary().get();
+      canary = new LinkedHashMap<>();
+      canary.put("version", c.version());
+      canary.put("since", c.since().toString());
+      canary.put("share", search.config().canaryShare());
+    }
+    releaseInfo.put("canary", canary);
     json(ctx, HttpStatus.OK.getCode(), Map.of("model", search.model(), "index", indexInfo, "retrieval", retrieval,
-        "rerank", rerankInfo, "releases", releasesInfo(releases.get())));
+        "rerank", rerankInfo, "releases", releaseInfo));
   }
 
   private static Map<String, Object> releasesInfo(ReleaseStatus status) {

@@ -1,6 +1,7 @@
 package io.d2search.serve;
 
 import io.d2search.index.FirstStageHit.StageScore;
+import io.d2search.events.Team;
 import io.d2search.index.Hit;
 import java.util.Objects;
 
@@ -19,14 +20,21 @@ import java.util.Objects;
  *     the first-stage score ({@code search.rerank.first-stage-weight} above 0)
  * @param fusion the fused score's arithmetic, e.g. {@code rrf: 1.0/(60+3) + 1.0/(60+1) = 0.032266}; null unless the
  *     search was hybrid and asked to explain
+ * @param team in a search interleaved with a canary release: the model whose ranking picked it; null otherwise
  */
 public record RankedHit(Hit hit, int firstStageRank, StageScore vector, StageScore keyword, Float iemScore,
-    float score, String fusion) {
+    float score, String fusion, Team team) {
   public RankedHit {
     Objects.requireNonNull(hit, "hit");
     if (firstStageRank < 1) {
       throw new IllegalArgumentException("firstStageRank must be >= 1: " + firstStageRank);
     }
+  }
+
+  /** A result of a search that was not interleaved. */
+  public RankedHit(Hit hit, int firstStageRank, StageScore vector, StageScore keyword, Float iemScore, float score,
+      String fusion) {
+    this(hit, firstStageRank, vector, keyword, iemScore, score, fusion, null);
   }
 
   /** The first-stage score, {@link Hit#score()}. */

@@ -7,9 +7,7 @@ import io.d2search.events.ReleaseStage;
 import io.d2search.rank.IemHead;
 import io.d2search.schemas.Topics;
 import java.net.URI;
-import java.util.HashSet;
 import java.util.Objects;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,7 +16,10 @@ import org.slf4j.LoggerFactory;
  * Kafka here ({@link ReleaseWatcher} reads the topic). Rules, in order:
  *
  * <ol>
- *   <li>A {@code CANARY} release is ignored (canaries are not served yet), logged once per version.
+ *   <li>A {@code CANARY} release over the serving passage vectors, checked as a HEADS release is (bundle, vectors,
+ *       IEM head), becomes the canary: {@link SearchService#setCanary} interleaves it with the serving model in a share
+ *       of searches. A tombstone of the canary key withdraws it ({@link #withdrawCanary}); a CURRENT release of the
+ *       canary's version (a promotion) ends it too.
  *   <li>The release already serving, or already being built (same version and sha256), is ignored.
  *   <li>The bundle is opened from the {@link BundleStore} by the release's URI and sha256, verified; a missing,
  *       corrupt or other bundle is refused. It must be the version the release names.
@@ -44,7 +45,6 @@ public final class ReleaseAdopter {
   private final BundleStore store;
   private final ReleaseLedger ledger;
   private final VectorSpaces spaces;
-  private final Set<String> loggedCanaries = new HashSet<>();
   private volatile ModelBundle serving;
   /** The bundle whose embedder built the serving vector space: its passage vectors are the index's. */
   private ModelBundle spaceBundle;
@@ -97,10 +97,7 @@ public final class ReleaseAdopter {
   public synchronized ReleaseOutcome apply(ModelRelease release) {
     String version = release.getVersion();
     if (release.getStage() == ReleaseStage.CANARY) {
-      if (loggedCanaries.add(version)) {
-        log.info("Ignoring canary model release {}: canaries are not served yet", version);
-      }
-      return ledger.ignored(version, "canary releases are not served yet");
+      return applyCanary(release);
     }
     ModelBundle current = serving;
     if (version.equals(current.version()) && release.getSha256().equals(current.checksum())) {
@@ -137,11 +134,59 @@ public final class ReleaseAdopter {
     }
     search.adopt(version, bundle.iem().orElse(null));
     serving = bundle;
+    if (search.canary().map(c -> c.version().equals(version)).orElse(false)) {
+      search.setCanary(null, null); // promoted: it serves every search now
+      log.info("Canary {} promoted: it ranks every search", version);
+    }
     long nanos = System.nanoTime() - start;
     log.info("Adopted model release {} (parent {}): re-ranking with {} in place of {}, swapped in {} ms", version,
         release.getParentVersion(), bundle.iem().map(Object::toString).orElse("no IEM head"), current.version(),
         nanos / 1_000_000);
     return ledger.adopted(version, current.version(), nanos);
+  }
+
+  /** A canary release: interleaved with the serving model in a share of searches, or refused. */
+  private ReleaseOutcome applyCanary(ModelRelease release) {
+    String version = release.getVersion();
+    ModelBundle current = serving;
+    if (version.equals(current.version())) {
+      return ledger.ignored(version, "the canary is the version serving every search");
+    }
+    if (search.canary().map(c -> c.version().equals(version)).orElse(false)) {
+      return ledger.ignored(version, "already the canary");
+    }
+    String problem;
+    ModelBundle bundle = null;
+    if (!release.getEmbeddingsTopic().equals(search.serving().space().topic())) {
+      problem = "canary " + version + " ranks over " + release.getEmbeddingsTopic() + ", the serving model over "
+          + search.serving().space().topic() + "; a canary is interleaved over the serving passage vectors only";
+    } else {
+      try {
+        bundle = open(release);
+        problem = incompatibility(release, bundle);
+        if (problem == null && bundle.iem().isEmpty()) {
+          problem = "canary " + version + " has no IEM head";
+        }
+      } catch (RuntimeException e) {
+        problem = e.getMessage() == null ? e.toString() : e.getMessage();
+      }
+    }
+    if (problem != null) {
+      log.warn("Refused canary release {} ({}): {}; no canary", version, release.getBundleUri(), problem);
+      return ledger.refused(version, problem);
+    }
+    search.setCanary(version, bundle.iem().orElseThrow());
+    log.info("Canary release {} interleaved with {} in {}% of searches", version, current.version(),
+        Math.round(search.config().canaryShare() * 100));
+    return ledger.canary(version, "interleaved with " + current.version());
+  }
+
+  /** The canary key was tombstoned: the canary (if any) stops being interleaved. */
+  public synchronized void withdrawCanary(String where) {
+    search.canary().ifPresent(c -> {
+      search.setCanary(null, null);
+      log.info("Canary {} withdrawn ({}): every search ranks with {}", c.version(), where, serving.version());
+    });
   }
 
   /** Hands a release with other passage vectors to {@link VectorSpaces}; adopted when searches switch. */

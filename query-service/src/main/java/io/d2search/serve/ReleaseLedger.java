@@ -52,6 +52,10 @@ final class ReleaseLedger implements AutoCloseable {
     return count(new ReleaseOutcome(ReleaseOutcome.Kind.PENDING, version, reason));
   }
 
+  ReleaseOutcome canary(String version, String reason) {
+    return count(new ReleaseOutcome(ReleaseOutcome.Kind.CANARY, version, reason));
+  }
+
   ReleaseOutcome refused(String version, String reason) {
     lastRefused.set(new ReleaseStatus.Refusal(version, reason, Instant.now()));
     return count(new ReleaseOutcome(ReleaseOutcome.Kind.REFUSED, version, reason));

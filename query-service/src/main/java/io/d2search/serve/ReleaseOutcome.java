@@ -26,12 +26,14 @@ public record ReleaseOutcome(Kind kind, String version, String reason) {
      * topic; it is adopted once that index covers every live passage.
      */
     PENDING,
+    /** Serving a share of searches as the canary, interleaved with the current model. */
+    CANARY,
     /** Not served, and worth a look: a bundle missing, corrupt, not the one released, or incompatible. */
     REFUSED,
     /** Not served, as intended: the version already serving, a canary, a release superseded before it was read. */
     IGNORED;
 
-    /** The metric tag value: {@code adopted}, {@code pending}, {@code refused}, {@code ignored}. */
+    /** The metric tag value: {@code adopted}, {@code pending}, {@code canary}, {@code refused}, {@code ignored}. */
     public String label() {
       return name().toLowerCase(Locale.ROOT);
     }

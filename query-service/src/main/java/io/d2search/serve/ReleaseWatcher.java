@@ -40,6 +40,14 @@ public final class ReleaseWatcher implements AutoCloseable {
       }
 
       @Override
+      public void withdrawn(String key, String where) {
+        if (Topics.CANARY_RELEASE.equals(key)) {
+          adopter.withdrawCanary(where);
+        }
+        ledger.ignored(where, "tombstone of " + key);
+      }
+
+      @Override
       public void ignored(String where, String why) {
         ledger.ignored(where, why);
       }

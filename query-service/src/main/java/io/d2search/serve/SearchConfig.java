@@ -15,8 +15,11 @@ import java.util.Objects;
  *     {@link PassageIndex#MAX_K}] ({@code search.rerank-depth}); a search for more results uses k
  * @param rerankFirstStageWeight the first-stage score's share in a re-ranked order, in [0, 1]
  *     ({@code search.rerank.first-stage-weight}; 0: the IEM logit alone)
+ * @param canaryShare the share of searches interleaved with a live canary release, in [0, 1]
+ *     ({@code search.canary-share})
  */
-public record SearchConfig(RetrievalMode mode, Fusion fusion, int rerankDepth, double rerankFirstStageWeight) {
+public record SearchConfig(RetrievalMode mode, Fusion fusion, int rerankDepth, double rerankFirstStageWeight,
+    double canaryShare) {
   /** The {@code search.*} settings' defaults. */
   public static final SearchConfig DEFAULTS = of(Settings.defaults());
 
@@ -30,27 +33,35 @@ public record SearchConfig(RetrievalMode mode, Fusion fusion, int rerankDepth, d
       throw new IllegalArgumentException("search.rerank.first-stage-weight must be in [0, 1]: "
           + rerankFirstStageWeight);
     }
+    if (!(canaryShare >= 0 && canaryShare <= 1)) {
+      throw new IllegalArgumentException("search.canary-share must be in [0, 1]: " + canaryShare);
+    }
   }
 
   /** Reads the {@code search.mode}, {@code search.fusion*} and {@code search.rerank-depth} settings. */
   public static SearchConfig of(Settings s) {
     return new SearchConfig(RetrievalMode.parse(s.string("search.mode")), Fusion.of(s),
-        s.integer("search.rerank-depth"), s.doubleValue("search.rerank.first-stage-weight"));
+        s.integer("search.rerank-depth"), s.doubleValue("search.rerank.first-stage-weight"),
+        s.doubleValue("search.canary-share"));
   }
 
   public SearchConfig withMode(RetrievalMode value) {
-    return new SearchConfig(value, fusion, rerankDepth, rerankFirstStageWeight);
+    return new SearchConfig(value, fusion, rerankDepth, rerankFirstStageWeight, canaryShare);
   }
 
   public SearchConfig withFusion(Fusion value) {
-    return new SearchConfig(mode, value, rerankDepth, rerankFirstStageWeight);
+    return new SearchConfig(mode, value, rerankDepth, rerankFirstStageWeight, canaryShare);
   }
 
   public SearchConfig withRerankFirstStageWeight(double value) {
-    return new SearchConfig(mode, fusion, rerankDepth, value);
+    return new SearchConfig(mode, fusion, rerankDepth, value, canaryShare);
+  }
+
+  public SearchConfig withCanaryShare(double value) {
+    return new SearchConfig(mode, fusion, rerankDepth, rerankFirstStageWeight, value);
   }
 
   public SearchConfig withRerankDepth(int value) {
-    return new SearchConfig(mode, fusion, value, rerankFirstStageWeight);
+    return new SearchConfig(mode, fusion, value, rerankFirstStageWeight, canaryShare);
   }
 }

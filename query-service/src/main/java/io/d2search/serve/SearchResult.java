@@ -14,14 +14,23 @@ import java.util.Objects;
  * @param tookMs wall time of the search (embedding, retrieval, fusion, re-ranking, stored fields), in ms
  * @param mode the first stage that gathered the candidates
  * @param reranked whether the IEM head ordered the hits (else the first stage did)
- * @param hits best first (by {@link RankedHit#score()}); at most k; immutable
+ * @param hits best first (by {@link RankedHit#score()}; in an interleaved search, in the order the two models
+ *     picked them); at most k; immutable
+ * @param canaryVersion the canary release the search was interleaved with (each hit's {@link RankedHit#team()} says
+ *     which model picked it); null when it was not
  */
 public record SearchResult(String queryId, String modelVersion, long tookMs, RetrievalMode mode, boolean reranked,
-    List<RankedHit> hits) {
+    List<RankedHit> hits, String canaryVersion) {
   public SearchResult {
     Objects.requireNonNull(queryId, "queryId");
     Objects.requireNonNull(modelVersion, "modelVersion");
     Objects.requireNonNull(mode, "mode");
     hits = List.copyOf(hits);
+  }
+
+  /** A result that was not interleaved with a canary. */
+  public SearchResult(String queryId, String modelVersion, long tookMs, RetrievalMode mode, boolean reranked,
+      List<RankedHit> hits) {
+    this(queryId, modelVersion, tookMs, mode, reranked, hits, null);
   }
 }

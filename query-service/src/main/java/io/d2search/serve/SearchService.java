@@ -5,6 +5,7 @@ import io.d2search.embed.ModelInfo;
 import io.d2search.events.Click;
 import io.d2search.events.Impression;
 import io.d2search.events.RankedPassage;
+import io.d2search.events.Team;
 import io.d2search.index.Hit;
 import io.d2search.index.ModelVersionMismatchException;
 import io.d2search.index.PassageIndex;
@@ -72,6 +73,9 @@ public final class SearchService {
 
   private final SearchConfig config;
   private final AtomicReference<ServingModel> serving;
+  /** A canary release interleaved with {@link #serving} in a share of searches; null when none. */
+  private final AtomicReference<ServingModel> canary = new AtomicReference<>();
+  private final Counter interleaved;
   private final IssuedQueries issued;
   private final Producer<String, byte[]> events;
   private final MeterRegistry registry;
@@ -153,6 +157,9 @@ public final class SearchService {
     this.keywordTimer = stage("keyword", "BM25 search of the first stage");
     this.fuseTimer = stage("fuse", "Fusing the vector and keyword lists of a hybrid search");
     this.rerankTimer = stage("rerank", "Re-ranking: read the candidates' vectors, IEM logits, sort");
+    this.interleaved = Counter.builder("d2search.search.interleaved")
+        .description("Searches answered by team-draft interleaving of the serving model and a canary release")
+        .register(registry);
   }
 
   private Timer stage(String stage, String description) {
@@ -186,10 +193,11 @@ public final class SearchService {
     }
     RetrievalMode mode = request.mode() != null ? request.mode() : config.mode();
     ServingModel model = serving.get(); // once: a swap during this search does not reach it
+    ServingModel challenger = interleaveWith(model, request);
     PassageRanker ranker = model.ranker();
     long start = System.nanoTime();
     PassageRanker.Query ranked = new PassageRanker.Query(query, null, mode, k, request.filter(), request.rerank());
-    if (ranked.needsVector(ranker)) {
+    if (ranked.needsVector(ranker) || (challenger != null && ranked.needsVector(challenger.ranker()))) {
       ranked = ranked.withVector(model.space().embedder().embed(query));
       embedTimer.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
     }
@@ -197,21 +205,36 @@ public final class SearchService {
     PassageRanker.Ranking ranking;
     try (PassageSearcher searcher = model.space().index().searcher()) {
       ranking = ranker.rank(searcher, ranked);
-      List<Hit> stored = searcher.hits(ranking.hits().stream()
-          .map(r -> new Candidate(r.first().doc(), r.first().score())).toList());
+      List<TeamDraft.Pick<PassageRanker.Ranked>> shown;
+      PassageRanker.Ranking canaryRanking = null;
+      if (challenger != null) {
+        // Both models rank the same candidates of the same searcher; the lists are merged by Lucene doc id.
+        canaryRanking = challenger.ranker().rank(searcher, ranked);
+        shown = TeamDraft.interleave(ranking.hits(), canaryRanking.hits(), k, r -> r.first().doc(),
+            java.util.concurrent.ThreadLocalRandom.current());
+      } else {
+        shown = ranking.hits().stream().map(r -> new TeamDraft.Pick<>(r, null)).toList();
+      }
+      List<Hit> stored = searcher.hits(shown.stream()
+          .map(p -> new Candidate(p.item().first().doc(), p.item().first().score())).toList());
       hits = new ArrayList<>(stored.size());
       for (int i = 0; i < stored.size(); i++) {
-        PassageRanker.Ranked r = ranking.hits().get(i);
-        String fusion = request.explain() && mode == RetrievalMode.HYBRID ? ranking.fusionExplain(r) : null;
+        TeamDraft.Pick<PassageRanker.Ranked> pick = shown.get(i);
+        PassageRanker.Ranked r = pick.item();
+        PassageRanker.Ranking from = pick.team() == Team.CANARY ? canaryRanking : ranking;
+        String fusion = request.explain() && mode == RetrievalMode.HYBRID ? from.fusionExplain(r) : null;
         hits.add(new RankedHit(stored.get(i), r.firstStageRank(), r.first().vector(), r.first().keyword(),
-            r.iemScore(), r.score(), fusion));
+            r.iemScore(), r.score(), fusion, pick.team()));
       }
     }
     long tookNanos = System.nanoTime() - start;
     record(ranking, mode, tookNanos);
+    if (challenger != null) {
+      interleaved.increment();
+    }
     String queryId = issued.issue(hits.stream().map(RankedHit::passageId).toList(), System.currentTimeMillis());
     SearchResult result = new SearchResult(queryId, model.version(), TimeUnit.NANOSECONDS.toMillis(tookNanos),
-        mode, ranking.reranked(), hits);
+        mode, ranking.reranked(), hits, challenger == null ? null : challenger.version());
     if (events != null) {
       send(Topics.IMPRESSIONS, result.queryId(), impressionSerde.encode(impression(query, result)));
     }
@@ -242,12 +265,14 @@ public final class SearchService {
           .setFirstStageRank(hit.firstStageRank())
           .setVectorRank(hit.vector() == null ? null : hit.vector().rank())
           .setKeywordRank(hit.keyword() == null ? null : hit.keyword().rank())
+          .setTeam(hit.team())
           .build());
     }
     return Impression.newBuilder()
         .setQueryId(result.queryId())
         .setQuery(query)
         .setModelVersion(result.modelVersion())
+        .setCanaryVersion(result.canaryVersion())
         .setResults(ranked)
         .setMode(result.mode().label())
         .setReranked(result.reranked())
@@ -350,6 +375,43 @@ public final class SearchService {
     ServingModel next = ServingModel.of(version, iem, config, Objects.requireNonNull(space, "space"), Instant.now());
     serving.set(next);
     return next;
+  }
+
+  /**
+   * Makes a canary release rank a share ({@link SearchConfig#canaryShare()}) of the searches that start from now on,
+   * team-draft interleaved with the serving model ({@link TeamDraft}); null withdraws the canary. The caller vouches
+   * that it ranks over the serving model's vector space.
+   *
+   * @param version the canary's bundle version; impressions of interleaved searches carry it
+   * @param iem its IEM head
+   * @return the canary model now live, or null when withdrawn
+   */
+  public ServingModel setCanary(String version, IemHead iem) {
+    if (version == null) {
+      canary.set(null);
+      return null;
+    }
+    ServingModel next = ServingModel.of(version, iem, config, serving.get().space(), Instant.now());
+    canary.set(next);
+    return next;
+  }
+
+  /** The canary release live now, if any. */
+  public Optional<ServingModel> canary() {
+    return Optional.ofNullable(canary.get());
+  }
+
+  /**
+   * The canary this search is interleaved with: one over the serving model's vector space, for a share of the
+   * searches that re-rank (with re-ranking off both models would rank alike); else null.
+   */
+  private ServingModel interleaveWith(ServingModel model, SearchRequest request) {
+    ServingModel challenger = canary.get();
+    if (challenger == null || challenger.space() != model.space() || !request.rerank()
+        || challenger.version().equals(model.version())) {
+      return null;
+    }
+    return java.util.concurrent.ThreadLocalRandom.current().nextDouble() < config.canaryShare() ? challenger : null;
   }
 
   /** Default mode, fusion and re-rank depth. */

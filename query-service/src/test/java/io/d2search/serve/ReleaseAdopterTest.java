@@ -127,16 +127,64 @@ class ReleaseAdopterTest {
   }
 
   @Test
-  void ignoresTheReleaseAlreadyServingAndCanaries() {
+  void ignoresTheReleaseAlreadyServing() {
     assertThat(adopter.apply(TestBundles.release(zero, ReleaseKind.HEADS)).kind())
         .isEqualTo(ReleaseOutcome.Kind.IGNORED);
+    assertThat(search.serving().version()).isEqualTo("0");
+    assertThat(count(ReleaseOutcome.Kind.IGNORED)).isEqualTo(1);
+    assertThat(count(ReleaseOutcome.Kind.ADOPTED)).isZero();
+  }
+
+  /**
+   * A canary is team-draft interleaved with the serving model (every search here: share 1): the vector order and its
+   * reverse, each result picked by one of them; refused when it cannot be interleaved; a tombstone withdraws it and a
+   * CURRENT release of its version (a promotion) ends it.
+   */
+  @Test
+  void aCanaryIsInterleavedWithTheServingModelUntilWithdrawnOrPromoted() {
+    SearchConfig config = SearchConfig.DEFAULTS.withMode(RetrievalMode.VECTOR).withRerankFirstStageWeight(0)
+        .withCanaryShare(1.0);
+    search = new SearchService(index, embedder, null, config, registry, null,
+        new IssuedQueries(IssuedQueries.Policy.defaults()));
+    adopter = new ReleaseAdopter(search, zero, store, ledger);
+    List<String> vectorOrder = ids(search.search(QUERY, 5));
+
     ModelRelease canary = TestBundles.as(TestBundles.release(reversing, ReleaseKind.HEADS), ReleaseKind.HEADS,
         ReleaseStage.CANARY);
-    assertThat(adopter.apply(canary).reason()).contains("canary");
-    assertThat(adopter.apply(canary).kind()).isEqualTo(ReleaseOutcome.Kind.IGNORED);
-    assertThat(search.serving().version()).isEqualTo("0");
-    assertThat(count(ReleaseOutcome.Kind.IGNORED)).isEqualTo(3);
-    assertThat(count(ReleaseOutcome.Kind.ADOPTED)).isZero();
+    assertThat(adopter.apply(canary).kind()).isEqualTo(ReleaseOutcome.Kind.CANARY);
+    assertThat(adopter.apply(canary).kind()).as("already the canary").isEqualTo(ReleaseOutcome.Kind.IGNORED);
+    for (int i = 0; i < 20; i++) {
+      SearchResult r = search.search(QUERY, 5);
+      assertThat(r.modelVersion()).isEqualTo("0");
+      assertThat(r.canaryVersion()).isEqualTo("1");
+      assertThat(ids(r)).containsExactlyInAnyOrderElementsOf(vectorOrder);
+      // The first pick is the top of whichever team picked first; the teams are 3 and 2.
+      RankedHit first = r.hits().getFirst();
+      assertThat(first.passageId()).isEqualTo(first.team() == io.d2search.events.Team.CURRENT
+          ? vectorOrder.getFirst() : vectorOrder.getLast());
+      assertThat(r.hits().stream().filter(h -> h.team() == io.d2search.events.Team.CURRENT).count()).isBetween(2L, 3L);
+    }
+    assertThat(registry.get("d2search.search.interleaved").counter().count()).isEqualTo(20);
+
+    ModelRelease otherVectors = TestBundles.as(TestBundles.release(full, ReleaseKind.FULL), ReleaseKind.FULL,
+        ReleaseStage.CANARY);
+    assertThat(adopter.apply(otherVectors).reason()).contains("over the serving passage vectors only");
+    assertThat(adopter.apply(TestBundles.as(TestBundles.release(headless, ReleaseKind.HEADS), ReleaseKind.HEADS,
+        ReleaseStage.CANARY)).reason()).contains("has no IEM head");
+    assertThat(search.canary().orElseThrow().version()).as("refusals keep the canary").isEqualTo("1");
+
+    adopter.withdrawCanary("model-releases@7");
+    assertThat(search.canary()).isEmpty();
+    assertThat(search.search(QUERY, 5).canaryVersion()).isNull();
+
+    adopter.apply(canary);
+    assertThat(adopter.apply(TestBundles.release(reversing, ReleaseKind.HEADS)).kind())
+        .isEqualTo(ReleaseOutcome.Kind.ADOPTED);
+    assertThat(search.canary()).as("promoted").isEmpty();
+    SearchResult promoted = search.search(QUERY, 5);
+    assertThat(promoted.modelVersion()).isEqualTo("1");
+    assertThat(promoted.canaryVersion()).isNull();
+    assertThat(ids(promoted)).containsExactlyElementsOf(vectorOrder.reversed());
   }
 
   @Test

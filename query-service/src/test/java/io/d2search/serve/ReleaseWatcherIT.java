@@ -114,7 +114,9 @@ class ReleaseWatcherIT {
     int d = zero.manifest().dimension();
     QueryServiceConfig config = QueryServiceConfig.defaults(kafka.bootstrapServers(), dir.resolve("index"))
         .withHttp("127.0.0.1", 0).withReleases(true)
-        .withSearch(SearchConfig.DEFAULTS.withMode(RetrievalMode.VECTOR).withRerankFirstStageWeight(0));
+        // Canary share 0: a canary is followed (shown, withdrawn) but interleaves nothing, so each answer is one model's.
+        .withSearch(SearchConfig.DEFAULTS.withMode(RetrievalMode.VECTOR).withRerankFirstStageWeight(0)
+            .withCanaryShare(0));
     List<String> firstStage;
     String beforeId;
     ModelBundle one = TestBundles.heads(store.dirOf("1"), zero, "1", IemHeads.negatedSimilarity(d));
@@ -208,7 +210,10 @@ class ReleaseWatcherIT {
             + " embeddings but does not embed passages as model 0 does");
         publish(TestBundles.as(TestBundles.release(two, ReleaseKind.HEADS), ReleaseKind.HEADS,
             ReleaseStage.CANARY));
-        await(() -> watcher.status().ignored() == 1);
+        await(() -> service.search().canary().isPresent());
+        assertThat(json(get(service, "/models")).at("/releases/canary/version").asText()).isEqualTo("2");
+        withdrawCanary();
+        await(() -> service.search().canary().isEmpty() && watcher.status().ignored() == 1);
         await(() -> searchers.answered("1") >= 10);
         searchers.check(firstStage);
         assertThat(searchers.answered("0")).as("version 1 throughout").isZero();
@@ -312,6 +317,15 @@ class ReleaseWatcherIT {
           Thread.currentThread().interrupt();
         }
       }
+    }
+  }
+
+  /** A tombstone of the canary key. */
+  private static void withdrawCanary() throws Exception {
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(
+        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()), new StringSerializer(),
+        new ByteArraySerializer())) {
+      producer.send(new ProducerRecord<>(Topics.MODEL_RELEASES, Topics.CANARY_RELEASE, null)).get(30, TimeUnit.SECONDS);
     }
   }
 

@@ -60,7 +60,15 @@ public final class ReleaseFollower implements AutoCloseable {
     /** A {@code CURRENT} release that a later one replaced (or a tombstone withdrew) before it was handed over. */
     default void superseded(ModelRelease release) {}
 
-    /** A record that is no release to act on (a tombstone), {@code where} = topic@offset. */
+    /**
+     * A tombstone: the release of that key ({@link Topics#CURRENT_RELEASE}, {@link Topics#CANARY_RELEASE}) was
+     * withdrawn. By default {@link #ignored ignored}.
+     */
+    default void withdrawn(String key, String where) {
+      ignored(where, "tombstone");
+    }
+
+    /** A record that is no release to act on, {@code where} = topic@offset. */
     default void ignored(String where, String why) {}
 
     /** A record that does not decode as a release. */
@@ -229,7 +237,7 @@ public final class ReleaseFollower implements AutoCloseable {
     if (record.value() == null) {
       log.info("The {} release was withdrawn (tombstone at {}); serving model {} stays", record.key(), where,
           serving.get());
-      listener.ignored(where, "tombstone");
+      listener.withdrawn(String.valueOf(record.key()), where);
       if (pending != null && Topics.CURRENT_RELEASE.equals(record.key())) {
         listener.superseded(pending); // withdrawn before it was handed over
         return null;

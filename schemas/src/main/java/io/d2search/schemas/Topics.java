@@ -36,10 +36,15 @@ public final class Topics {
   public static final String FEEDBACK_DLQ = "feedback.dlq";
   /** {@link TrainingExample} keyed by query id. */
   public static final String TRAINING_PAIRS = "training-pairs";
-  /** Compacted: {@link ModelRelease} keyed by its stage ({@link #CURRENT_RELEASE}). */
+  /** Compacted: {@link ModelRelease} keyed by its stage ({@link #CURRENT_RELEASE}, {@link #CANARY_RELEASE}). */
   public static final String MODEL_RELEASES = "model-releases";
   /** The key of the release that serves every search on {@link #MODEL_RELEASES}. */
   public static final String CURRENT_RELEASE = "current";
+  /**
+   * The key of the canary release on {@link #MODEL_RELEASES}: it serves a share of searches, interleaved with the
+   * current one, until it is promoted (published as current) or rolled back; a tombstone withdraws it.
+   */
+  public static final String CANARY_RELEASE = "canary";
 
   /** Topics whose latest value per key is the state (cleanup.policy=compact). */
   public static final List<String> COMPACTED = List.of(PASSAGES, EMBEDDINGS, MODEL_RELEASES);
@@ -93,7 +98,7 @@ public final class Topics {
   }
 
   public static AvroSerde<Impression> impressionSerde() {
-    return AvroSerde.of(Impression.class, older("Impression-v1"));
+    return AvroSerde.of(Impression.class, older("Impression-v1"), older("Impression-v2"));
   }
 
   public static AvroSerde<Click> clickSerde() {
@@ -101,11 +106,11 @@ public final class Topics {
   }
 
   public static AvroSerde<TrainingExample> trainingExampleSerde() {
-    return AvroSerde.of(TrainingExample.class);
+    return AvroSerde.of(TrainingExample.class, older("TrainingExample-v1"));
   }
 
   public static AvroSerde<FeedbackSession> feedbackSessionSerde() {
-    return AvroSerde.of(FeedbackSession.class);
+    return AvroSerde.of(FeedbackSession.class, older("FeedbackSession-v1"));
   }
 
   public static AvroSerde<ModelRelease> modelReleaseSerde() {

@@ -87,12 +87,14 @@ final class RandomEvents {
     int n = random.nextInt(30);
     for (int i = 0; i < n; i++) {
       results.add(new RankedPassage(id() + "#" + i, random.nextFloat() * 2 - 1, maybe(() -> random.nextInt(1000) + 1),
-          maybe(() -> random.nextInt(1000) + 1), maybe(() -> random.nextInt(1000) + 1)));
+          maybe(() -> random.nextInt(1000) + 1), maybe(() -> random.nextInt(1000) + 1),
+          maybe(() -> random.nextBoolean() ? io.d2search.events.Team.CURRENT : io.d2search.events.Team.CANARY)));
     }
     return Impression.newBuilder()
         .setQueryId(id())
         .setQuery(text())
         .setModelVersion(text())
+        .setCanaryVersion(maybe(this::text))
         .setResults(results)
         .setMode(random.nextBoolean() ? "hybrid" : text())
         .setReranked(random.nextBoolean())
@@ -125,6 +127,8 @@ final class RandomEvents {
         .setNegatives(negatives)
         .setSource(pick(ExampleSource.values()))
         .setModelVersion(maybe(this::text))
+        .setCanaryVersion(maybe(this::text))
+        .setPositiveTeams(positives.stream().map(p -> random.nextBoolean() ? "CURRENT" : "CANARY").toList())
         .setTs(instant())
         .build();
   }
@@ -142,6 +146,7 @@ final class RandomEvents {
         .setSha256(text())
         .setKind(pick(ReleaseKind.values()))
         .setStage(pick(ReleaseStage.values()))
+        .setEmbeddingsTopic(random.nextBoolean() ? Topics.EMBEDDINGS : Topics.embeddingsTopicOf("v" + random.nextInt(1000)))
         .setMetrics(metrics)
         .setTs(instant())
         .build();
