@@ -39,7 +39,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * release's bundle does not verify (the services refused it and serve an earlier one), nothing is known to share its
  * vectors: the bundle is released FULL.
  */
-final class ReleasePublisher {
+public final class ReleasePublisher {
   private static final Duration READ_TIMEOUT = Duration.ofSeconds(30);
 
   private ReleasePublisher() {}
@@ -93,7 +93,7 @@ final class ReleasePublisher {
    * @throws IllegalStateException if the current release cannot be read or the record cannot be sent
    * @throws io.d2search.bundle.BundleException if the bundle (or the current release's) does not verify
    */
-  static ModelRelease publish(Settings s, String version, boolean dryRun) throws InterruptedException {
+  public static ModelRelease publish(Settings s, String version, boolean dryRun) throws InterruptedException {
     BundleStore store = Components.bundleStore(s);
     ModelBundle base = Components.serviceBundle(s);
     URI uri = Components.bundlesDir(s).resolve(version).toUri();
@@ -132,7 +132,7 @@ final class ReleasePublisher {
   }
 
   /** The current release on {@code model-releases}, read to its end. */
-  static Optional<ModelRelease> current(Settings s) throws InterruptedException {
+  public static Optional<ModelRelease> current(Settings s) throws InterruptedException {
     AtomicReference<ModelRelease> latest = new AtomicReference<>();
     try (ReleaseFollower follower = ReleaseFollower.start(latest::set, () -> "-", "d2search-release-reader",
         s.string("kafka.bootstrap.servers"), s.kafkaClient())) {
@@ -146,7 +146,7 @@ final class ReleasePublisher {
   }
 
   /** One line for the operator. */
-  static String describe(ModelRelease r) {
+  public static String describe(ModelRelease r) {
     String effect = r.getKind() == ReleaseKind.HEADS
         ? "the query services swap the re-ranker between two searches"
         : r.getEmbeddingsTopic().equals(Topics.EMBEDDINGS)

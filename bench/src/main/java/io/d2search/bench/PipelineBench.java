@@ -1,6 +1,8 @@
 package io.d2search.bench;
 
 import io.d2search.app.Components;
+import io.d2search.events.ModelRelease;
+import io.d2search.app.ReleasePublisher;
 import io.d2search.app.CorpusIngester;
 import io.d2search.app.Lifecycle;
 import io.d2search.config.Settings;
@@ -102,12 +104,20 @@ public final class PipelineBench {
    *     when it exists, else the document titles
    * @param queryCount the first N queries, {@code >= 1}
    * @param freshDocs new documents produced one at a time for produce-to-searchable latency, {@code >= 1}
+   * @param fullRelease a model bundle directory with other passage vectors than {@code model.version}'s (another PMA
+   *     head): released FULL at the end, while freshness probes and searches over HTTP run until the query service
+   *     has switched to it; null to skip
    */
-  public record Plan(Path corpus, int docs, Path queries, int queryCount, int freshDocs) {
+  public record Plan(Path corpus, int docs, Path queries, int queryCount, int freshDocs, Path fullRelease) {
     public Plan {
       if (docs < 1 || queryCount < 1 || freshDocs < 1) {
         throw new IllegalArgumentException("--docs, --query-count and --fresh-docs must be at least 1");
       }
+    }
+
+    /** A plan without the FULL release phase. */
+    public Plan(Path corpus, int docs, Path queries, int queryCount, int freshDocs) {
+      this(corpus, docs, queries, queryCount, freshDocs, null);
     }
   }
 
@@ -117,6 +127,7 @@ public final class PipelineBench {
   private final int freshDocs;
   private final Path corpus;
   private final Path queriesFile;
+  private final Path fullRelease;
 
   /**
    * @param settings the services' settings (model, chunking, index, batching); data and network settings are
@@ -129,6 +140,7 @@ public final class PipelineBench {
     this.freshDocs = plan.freshDocs();
     this.corpus = plan.corpus();
     this.queriesFile = plan.queries();
+    this.fullRelease = plan.fullRelease();
   }
 
   /** Runs every measurement and returns the table's rows. */
@@ -195,7 +207,7 @@ public final class PipelineBench {
       s = s.with("kafka.bootstrap.servers", kafka.bootstrapServers());
       TopicSetup.forIndexer(s);
       TopicSetup.forQueryService(s);
-      Indexer indexer = life.add(new Indexer(Components.indexer(s), embedder, registry));
+      Indexer indexer = life.add(Components.newIndexer(s, embedder, registry));
       indexer.start();
       QueryService service = life.add(Components.startQueryService(s, bundle, embedder, registry));
       if (!indexer.awaitRunning(STARTUP_TIMEOUT)) {
@@ -274,9 +286,98 @@ public final class PipelineBench {
       report.add("HNSW recall@" + K + " vs exact", String.format(Locale.ROOT, "%.3f (mean over %d queries, "
           + "%d passages, ef-search %s)", quality.recall(), quality.hnsw().count(), service.index().size(),
           s.string("index.hnsw.ef-search")));
+      if (fullRelease != null) {
+        fullRelease(s, report, producer, service, indexer, embedder, chunker, documents, queries.texts(), fresh,
+            overHttp, expected.size());
+      }
       log.info("bench done; stopping");
     }
     return report;
+  }
+
+  /**
+   * 6. A FULL release while ingestion and search go on: the bundle is copied into the bundle store and released; the
+   * indexer re-embeds every passage into its topic (at {@code indexer.reembed.max-rate}) while single documents are
+   * produced one at a time (the serving version's freshness) and a thread searches over HTTP, until the query service
+   * has switched. Each figure is set against the same run's idle one.
+   */
+  private void fullRelease(Settings s, Report report, KafkaProducer<String, byte[]> producer, QueryService service,
+      Indexer indexer, Embedder embedder, Chunker chunker, List<CorpusDocument> documents, List<String> queries,
+      Freshness idleFreshness, Percentiles idleHttp, int passages) throws Exception {
+    String version = fullRelease.getFileName().toString();
+    log.info("bench 6/6: FULL release {} while ingesting and searching", version);
+    Path target = Components.bundlesDir(s).resolve(version);
+    Files.createDirectories(target);
+    try (var files = Files.list(fullRelease)) {
+      for (Path f : files.toList()) {
+        Files.copy(f, target.resolve(f.getFileName()));
+      }
+    }
+    List<Long> searchNanos = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<String> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.concurrent.atomic.AtomicBoolean searching = new java.util.concurrent.atomic.AtomicBoolean(true);
+    URI uri = URI.create("http://127.0.0.1:" + service.port() + "/search");
+    Thread searcher = new Thread(() -> {
+      try (HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5)).build()) {
+        for (int i = 0; searching.get(); i++) {
+          long start = System.nanoTime();
+          try {
+            post(http, uri, queries.get(i % queries.size()));
+            searchNanos.add(System.nanoTime() - start);
+          } catch (Exception e) {
+            failures.add(e.getMessage());
+          }
+        }
+      }
+    }, "bench-full-release-searcher");
+    long start = System.nanoTime();
+    ModelRelease release = ReleasePublisher.publish(s, version, false);
+    searcher.start();
+    List<Long> freshNanos = new ArrayList<>();
+    long switchedAt;
+    try {
+      while (!service.search().serving().version().equals(version)) {
+        if (System.nanoTime() - start > Duration.ofHours(2).toNanos()) {
+          throw new IllegalStateException("release " + version + " was not switched to within 2 hours: "
+              + service.releases().map(r -> r.status().toString()).orElse("no release watcher"));
+        }
+        checkAlive(service, indexer);
+        Freshness probe = freshness(producer, service, indexer, embedder, chunker, documents, 1);
+        if (!service.search().serving().version().equals(version)) {
+          freshNanos.add(probe.searchable().p50()); // a probe that ended after the switch measured the new index
+        }
+      }
+      switchedAt = System.nanoTime();
+    } finally {
+      searching.set(false);
+      searcher.join(30_000);
+    }
+    double seconds = (switchedAt - start) / 1e9;
+    report.add("FULL release " + version + ": re-embed and switch", String.format(Locale.ROOT,
+        "%s; %.1f s from publishing to the switch, %.1f passages/s re-embedded (%d passages and the probes; "
+            + "indexer.reembed.max-rate %s)", release.getEmbeddingsTopic(), seconds, passages / seconds, passages,
+        s.string("indexer.reembed.max-rate")));
+    if (!freshNanos.isEmpty()) {
+      Percentiles during = Percentiles.of(freshNanos.stream().mapToLong(Long::longValue).toArray());
+      report.add("freshness while re-embedding p50 / max", String.format(Locale.ROOT,
+          "%.0f / %.0f ms (%d single documents); ratio to idle p50 = %.2f, max = %.2f", ms(during.p50()),
+          ms(during.max()), during.count(), during.p50() / (double) idleFreshness.searchable().p50(),
+          during.max() / (double) idleFreshness.searchable().max()));
+    }
+    long[] nanos = searchNanos.stream().mapToLong(Long::longValue).toArray();
+    if (nanos.length > 0) {
+      Percentiles during = Percentiles.of(nanos);
+      report.latency("hybrid over HTTP while re-embedding", during);
+      report.add("search over HTTP while re-embedding p50 / p99", String.format(Locale.ROOT,
+          "%.2f / %.2f ms (%d searches, %d failed); ratio to idle p50 = %.2f, p99 = %.2f", ms(during.p50()),
+          ms(during.p99()), during.count(), failures.size(), during.p50() / (double) idleHttp.p50(),
+          during.p99() / (double) idleHttp.p99()));
+    }
+    if (!failures.isEmpty()) {
+      throw new IllegalStateException(failures.size() + " searches failed during the FULL release, first: "
+          + failures.getFirst());
+    }
   }
 
   // ---- inputs ----
@@ -471,11 +572,16 @@ public final class PipelineBench {
    */
   private Freshness freshness(KafkaProducer<String, byte[]> producer, QueryService service, Indexer indexer,
       Embedder embedder, Chunker chunker, List<CorpusDocument> documents) throws InterruptedException {
-    String run = Long.toString(System.currentTimeMillis(), 36);
+    return freshness(producer, service, indexer, embedder, chunker, documents, freshDocs);
+  }
+
+  private Freshness freshness(KafkaProducer<String, byte[]> producer, QueryService service, Indexer indexer,
+      Embedder embedder, Chunker chunker, List<CorpusDocument> documents, int probes) throws InterruptedException {
+    String run = Long.toString(System.nanoTime(), 36);
     long version = System.currentTimeMillis();
-    long[] searchable = new long[freshDocs];
-    long[] bare = new long[freshDocs];
-    for (int i = 0; i < freshDocs; i++) {
+    long[] searchable = new long[probes];
+    long[] bare = new long[probes];
+    for (int i = 0; i < probes; i++) {
       String id = "bench-fresh-" + run + "-" + i;
       String title = "Freshness probe " + i;
       String body = "Freshness probe " + i + " of bench run " + run + ". "

@@ -83,7 +83,8 @@ public final class ReleaseEmbedders implements ReleaseFollower.Listener, AutoClo
   }
 
   /** One FULL version being embedded. */
-  private record Running(String version, String topic, String applicationId, KafkaStreams streams, Embedder embedder) {}
+  private record Running(String version, String topic, String applicationId, KafkaStreams streams, Embedder embedder,
+      Gauge lag) {}
 
   private final IndexerConfig indexer;
   private final Config config;
@@ -196,10 +197,10 @@ public final class ReleaseEmbedders implements ReleaseFollower.Listener, AutoClo
       embedder.close();
       throw e;
     }
-    running.put(version, new Running(version, topic, applicationId, streams, embedder));
-    Gauge.builder("d2search.reembed.lag", this, self -> self.lagOrNaN(version)).tag("version", version)
+    Gauge lag = Gauge.builder("d2search.reembed.lag", this, self -> self.lagOrNaN(version)).tag("version", version)
         .description("Passages a FULL release's embedder has still to embed (its lag on passages)")
         .register(registry);
+    running.put(version, new Running(version, topic, applicationId, streams, embedder, lag));
     log.info("Embedding every passage for model release {} ({}, parent {}) into {}, {}, as {}",
         release.getVersion(), release.getKind(), release.getParentVersion(), topic,
         config.maxRate() == 0 ? "with no rate limit" : "at most " + config.maxRate() + " passages/s", applicationId);
@@ -311,6 +312,7 @@ public final class ReleaseEmbedders implements ReleaseFollower.Listener, AutoClo
     if (r != null) {
       r.streams().close(ADMIN_TIMEOUT);
       r.embedder().close();
+      registry.remove(r.lag());
     }
     // Its stores and checkpoints: the application id is never reused for other vectors.
     deleteDirectory(indexer.stateDir().resolve(applicationId));

@@ -41,13 +41,19 @@ final class BenchCommand implements Callable<Integer> {
           + "(default: ${DEFAULT-VALUE}).")
   int freshDocs;
 
+  @Option(names = "--full-release", paramLabel = "DIR",
+      description = "Finally release this model bundle directory (other passage vectors than model.version's: another "
+          + "PMA head) as a FULL release and measure the re-embedding and switch, with freshness and search latency "
+          + "while it runs against their idle values.")
+  Path fullRelease;
+
   @Option(names = "--plot", paramLabel = "FILE.png",
       description = "Also draw search latency p50 and p99 per retrieval mode (in process) and over HTTP as a PNG.")
   Path plot;
 
   @Override
   public Integer call() throws Exception {
-    PipelineBench.Plan plan = new PipelineBench.Plan(corpus, docs, queries, queryCount, freshDocs);
+    PipelineBench.Plan plan = new PipelineBench.Plan(corpus, docs, queries, queryCount, freshDocs, fullRelease);
     PipelineBench.Report report = new PipelineBench(plan, config.settings()).run();
     System.out.println();
     System.out.println(report.markdown());

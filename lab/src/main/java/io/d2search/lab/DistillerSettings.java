@@ -36,7 +36,8 @@ final class DistillerSettings {
             Path.of(s.string("distiller.gate.judged")), s.string("distiller.gate.judged-split")),
         s.integer("distiller.threads"),
         new DistillerConfig.CanaryConfig(s.bool("distiller.canary.enabled"), s.integer("distiller.canary.min-impressions"),
-            s.integer("distiller.canary.max-impressions"), s.doubleValue("distiller.canary.alpha")));
+            s.integer("distiller.canary.max-impressions"), s.doubleValue("distiller.canary.alpha")),
+        io.d2search.events.ReleaseKind.valueOf(s.string("distiller.refresh.kind").toUpperCase(java.util.Locale.ROOT)));
   }
 
   /**

@@ -28,11 +28,13 @@ import java.util.Objects;
  * @param judged a relevance-judged split the gate also judges on (its {@link HeldOutRule} slice); null for none
  * @param threads intra-op threads of training (bounded, so search and ingestion keep their cores)
  * @param canary the online gate a release passes after the offline one
+ * @param kind what a refresh trains: {@code HEADS} the IEM head (the passage vectors stay), {@code FULL} the PMA
+ *     head too (a FULL release: the indexer re-embeds every passage)
  */
 public record DistillerConfig(Path stateDir, Path bundlesDir, int refreshEveryExamples, Duration refreshInterval,
     int minTrainingLists, double gateFraction, double validationFraction, int negatives, int denseNegatives,
     int negativeDepth, int epochs, double learningRate, int batchSize, long seed, LossConfig loss, GateConfig gate,
-    JudgedGate judged, int threads, CanaryConfig canary) {
+    JudgedGate judged, int threads, CanaryConfig canary, io.d2search.events.ReleaseKind kind) {
 
   /**
    * The online gate ({@link CanaryJudge}): a candidate that passed the offline gate is first published as the canary,
@@ -105,6 +107,7 @@ public record DistillerConfig(Path stateDir, Path bundlesDir, int refreshEveryEx
     Objects.requireNonNull(loss, "loss");
     Objects.requireNonNull(gate, "gate");
     Objects.requireNonNull(canary, "canary");
+    Objects.requireNonNull(kind, "kind");
     if (refreshEveryExamples < 1 || minTrainingLists < 1 || negatives < 1 || denseNegatives < 0
         || denseNegatives > negatives || negativeDepth < denseNegatives || epochs < 1 || batchSize < 1
         || !(learningRate > 0) || threads < 0) {
@@ -117,24 +120,36 @@ public record DistillerConfig(Path stateDir, Path bundlesDir, int refreshEveryEx
   public DistillerConfig withLearningRate(double value) {
     return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
         gateFraction, validationFraction, negatives, denseNegatives, negativeDepth, epochs, value, batchSize, seed,
-        loss, gate, judged, threads, canary);
+        loss, gate, judged, threads, canary, kind);
   }
 
   public DistillerConfig withCanary(CanaryConfig value) {
     return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
         gateFraction, validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize,
-        seed, loss, gate, judged, threads, value);
+        seed, loss, gate, judged, threads, value, kind);
+  }
+
+  public DistillerConfig withKind(io.d2search.events.ReleaseKind value) {
+    return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
+        gateFraction, validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize,
+        seed, loss, gate, judged, threads, canary, value);
+  }
+
+  public DistillerConfig withValidationFraction(double value) {
+    return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
+        gateFraction, value, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize, seed, loss, gate,
+        judged, threads, canary, kind);
   }
 
   public DistillerConfig withGate(GateConfig value) {
     return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
         gateFraction, validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize,
-        seed, loss, value, judged, threads, canary);
+        seed, loss, value, judged, threads, canary, kind);
   }
 
   public DistillerConfig withRefreshEveryExamples(int value) {
     return new DistillerConfig(stateDir, bundlesDir, value, refreshInterval, minTrainingLists, gateFraction,
         validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize, seed, loss,
-        gate, judged, threads, canary);
+        gate, judged, threads, canary, kind);
   }
 }

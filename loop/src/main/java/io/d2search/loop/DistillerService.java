@@ -55,19 +55,21 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The distiller service: the retraining loop's second stage. It follows {@code training-pairs} (the feedback join's
- * examples), {@code model-releases} (what serves) and {@code embeddings} (a replica of the serving index), and
- * every {@code refreshEveryExamples} new examples, or every {@code refreshInterval} when any arrived, or on
- * {@link #refreshNow()}, runs a {@link Refresh} in the background: one at a time, on bounded threads, so ingestion
- * and search never wait for it. A candidate the {@link ReleaseGate} passes is moved into the bundle store and
- * published on {@code model-releases} (stage CURRENT, kind HEADS), where the query services pick it up; a refused
- * one stays in {@code <state>/candidates/} for inspection, and the current release keeps serving.
+ * examples), {@code model-releases} (what serves, and the canary) and the embeddings topic the current release
+ * ranks with ({@code embeddings}, or a FULL release's {@code embeddings.<version>}: a replica of the serving index,
+ * which follows the release between refreshes), and every {@code refreshEveryExamples} new examples, or every
+ * {@code refreshInterval} when any arrived, or on {@link #refreshNow()}, runs a {@link Refresh} in the background: one
+ * at a time, on bounded threads, so ingestion and search never wait for it. A candidate the {@link ReleaseGate}
+ * passes is moved into the bundle store and published on {@code model-releases}: a HEADS one as the canary (judged
+ * online by the {@link CanaryJudge}, then promoted to CURRENT or rolled back), a FULL one as CURRENT; a refused one
+ * stays in {@code <state>/candidates/} for inspection, and the current release keeps serving.
  *
  * <p><b>State and crashes.</b> The feedback is the {@code training-pairs} topic itself, re-read from its beginning
  * at start (its retention is the replay window); the distiller's own state is {@code <state>/refreshes.jsonl}, one
  * {@link RefreshReport} per refresh, from which it knows how much feedback the last refresh saw. Bundles are written
  * to a temporary directory and renamed, then moved into the store, then published: a crash at any point leaves no
  * partial bundle visible, at worst a complete bundle that was never released, and the next refresh takes the next
- * version number.
+ * version number. Canary decisions are appended to {@code <state>/canaries.jsonl}.
  *
  * <p><b>Metrics</b>: {@code d2search.distiller.refreshes} (tag {@code decision}), {@code
  * d2search.distiller.refresh} (timer), gauges {@code d2search.distiller.feedback.lists}, {@code
@@ -118,8 +120,11 @@ public final class DistillerService implements AutoCloseable {
   private final Refresh refresh;
   private final Embedder embedder;
   private final ModelBundle base;
-  private final PassageIndex index;
-  private final EmbeddingsMaterializer materializer;
+  private final IndexConfig indexConfig;
+  private final String bootstrap;
+  private final Map<String, String> clientProps = new HashMap<>();
+  /** The replica of the vectors the current release ranks with; replaced when a FULL release changes them. */
+  private volatile Replica replica;
   private final FeedbackStore feedback = new FeedbackStore();
   private final TopicReader feedbackReader;
   private final TopicReader releaseReader;
@@ -179,15 +184,11 @@ public final class DistillerService implements AutoCloseable {
     this.lastRefreshAt = System.currentTimeMillis();
     restoreReports();
     restoreCanaryReports();
-    String bootstrap = String.valueOf(kafka.get(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG));
-    this.index = PassageIndex.open(config.stateDir().resolve("index").resolve(base.version()), base.version(),
-        indexConfig);
-    Map<String, String> clientProps = new HashMap<>();
+    this.bootstrap = String.valueOf(kafka.get(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG));
+    this.indexConfig = Objects.requireNonNull(indexConfig, "indexConfig");
     kafka.forEach((k, v) -> clientProps.put(k, String.valueOf(v)));
     clientProps.remove(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG);
-    // Its own registry: the replica's meters would collide with a query service's of the same names in one JVM.
-    this.materializer = EmbeddingsMaterializer.start(index, MaterializerConfig.defaults(bootstrap)
-        .withKafkaProperties(clientProps), new SimpleMeterRegistry());
+    this.replica = openReplica(Topics.EMBEDDINGS, base, embedder, false);
     this.feedbackReader = new TopicReader(kafka, Topics.TRAINING_PAIRS, "d2search-distiller-feedback", r -> {
       TrainingExample e = Topics.trainingExampleSerde().decode(r.value());
       judge.add(e);
@@ -242,21 +243,95 @@ public final class DistillerService implements AutoCloseable {
         config.bundlesDir());
   }
 
+  /**
+   * The replica of one vectors topic: what negatives are mined from and the gate ranks on.
+   *
+   * @param topic the embeddings topic it materialises
+   * @param bundle a bundle that embeds passages as the topic's vectors were embedded (its version may differ: a HEADS
+   *     release over them)
+   * @param embedder embeds queries (and, for training, the backbone's token states) into that space
+   * @param ownsEmbedder whether closing the replica closes the embedder (not the caller's base one)
+   */
+  private record Replica(String topic, ModelBundle bundle, Embedder embedder, PassageIndex index,
+      EmbeddingsMaterializer materializer, boolean ownsEmbedder) {
+    void close() {
+      materializer.close();
+      index.close();
+      if (ownsEmbedder) {
+        embedder.close();
+      }
+    }
+  }
+
+  private Replica openReplica(String topic, ModelBundle bundle, Embedder queries, boolean owns) {
+    String version = queries.info().version();
+    PassageIndex index = PassageIndex.open(config.stateDir().resolve("index").resolve(version), version, indexConfig);
+    try {
+      // Its own registry: the replica's meters would collide with a query service's of the same names in one JVM.
+      EmbeddingsMaterializer materializer = EmbeddingsMaterializer.start(index, MaterializerConfig.defaults(bootstrap)
+          .withTopic(topic).withKafkaProperties(clientProps), new SimpleMeterRegistry());
+      return new Replica(topic, bundle, queries, index, materializer, owns);
+    } catch (RuntimeException e) {
+      index.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Follows the current release's vectors: when it ranks over another embeddings topic than the replica's (a FULL
+   * release, or a roll-back to {@code embeddings}), a replica of that topic replaces this one. Only between
+   * refreshes; a release whose bundle does not verify leaves the replica as it is (and its refreshes fail, saying so).
+   */
+  private void followReleaseVectors() {
+    ModelRelease release = current.get();
+    String topic = release == null ? Topics.EMBEDDINGS : release.getEmbeddingsTopic();
+    Replica old = replica;
+    if (topic.equals(old.topic())) {
+      return;
+    }
+    Replica next;
+    if (topic.equals(Topics.EMBEDDINGS)) {
+      next = openReplica(topic, base, embedder, false);
+    } else {
+      ModelBundle bundle = store.open(URI.create(release.getBundleUri()), release.getSha256());
+      Embedder queries = bundle.embedder(embedder.config(),
+          topic.substring(Topics.EMBEDDINGS_VERSION_PREFIX.length()));
+      try {
+        next = openReplica(topic, bundle, queries, true);
+      } catch (RuntimeException e) {
+        queries.close();
+        throw e;
+      }
+    }
+    replica = next;
+    old.close();
+    log.info("Replica now follows {} (release {}), in place of {}", topic, release == null ? base.version()
+        : release.getVersion(), old.topic());
+  }
+
   /** Waits until the replica index, the feedback and the releases have been read up to where they were at start. */
   public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
-    return materializer.awaitCaughtUp(timeout)
+    return replica.materializer().awaitCaughtUp(timeout)
         && feedbackReader.awaitCaughtUp(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))
         && releaseReader.awaitCaughtUp(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
   }
 
   private boolean caughtUp() {
-    return materializer.caughtUp() && feedbackReader.caughtUp() && releaseReader.caughtUp();
+    return replica.materializer().caughtUp() && feedbackReader.caughtUp() && releaseReader.caughtUp();
   }
 
   private void maybeRefresh() {
     try {
-      if (running.get() != null || !caughtUp()) {
+      if (running.get() != null || !feedbackReader.caughtUp() || !releaseReader.caughtUp()) {
+        return;
+      }
+      synchronized (this) { // refreshNow starts refreshes under the same lock: never a switch under a refresh
+        if (running.get() == null) {
+          followReleaseVectors();
+        }
+      }
+      if (!caughtUp()) {
         return;
       }
       if (canary.get() != null) {
@@ -308,20 +383,21 @@ public final class DistillerService implements AutoCloseable {
         running.set(null);
         return report;
       }
-      if (release != null && !release.getEmbeddingsTopic().equals(Topics.EMBEDDINGS)) {
-        // Its replica is materialised from embeddings: training and gating a HEADS candidate over other vectors
-        // would judge it on vectors it will never rank.
+      Replica space = replica;
+      String topic = release == null ? Topics.EMBEDDINGS : release.getEmbeddingsTopic();
+      if (!topic.equals(space.topic())) {
+        // Training and gating over other vectors than the current release ranks with would judge a candidate on
+        // vectors it will never rank; the replica follows the release between refreshes.
         report = new RefreshReport(version, parentVersion, started, 0, received, 0, 0, 0,
-            RefreshReport.Decision.SKIPPED, "the current release " + parentVersion + " ranks over "
-                + release.getEmbeddingsTopic() + "; the distiller refreshes HEADS over " + Topics.EMBEDDINGS + " only",
-            Map.of());
+            RefreshReport.Decision.SKIPPED, "the current release " + parentVersion + " ranks over " + topic
+                + "; the replica still holds " + space.topic() + " (it follows between refreshes)", Map.of());
         record(report);
         running.set(null);
         return report;
       }
-      ModelBundle parent = parent(release);
+      ModelBundle parent = parent(release, space);
       Path out = config.stateDir().resolve("candidates").resolve(version);
-      Refresh.Outcome outcome = refresh.run(parent, embedder, index, lists, version, out);
+      Refresh.Outcome outcome = refresh.run(parent, space.embedder(), space.index(), lists, version, out);
       double seconds = (System.currentTimeMillis() - started) / 1000.0;
       if (outcome.candidate() == null) {
         report = new RefreshReport(version, parentVersion, started, seconds, received, outcome.trainLists(),
@@ -332,7 +408,7 @@ public final class DistillerService implements AutoCloseable {
             outcome.validationLists(), outcome.heldOutLists(), RefreshReport.Decision.REJECTED, outcome.reason(),
             outcome.metrics());
       } else {
-        publish(outcome.candidate(), parentVersion, outcome);
+        publish(outcome.candidate(), parentVersion, outcome, space);
         report = new RefreshReport(version, parentVersion, started, (System.currentTimeMillis() - started) / 1000.0,
             received, outcome.trainLists(), outcome.validationLists(), outcome.heldOutLists(),
             RefreshReport.Decision.RELEASED, outcome.reason(), outcome.metrics());
@@ -349,25 +425,24 @@ public final class DistillerService implements AutoCloseable {
     return report;
   }
 
-  /** The current release's bundle, verified against the release's checksum; the base bundle before any release. */
-  private ModelBundle parent(ModelRelease release) {
+  /**
+   * The current release's bundle, verified against the release's checksum (the base bundle before any release); it
+   * must embed passages as the replica's vectors were embedded.
+   */
+  private ModelBundle parent(ModelRelease release, Replica space) {
     if (release == null || release.getVersion().equals(base.version())) {
       return base;
     }
-    if (release.getKind() != ReleaseKind.HEADS) {
-      throw new IllegalStateException("the current release " + release.getVersion() + " is " + release.getKind()
-          + ": this distiller's index holds version " + base.version() + " vectors; restart it on the new version");
-    }
     ModelBundle bundle = store.open(URI.create(release.getBundleUri()), release.getSha256());
-    if (!bundle.passageVectorsId().equals(base.passageVectorsId())) {
+    if (!bundle.passageVectorsId().equals(space.bundle().passageVectorsId())) {
       throw new IllegalStateException("the current release " + release.getVersion() + " embeds passages unlike "
-          + base.version() + ", whose vectors this distiller's index holds; restart it on the new version");
+          + space.bundle().version() + ", whose vectors the replica of " + space.topic() + " holds");
     }
     return bundle;
   }
 
   /** Moves the candidate into the bundle store, then publishes it as the current release. */
-  private void publish(ModelBundle candidate, String parentVersion, Refresh.Outcome verdict) {
+  private void publish(ModelBundle candidate, String parentVersion, Refresh.Outcome verdict, Replica space) {
     Path target = store.dirOf(candidate.version());
     try {
       Files.createDirectories(config.bundlesDir());
@@ -385,19 +460,24 @@ public final class DistillerService implements AutoCloseable {
     // Verifies what readers will load, as they will load it.
     ModelBundle stored = store.open(store.uriOf(candidate.version()), candidate.checksum());
     Map<String, Double> metrics = new HashMap<>(verdict.metrics());
-    boolean asCanary = config.canary().enabled();
+    // The bundle says what it is: the same passage vectors as the index's (HEADS) or other ones (FULL).
+    ReleaseKind kind = stored.passageVectorsId().equals(space.bundle().passageVectorsId()) ? ReleaseKind.HEADS
+        : ReleaseKind.FULL;
+    // Interleaving needs both rankings over one index: a FULL release skips the canary.
+    boolean asCanary = config.canary().enabled() && kind == ReleaseKind.HEADS;
     ModelRelease release = ModelRelease.newBuilder().setVersion(stored.version()).setParentVersion(parentVersion)
         .setBundleUri(store.uriOf(stored.version()).toString()).setSha256(stored.checksum())
-        .setKind(ReleaseKind.HEADS).setStage(asCanary ? ReleaseStage.CANARY : ReleaseStage.CURRENT)
-        .setEmbeddingsTopic(Topics.EMBEDDINGS).setMetrics(metrics).setTs(Instant.now()).build();
+        .setKind(kind).setStage(asCanary ? ReleaseStage.CANARY : ReleaseStage.CURRENT)
+        .setEmbeddingsTopic(kind == ReleaseKind.HEADS ? space.topic() : Topics.embeddingsTopicOf(stored.version()))
+        .setMetrics(metrics).setTs(Instant.now()).build();
     send(asCanary ? Topics.CANARY_RELEASE : Topics.CURRENT_RELEASE, release);
     if (asCanary) {
       canary.set(release);
-      log.info("Released {} (HEADS, from {}) as the canary: {}", stored.version(), parentVersion, verdict.reason());
     } else {
       current.set(release);
-      log.info("Released {} (HEADS, from {}): {}", stored.version(), parentVersion, verdict.reason());
     }
+    log.info("Released {} ({}, from {}){}: {}", stored.version(), kind, parentVersion,
+        asCanary ? " as the canary" : "", verdict.reason());
   }
 
   /** Sends a release (null: a tombstone) under a stage's key and waits for the broker's acknowledgement. */
@@ -450,18 +530,8 @@ public final class DistillerService implements AutoCloseable {
     log.info("{}", report.describe());
     Counter.builder("d2search.distiller.canary.decisions").tag("decision", report.decision().name().toLowerCase())
         .description("Canary releases promoted or rolled back").register(registry).increment();
-    synchronized (canaryReports) {
-      canaryReports.addLast(report);
-      while (canaryReports.size() > REPORTS_SHOWN) {
-        canaryReports.removeFirst();
-      }
-    }
-    try {
-      Files.writeString(canariesFile, JSON.writeValueAsString(report) + "\n", StandardCharsets.UTF_8,
-          StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.SYNC);
-    } catch (IOException e) {
-      log.warn("Cannot append to {}: {}", canariesFile, e.toString());
-    }
+    keepLatest(canaryReports, report);
+    appendJsonLine(canariesFile, report);
   }
 
   private static void copyTree(Path from, Path to) throws IOException {
@@ -506,67 +576,63 @@ public final class DistillerService implements AutoCloseable {
         .description("Refreshes by decision").register(registry).increment();
     receivedAtLastRefresh = report.feedbackReceived();
     lastRefreshAt = report.startedAt();
-    synchronized (reports) {
-      reports.addLast(report);
-      while (reports.size() > REPORTS_SHOWN) {
-        reports.removeFirst();
-      }
-    }
-    try {
-      Files.writeString(reportsFile, JSON.writeValueAsString(report) + "\n", StandardCharsets.UTF_8,
-          StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.SYNC);
-    } catch (IOException e) {
-      log.warn("Cannot append to {}: {}", reportsFile, e.toString());
-    }
+    keepLatest(reports, report);
+    appendJsonLine(reportsFile, report);
   }
 
   private void restoreReports() {
-    if (!Files.exists(reportsFile)) {
-      return;
-    }
-    try {
-      for (String line : Files.readAllLines(reportsFile, StandardCharsets.UTF_8)) {
-        if (line.isBlank()) {
-          continue;
-        }
-        RefreshReport r;
-        try {
-          r = JSON.readValue(line, RefreshReport.class);
-        } catch (IOException e) {
-          log.warn("Ignoring an unreadable line of {} (a crash while appending?): {}", reportsFile, e.getMessage());
-          continue;
-        }
-        reports.addLast(r);
-        while (reports.size() > REPORTS_SHOWN) {
-          reports.removeFirst();
-        }
-        receivedAtLastRefresh = r.feedbackReceived();
-        lastRefreshAt = r.startedAt();
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException("Cannot read " + reportsFile, e);
-    }
+    readJsonLines(reportsFile, RefreshReport.class, r -> {
+      keepLatest(reports, r);
+      receivedAtLastRefresh = r.feedbackReceived();
+      lastRefreshAt = r.startedAt();
+    });
   }
 
   private void restoreCanaryReports() {
-    if (!Files.exists(canariesFile)) {
+    readJsonLines(canariesFile, CanaryReport.class, r -> keepLatest(canaryReports, r));
+  }
+
+  /** Adds to a list of the latest {@value #REPORTS_SHOWN} reports. */
+  private static <T> void keepLatest(Deque<T> latest, T report) {
+    synchronized (latest) {
+      latest.addLast(report);
+      while (latest.size() > REPORTS_SHOWN) {
+        latest.removeFirst();
+      }
+    }
+  }
+
+  /** Each line of a JSON-lines file as a record; an unreadable line (a crash while appending) is skipped. */
+  private static <T> void readJsonLines(Path file, Class<T> type, java.util.function.Consumer<T> each) {
+    if (!Files.exists(file)) {
       return;
     }
     try {
-      for (String line : Files.readAllLines(canariesFile, StandardCharsets.UTF_8)) {
+      for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+        if (line.isBlank()) {
+          continue;
+        }
+        T value;
         try {
-          if (!line.isBlank()) {
-            canaryReports.addLast(JSON.readValue(line, CanaryReport.class));
-          }
+          value = JSON.readValue(line, type);
         } catch (IOException e) {
-          log.warn("Ignoring an unreadable line of {} (a crash while appending?): {}", canariesFile, e.getMessage());
+          log.warn("Ignoring an unreadable line of {} (a crash while appending?): {}", file, e.getMessage());
+          continue;
         }
-        while (canaryReports.size() > REPORTS_SHOWN) {
-          canaryReports.removeFirst();
-        }
+        each.accept(value);
       }
     } catch (IOException e) {
-      throw new UncheckedIOException("Cannot read " + canariesFile, e);
+      throw new UncheckedIOException("Cannot read " + file, e);
+    }
+  }
+
+  /** Appends one record as a JSON line, synced: what a restart reads back. */
+  private static void appendJsonLine(Path file, Object value) {
+    try {
+      Files.writeString(file, JSON.writeValueAsString(value) + "\n", StandardCharsets.UTF_8,
+          StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.SYNC);
+    } catch (IOException e) {
+      log.warn("Cannot append to {}: {}", file, e.toString());
     }
   }
 
@@ -588,7 +654,9 @@ public final class DistillerService implements AutoCloseable {
     synchronized (canaryReports) {
       decided = new ArrayList<>(canaryReports);
     }
-    return new Status(serving, base.version(), index.size(), caughtUp(), feedback.size(), feedback.received(),
+    Replica space = replica;
+    return new Status(serving, space.embedder().info().version(), space.index().size(), caughtUp(), feedback.size(),
+        feedback.received(),
         feedback.received() - receivedAtLastRefresh, running.get(), shown, liveCanary, decided);
   }
 
@@ -608,7 +676,6 @@ public final class DistillerService implements AutoCloseable {
     feedbackReader.close();
     releaseReader.close();
     producer.close(Duration.ofSeconds(5));
-    materializer.close();
-    index.close();
+    replica.close();
   }
 }

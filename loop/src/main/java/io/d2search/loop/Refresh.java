@@ -1,5 +1,6 @@
 package io.d2search.loop;
 
+import io.d2search.events.ReleaseKind;
 import io.d2search.bundle.ModelBundle;
 import io.d2search.bundle.TrainingWindow;
 import io.d2search.data.BeirDataset;
@@ -33,8 +34,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One refresh of the IEM head from click feedback (a HEADS candidate: the backbone and PMA stay the parent's, so the
- * index's passage vectors stay valid):
+ * One refresh from click feedback: of the IEM head (a HEADS candidate: the backbone and PMA stay the parent's, so the
+ * index's passage vectors stay valid), or with {@code distiller.refresh.kind=full} of the PMA head too (a FULL
+ * candidate, judged over an index of its own vectors):
  *
  * <ol>
  *   <li>splits the feedback by query text ({@link HeldOutRule}): the gate's slice, never trained on; a validation
@@ -134,8 +136,9 @@ public final class Refresh {
           + " held-out feedback queries; the gate needs " + config.gate().minQueries()
           + " (distiller.gate.min-queries)");
     }
-    log.info("Refresh {} from {}: {} training, {} validation, {} gate lists over {} passages", version,
-        parent.version(), train.size(), validation.size(), gate.size(), documentText.size());
+    boolean full = config.kind() == ReleaseKind.FULL;
+    log.info("Refresh {} ({}) from {}: {} training, {} validation, {} gate lists over {} passages", version,
+        config.kind(), parent.version(), train.size(), validation.size(), gate.size(), documentText.size());
 
     IemHead.Input input = parent.manifest().iem() != null ? parent.manifest().iem().inputKind()
         : IemHead.Input.INTERACTION_ONLY;
@@ -157,7 +160,7 @@ public final class Refresh {
     HeadsSpec spec = HeadsSpec.of(parent.manifest().dimension(), parent.manifest().pooling().heads() != null
         ? parent.manifest().pooling().heads() : ModelBundle.VERSION_ZERO_HEADS, input);
     TrainerConfig trainer = TrainerConfig.defaults().withEpochs(config.epochs()).withBatchSize(config.batchSize())
-        .withLearningRate(config.learningRate()).withSeed(config.seed()).withTrainPma(false)
+        .withLearningRate(config.learningRate()).withSeed(config.seed()).withTrainPma(full)
         .withProgress(TrainerConfig.Progress.LOG);
     TrainingWindow window = new TrainingWindow(FEEDBACK, io.d2search.schemas.Topics.TRAINING_PAIRS, null,
         train.size() + validation.size() + gate.size(), true, gate.size(), "query-hash", null,
@@ -168,14 +171,83 @@ public final class Refresh {
         validationSet.size() > 0 ? validationSet : trainSet, out);
     ModelBundle candidate = result.bundle();
     ReleaseGate releaseGate = new ReleaseGate(config.gate(), config.seed());
-    PassageRanker current = ranking.ranker(parent.iem().orElse(null));
-    PassageRanker next = ranking.ranker(candidate.iem().orElseThrow());
-    ReleaseGate.Verdict verdict = releaseGate.judge(gate, index, embedder::embed, current, next, ranking.mode());
-    ReleaseGate.Verdict judged = config.judged() == null ? null : releaseGate.judgeJudged(
-        judgedHeldOut(config.judged(), gateSlice), index, embedder::embed, current, next, ranking.mode());
+    ReleaseGate.Side current = new ReleaseGate.Side(index, embedder::embed,
+        ranking.ranker(parent.iem().orElse(null)));
+    ReleaseGate.Verdict verdict;
+    ReleaseGate.Verdict judged;
+    if (candidate.passageVectorsId().equals(parent.passageVectorsId())) {
+      ReleaseGate.Side next = new ReleaseGate.Side(index, embedder::embed,
+          ranking.ranker(candidate.iem().orElseThrow()));
+      verdict = releaseGate.judge(gate, current, next, ranking.mode());
+      judged = config.judged() == null ? null : releaseGate.judgeJudged(judgedHeldOut(config.judged(), gateSlice),
+          current, next, ranking.mode());
+    } else {
+      // Other passage vectors: the candidate is judged as it would serve, over an index of its own vectors.
+      Path gateIndex = config.stateDir().resolve("gate-index").resolve(version);
+      try (Embedder candidateEmbedder = candidate.embedder(embedder.config());
+          PassageIndex candidateIndex = reembed(index, candidateEmbedder, gateIndex)) {
+        ReleaseGate.Side next = new ReleaseGate.Side(candidateIndex, candidateEmbedder::embed,
+            ranking.ranker(candidate.iem().orElseThrow()));
+        verdict = releaseGate.judge(gate, current, next, ranking.mode());
+        judged = config.judged() == null ? null : releaseGate.judgeJudged(judgedHeldOut(config.judged(), gateSlice),
+            current, next, ranking.mode());
+      } finally {
+        deleteRecursively(gateIndex);
+      }
+    }
     Outcome outcome = new Outcome(candidate, verdict, judged, train.size(), validation.size(), gate.size(), null);
     log.info("Refresh {}: gate {}: {}", version, outcome.passed() ? "passed" : "refused", outcome.reason());
     return outcome;
+  }
+
+  /**
+   * Every passage of the replica embedded by a candidate with other passage vectors, into a fresh index at
+   * {@code dir} (stamped with the candidate's version): what the query service would search once the indexer has
+   * re-embedded everything for the release.
+   */
+  private static PassageIndex reembed(PassageIndex replica, Embedder candidate, Path dir) {
+    deleteRecursively(dir);
+    List<io.d2search.index.StoredPassage> passages = new ArrayList<>();
+    replica.forEachPassage(passages::add);
+    String version = candidate.info().version();
+    PassageIndex out = PassageIndex.open(dir, version, replica.config());
+    try {
+      long started = System.nanoTime();
+      int batch = 32;
+      for (int from = 0; from < passages.size(); from += batch) {
+        List<io.d2search.index.StoredPassage> slice = passages.subList(from, Math.min(passages.size(), from + batch));
+        List<float[]> vectors = candidate.embed(slice.stream().map(p -> EmbedText.of(p.title(), p.text())).toList());
+        for (int i = 0; i < slice.size(); i++) {
+          io.d2search.index.StoredPassage p = slice.get(i);
+          List<Float> values = new ArrayList<>(vectors.get(i).length);
+          for (float v : vectors.get(i)) {
+            values.add(v);
+          }
+          out.upsert(p.passageId(), io.d2search.events.PassageEmbedding.newBuilder().setDocId(p.docId()).setN(p.n())
+              .setModelVersion(version).setVector(values).setTextHash(p.textHash()).setTitle(p.title())
+              .setText(p.text()).setDocVersion(p.docVersion()).setUrl(p.url()).build());
+        }
+      }
+      out.commit(Map.of());
+      out.refresh();
+      log.info("Embedded {} passages with candidate {} for the gate in {} s", passages.size(), version,
+          (System.nanoTime() - started) / 1_000_000_000);
+      return out;
+    } catch (RuntimeException e) {
+      out.close();
+      throw e;
+    }
+  }
+
+  private static void deleteRecursively(Path dir) {
+    if (!java.nio.file.Files.exists(dir)) {
+      return;
+    }
+    try (var walk = java.nio.file.Files.walk(dir)) {
+      walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   /** {@code training.data.source} of a bundle trained on click feedback. */

@@ -88,14 +88,8 @@ public final class ReleaseGate {
    */
   public Verdict judge(List<FeedbackList> heldOut, PassageIndex index, Function<String, float[]> embed,
       PassageRanker current, PassageRanker candidate, RetrievalMode mode) {
-    List<Graded> graded = heldOut.stream().map(list -> {
-      Map<String, Double> gains = new HashMap<>();
-      for (int p = 0; p < list.positives().size(); p++) {
-        gains.put(list.positives().get(p), config.weight(list.positiveRanks().get(p)));
-      }
-      return new Graded(list.query(), gains);
-    }).toList();
-    return judge(graded, "held-out feedback queries", Hit::passageId, index, embed, current, candidate, mode);
+    return judge(feedbackGains(heldOut), "held-out feedback queries", Hit::passageId, index, embed, current,
+        candidate, mode);
   }
 
   /**
@@ -104,7 +98,24 @@ public final class ReleaseGate {
    */
   public Verdict judgeJudged(List<JudgedQuery> queries, PassageIndex index, Function<String, float[]> embed,
       PassageRanker current, PassageRanker candidate, RetrievalMode mode) {
-    List<Graded> graded = queries.stream().map(q -> {
+    return judge(judgedGains(queries), "held-out judged queries", Hit::docId, index, embed, current, candidate,
+        mode);
+  }
+
+  /** Each click a gain of its inverse examination propensity. */
+  private List<Graded> feedbackGains(List<FeedbackList> heldOut) {
+    return heldOut.stream().map(list -> {
+      Map<String, Double> gains = new HashMap<>();
+      for (int p = 0; p < list.positives().size(); p++) {
+        gains.put(list.positives().get(p), config.weight(list.positiveRanks().get(p)));
+      }
+      return new Graded(list.query(), gains);
+    }).toList();
+  }
+
+  /** Each relevant document a gain of its grade. */
+  private static List<Graded> judgedGains(List<JudgedQuery> queries) {
+    return queries.stream().map(q -> {
       Map<String, Double> gains = new HashMap<>();
       q.grades().forEach((doc, grade) -> {
         if (grade > 0) {
@@ -113,7 +124,28 @@ public final class ReleaseGate {
       });
       return new Graded(q.query(), gains);
     }).toList();
-    return judge(graded, "held-out judged queries", Hit::docId, index, embed, current, candidate, mode);
+  }
+
+  /**
+   * One model as the query service would serve it: its index of passage vectors, its query encoder, its ranker. A
+   * HEADS candidate shares the current release's index and encoder; a FULL one brings its own.
+   */
+  public record Side(PassageIndex index, Function<String, float[]> embed, PassageRanker ranker) {
+    public Side {
+      Objects.requireNonNull(index, "index");
+      Objects.requireNonNull(embed, "embed");
+      Objects.requireNonNull(ranker, "ranker");
+    }
+  }
+
+  /** {@link #judge(List, PassageIndex, Function, PassageRanker, PassageRanker, RetrievalMode)} over two indexes. */
+  public Verdict judge(List<FeedbackList> heldOut, Side current, Side candidate, RetrievalMode mode) {
+    return judge(feedbackGains(heldOut), "held-out feedback queries", Hit::passageId, current, candidate, mode);
+  }
+
+  /** {@link #judgeJudged(List, PassageIndex, Function, PassageRanker, PassageRanker, RetrievalMode)} over two indexes. */
+  public Verdict judgeJudged(List<JudgedQuery> queries, Side current, Side candidate, RetrievalMode mode) {
+    return judge(judgedGains(queries), "held-out judged queries", Hit::docId, current, candidate, mode);
   }
 
   /** A query and the gain of each relevant id (passage or document). */
@@ -121,6 +153,11 @@ public final class ReleaseGate {
 
   private Verdict judge(List<Graded> heldOut, String what, Function<Hit, String> idOf, PassageIndex index,
       Function<String, float[]> embed, PassageRanker current, PassageRanker candidate, RetrievalMode mode) {
+    return judge(heldOut, what, idOf, new Side(index, embed, current), new Side(index, embed, candidate), mode);
+  }
+
+  private Verdict judge(List<Graded> heldOut, String what, Function<Hit, String> idOf, Side current, Side candidate,
+      RetrievalMode mode) {
     int k = config.k();
     int n = heldOut.size();
     if (n < config.minQueries()) {
@@ -131,18 +168,17 @@ public final class ReleaseGate {
     double[] cand = new double[n];
     double curRecall = 0;
     double candRecall = 0;
-    try (PassageSearcher searcher = index.searcher()) {
+    try (PassageSearcher currentSearcher = current.index().searcher();
+        PassageSearcher candidateSearcher = candidate.index().searcher()) {
       for (int i = 0; i < n; i++) {
         Graded q = heldOut.get(i);
         Map<String, Double> gains = q.gains();
         // Ask for more than k passages: ranked by document, a document counts once, at its best passage.
         PassageRanker.Query query = new PassageRanker.Query(q.query(), null, mode,
             Math.min(PassageIndex.MAX_K, 4 * k), Filter.NONE, true);
-        if (query.needsVector(current) || query.needsVector(candidate)) {
-          query = query.withVector(embed.apply(q.query()));
-        }
-        List<String> a = ids(searcher, current.rank(searcher, query), idOf);
-        List<String> b = ids(searcher, candidate.rank(searcher, query), idOf);
+        List<String> a = ids(currentSearcher, current.ranker().rank(currentSearcher, encoded(query, current)), idOf);
+        List<String> b = ids(candidateSearcher,
+            candidate.ranker().rank(candidateSearcher, encoded(query, candidate)), idOf);
         cur[i] = ndcg(a, gains, k);
         cand[i] = ndcg(b, gains, k);
         curRecall += recall(a, gains, k) / n;
@@ -164,6 +200,11 @@ public final class ReleaseGate {
                 + "recall@%d %.4f vs %.4f", what, k, candNdcg, curNdcg, d.mean(), d.low(), d.high(), k, candRecall,
                 curRecall);
     return new Verdict(n, curNdcg, candNdcg, d.low(), d.high(), curRecall, candRecall, better && guarded, reason);
+  }
+
+  /** The query with the side's query vector, when its ranker needs one. */
+  private static PassageRanker.Query encoded(PassageRanker.Query query, Side side) {
+    return query.needsVector(side.ranker()) ? query.withVector(side.embed().apply(query.text())) : query;
   }
 
   /** The ranking's ids, best first, each once (a document at its best passage). */

@@ -238,6 +238,35 @@ class DistillerServiceIT {
       assertThat(service.status().serving()).isEqualTo(released.version());
       assertThat(config.stateDir().resolve("candidates").resolve(released.version())).doesNotExist();
     }
+
+    // A FULL refresh trains the PMA head too: judged over an index of its own vectors, released FULL into its own
+    // embeddings topic; the replica then follows that topic (which no indexer fills here, so nothing trains on it).
+    // No validation slice: early stopping then watches the training loss, so the heads surely move (on a validation
+    // slice this small they may not, and an unchanged PMA is rightly released as HEADS).
+    try (DistillerService service = start(accepting.withKind(ReleaseKind.FULL).withValidationFraction(0))) {
+      assertThat(service.awaitCaughtUp(Duration.ofSeconds(120))).isTrue();
+      String parent = service.status().serving();
+      RefreshReport full = service.refreshNow().get(600, TimeUnit.SECONDS);
+      assertThat(full.decision()).as(full.describe()).isEqualTo(RefreshReport.Decision.RELEASED);
+      assertThat(full.metrics()).containsKeys("gate.ndcg.current", "gate.ndcg.candidate");
+      ModelBundle stored = ModelBundle.load(config.bundlesDir().resolve(full.version()));
+      assertThat(stored.passageVectorsId()).isNotEqualTo(base.passageVectorsId());
+      List<ModelRelease> releases = releases();
+      ModelRelease r = releases.get(releases.size() - 1);
+      assertThat(r.getVersion()).isEqualTo(full.version());
+      assertThat(r.getParentVersion()).isEqualTo(parent);
+      assertThat(r.getKind()).isEqualTo(ReleaseKind.FULL);
+      assertThat(r.getEmbeddingsTopic()).isEqualTo(Topics.embeddingsTopicOf(full.version()));
+      assertThat(config.stateDir().resolve("gate-index").resolve(full.version())).doesNotExist();
+      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (!service.status().embeddingVersion().equals(full.version())) {
+        assertThat(System.nanoTime()).as("the replica follows the FULL release's vectors").isLessThan(deadline);
+        Thread.sleep(200);
+      }
+      RefreshReport next = service.refreshNow().get(60, TimeUnit.SECONDS);
+      assertThat(next.decision()).as(next.describe()).isEqualTo(RefreshReport.Decision.SKIPPED);
+      assertThat(next.parent()).isEqualTo(full.version());
+    }
   }
 
   private static boolean passes(Map<String, Double> metrics, String prefix, DistillerConfig.GateConfig gate) {
@@ -251,7 +280,8 @@ class DistillerServiceIT {
     return new DistillerConfig(dir.resolve("distiller"), dir.resolve("bundles"), 1_000_000, Duration.ofDays(1), 20,
         0.3, 0.15, 3, 2, 20, 2, 1e-3, 8, 0, LossConfig.d2llm(),
         new DistillerConfig.GateConfig(15, 0.0, 0.02, 10, 1),
-        new DistillerConfig.JudgedGate(scifact(), "train"), 1, DistillerConfig.CanaryConfig.OFF);
+        new DistillerConfig.JudgedGate(scifact(), "train"), 1, DistillerConfig.CanaryConfig.OFF,
+        io.d2search.events.ReleaseKind.HEADS);
   }
 
   private static Path scifact() {
