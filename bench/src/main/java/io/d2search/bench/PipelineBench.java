@@ -161,6 +161,7 @@ public final class PipelineBench {
     QuerySet queries = loadQueries(corpusFile, documents);
     Path slice = writeCorpus(documents, tmp.resolve("bench-corpus.jsonl"));
     int batch = s.integer("embed.max-batch");
+    int steps = fullRelease == null ? 5 : 6;
 
     Report report = new Report();
     report.add("machine", String.format(Locale.ROOT, "%d cores (Runtime.availableProcessors()), %s %s, JDK %s",
@@ -194,7 +195,7 @@ public final class PipelineBench {
       report.add("queries", queries.texts().size() + " from " + queries.source());
 
       // 1. Baseline: the bare ONNX session over the same passage texts, batched as the indexer batches.
-      log.info("bench 1/5: bare ONNX embedding of {} passages", passageTexts.size());
+      log.info("bench 1/{}: bare ONNX embedding of {} passages", steps, passageTexts.size());
       List<String> texts = List.copyOf(passageTexts.values());
       long bareNanos = bareEmbed(embedder, texts, batch);
       double bareRate = texts.size() / (bareNanos / 1e9);
@@ -202,7 +203,7 @@ public final class PipelineBench {
           bareRate, texts.size(), bareNanos / 1e9));
 
       // 2. The whole pipeline: broker, chunker and embedder apps (exactly-once), materialiser, Lucene index.
-      log.info("bench 2/5: full pipeline through an embedded broker");
+      log.info("bench 2/{}: full pipeline through an embedded broker", steps);
       EmbeddedKafka kafka = life.add(EmbeddedKafka.start(tmp.resolve("kafka"), 0));
       s = s.with("kafka.bootstrap.servers", kafka.bootstrapServers());
       TopicSetup.forIndexer(s);
@@ -230,7 +231,7 @@ public final class PipelineBench {
           pipelineRate, expected.size(), pipelineNanos / 1e9, pipelineRate / bareRate));
 
       // 3. Freshness: one new document at a time, from the produce call until all its passages are searchable.
-      log.info("bench 3/5: freshness of {} single documents", freshDocs);
+      log.info("bench 3/{}: freshness of {} single documents", steps, freshDocs);
       KafkaProducer<String, byte[]> producer = life.add(producer(kafka.bootstrapServers()));
       Freshness fresh = freshness(producer, service, indexer, embedder, chunker, documents);
       report.add("freshness produce→searchable p50 / max", String.format(Locale.ROOT,
@@ -240,7 +241,7 @@ public final class PipelineBench {
           fresh.searchable().p50() / (double) fresh.bareEmbed().p50()));
 
       // 4. Search latency: in process (query embedding, HNSW, stored fields, impression) and over HTTP.
-      log.info("bench 4/5: search latency over {} queries", queries.texts().size());
+      log.info("bench 4/{}: search latency over {} queries", steps, queries.texts().size());
       Map<RetrievalMode, Percentiles> byMode = searchByMode(service.search(), queries.texts(), true);
       Percentiles inProcess = byMode.get(service.search().config().mode());
       Percentiles overHttp;
@@ -277,7 +278,7 @@ public final class PipelineBench {
       }
 
       // 5. HNSW against exact search over the same query vectors.
-      log.info("bench 5/5: HNSW vs exact search");
+      log.info("bench 5/{}: HNSW vs exact search", steps);
       HnswQuality quality = hnswQuality(service.index(), embedder.embed(queries.texts()));
       report.add("HNSW search p50 (k=" + K + ", vector given)", String.format(Locale.ROOT, "%.3f ms",
           ms(quality.hnsw().p50())));
@@ -333,6 +334,11 @@ public final class PipelineBench {
     }, "bench-full-release-searcher");
     long start = System.nanoTime();
     ModelRelease release = ReleasePublisher.publish(s, version, false);
+    if (release.getKind() != io.d2search.events.ReleaseKind.FULL
+        || release.getEmbeddingsTopic().equals(Topics.EMBEDDINGS)) {
+      throw new IllegalArgumentException(fullRelease + " embeds passages as model.version does (a "
+          + release.getKind() + " release): --full-release needs a bundle with other passage vectors");
+    }
     searcher.start();
     List<Long> freshNanos = new ArrayList<>();
     long switchedAt;
@@ -354,10 +360,11 @@ public final class PipelineBench {
       searcher.join(30_000);
     }
     double seconds = (switchedAt - start) / 1e9;
+    int reembedded = service.index().size(); // the release's index at the switch: the corpus and every probe so far
     report.add("FULL release " + version + ": re-embed and switch", String.format(Locale.ROOT,
-        "%s; %.1f s from publishing to the switch, %.1f passages/s re-embedded (%d passages and the probes; "
-            + "indexer.reembed.max-rate %s)", release.getEmbeddingsTopic(), seconds, passages / seconds, passages,
-        s.string("indexer.reembed.max-rate")));
+        "%s; %.1f s from publishing to the switch, %.1f passages/s re-embedded (%d passages: the %d of the corpus "
+            + "and the probes; indexer.reembed.max-rate %s)", release.getEmbeddingsTopic(), seconds,
+        reembedded / seconds, reembedded, passages, s.string("indexer.reembed.max-rate")));
     if (!freshNanos.isEmpty()) {
       Percentiles during = Percentiles.of(freshNanos.stream().mapToLong(Long::longValue).toArray());
       report.add("freshness while re-embedding p50 / max", String.format(Locale.ROOT,

@@ -64,6 +64,13 @@ public final class ReleaseEmbedders implements ReleaseFollower.Listener, AutoClo
   private static final Logger log = LoggerFactory.getLogger(ReleaseEmbedders.class);
   private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(30);
   private static final Duration RETIRE_CHECK = Duration.ofSeconds(5);
+  /**
+   * The longest one throttled batch may wait for the rate: the wait happens inside the task's open transaction, which
+   * must commit well within {@link #TRANSACTION_TIMEOUT}.
+   */
+  static final Duration MAX_BATCH_WAIT = Duration.ofSeconds(15);
+  /** The re-embedding applications' producer transaction timeout (Kafka Streams' exactly-once default is 10 s). */
+  static final Duration TRANSACTION_TIMEOUT = Duration.ofSeconds(60);
 
   /**
    * How FULL releases are embedded.
@@ -104,6 +111,12 @@ public final class ReleaseEmbedders implements ReleaseFollower.Listener, AutoClo
     this.config = Objects.requireNonNull(config, "config");
     this.registry = Objects.requireNonNull(registry, "registry");
     this.deadLetterMaxBytes = deadLetterMaxBytes;
+    if (config.maxRate() > 0 && indexer.embedMaxBatch() / config.maxRate() > MAX_BATCH_WAIT.toSeconds()) {
+      throw new IllegalArgumentException("indexer.reembed.max-rate " + config.maxRate() + " is too low for "
+          + "embed.max-batch " + indexer.embedMaxBatch() + ": one batch would wait "
+          + Math.round(indexer.embedMaxBatch() / config.maxRate()) + " s inside a transaction; use at least "
+          + (double) indexer.embedMaxBatch() / MAX_BATCH_WAIT.toSeconds() + " (or 0 for no limit)");
+    }
     this.admin = Admin.create(new StreamsConfig(Indexer.streamsConfig(indexer, indexer.embedderApplicationId()))
         .getAdminConfigs("d2search-releases"));
     this.retirer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -186,6 +199,12 @@ public final class ReleaseEmbedders implements ReleaseFollower.Listener, AutoClo
           deadLetterMaxBytes, topic, new PassageRate(config.maxRate()));
       java.util.Properties properties = Indexer.streamsConfig(indexer, applicationId);
       properties.put(UnproducibleRecordHandler.REGISTRY_CONFIG, registry);
+      // A throttled batch waits inside the task's transaction: one batch per poll, so the thread commits between
+      // batches, and a transaction timeout that outlasts the longest wait (MAX_BATCH_WAIT) with room to spare.
+      properties.putIfAbsent(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig
+          .MAX_POLL_RECORDS_CONFIG), indexer.embedMaxBatch());
+      properties.putIfAbsent(StreamsConfig.producerPrefix(org.apache.kafka.clients.producer.ProducerConfig
+          .TRANSACTION_TIMEOUT_CONFIG), (int) TRANSACTION_TIMEOUT.toMillis());
       streams = new KafkaStreams(topology, properties);
       streams.setUncaughtExceptionHandler(e -> {
         log.error("Stream thread of {} failed; replacing it", applicationId, e);
