@@ -47,9 +47,14 @@ import org.slf4j.LoggerFactory;
  * exactly the vectors the embedder produced: the query's straight from {@link Embedder#embed}, the passages' as
  * indexed. Without an IEM (model version 0) or when a request turns it off, the first-stage order is the answer.
  *
- * <p><b>Hot swap.</b> The re-ranker is a {@link ServingModel} that {@link #adopt} replaces whole (a model release
- * with a new IEM head over the same passage vectors). Each search reads it once, so no search mixes two versions,
- * and its result and impression name the version that ranked it.
+ * <p><b>Hot swap.</b> What ranks is a {@link ServingModel} that {@link #adopt} replaces whole (a model release with
+ * a new IEM head over the same passage vectors), or {@link #switchTo} with another {@link VectorSpace} (a FULL
+ * release). Each search reads it once, so no search mixes two versions, and its result and impression name the
+ * version that ranked it.
+ *
+ * <p><b>Canary.</b> With a canary release set ({@link #setCanary}), a share of the searches that re-rank
+ * ({@link SearchConfig#canaryShare()}) is answered by team-draft interleaving ({@link TeamDraft}) of the serving
+ * model's ranking and the canary's over the same candidates; the impression names the canary and each result's team.
  *
  * <p>Events are best effort: a failed send is logged and counted ({@code d2search.events.failed}, tag
  * {@code topic}), never an error of the search. With no producer, impressions and clicks are off. An impression
