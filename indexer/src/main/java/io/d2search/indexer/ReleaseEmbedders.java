@@ -164,12 +164,12 @@ public final class ReleaseEmbedders implements ReleaseFollower.Listener, AutoClo
       latestCaughtUpSince = -1;
       return; // the indexer's own model's vectors: embedded already
     }
-    if (!topic.startsWith(Topics.EMBEDDINGS_VERSION_PREFIX)) {
+    String version = Topics.versionOfEmbeddingsTopic(topic);
+    if (version == null) {
       log.warn("Ignored model release {}: its embeddings topic {} is not {}<version>", release.getVersion(), topic,
           Topics.EMBEDDINGS_VERSION_PREFIX);
       return;
     }
-    String version = topic.substring(Topics.EMBEDDINGS_VERSION_PREFIX.length());
     if (!running.containsKey(version)) {
       try {
         start(release, version, topic);
@@ -303,11 +303,9 @@ public final class ReleaseEmbedders implements ReleaseFollower.Listener, AutoClo
     Set<String> versions = new java.util.LinkedHashSet<>(runningOlder);
     try {
       for (String name : admin.listTopics().names().get(ADMIN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-        if (name.startsWith(Topics.EMBEDDINGS_VERSION_PREFIX)) {
-          String v = name.substring(Topics.EMBEDDINGS_VERSION_PREFIX.length());
-          if (!v.equals(latestVersion)) {
-            versions.add(v);
-          }
+        String v = Topics.versionOfEmbeddingsTopic(name);
+        if (v != null && !v.equals(latestVersion)) {
+          versions.add(v);
         }
       }
     } catch (InterruptedException e) {

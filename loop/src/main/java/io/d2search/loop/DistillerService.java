@@ -294,8 +294,7 @@ public final class DistillerService implements AutoCloseable {
       next = openReplica(topic, base, embedder, false);
     } else {
       ModelBundle bundle = store.open(URI.create(release.getBundleUri()), release.getSha256());
-      Embedder queries = bundle.embedder(embedder.config(),
-          topic.substring(Topics.EMBEDDINGS_VERSION_PREFIX.length()));
+      Embedder queries = bundle.embedder(embedder.config(), Topics.versionOfEmbeddingsTopic(topic));
       try {
         next = openReplica(topic, bundle, queries, true);
       } catch (RuntimeException e) {

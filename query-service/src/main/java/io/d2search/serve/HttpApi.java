@@ -367,10 +367,11 @@ public final class HttpApi implements AutoCloseable {
   }
 
   private void models(Context ctx) throws Exception {
-    PassageIndex index = search.index();
+    ServingModel serving = search.serving(); // once: the fields below describe one model over one index
+    PassageIndex index = serving.space().index();
     Map<String, Object> indexInfo = new LinkedHashMap<>();
     indexInfo.put("modelVersion", index.modelVersion());
-    indexInfo.put("topic", search.serving().space().topic());
+    indexInfo.put("topic", serving.space().topic());
     indexInfo.put("passages", index.size());
     indexInfo.put("hnswM", index.config().hnswM());
     indexInfo.put("hnswBeamWidth", index.config().hnswBeamWidth());
@@ -388,7 +389,6 @@ public final class HttpApi implements AutoCloseable {
     retrieval.put("vectorWeight", config.fusion().vectorWeight());
     retrieval.put("keywordWeight", config.fusion().keywordWeight());
     retrieval.put("depth", config.rerankDepth());
-    ServingModel serving = search.serving(); // once: the fields below describe one model
     Map<String, Object> rerankInfo = new LinkedHashMap<>();
     rerankInfo.put("enabled", serving.iem() != null);
     rerankInfo.put("version", serving.version());
@@ -410,7 +410,7 @@ public final class HttpApi implements AutoCloseable {
       canary.put("share", search.config().canaryShare());
     }
     releaseInfo.put("canary", canary);
-    json(ctx, HttpStatus.OK.getCode(), Map.of("model", search.model(), "index", indexInfo, "retrieval", retrieval,
+    json(ctx, HttpStatus.OK.getCode(), Map.of("model", serving.space().embedder().info(), "index", indexInfo, "retrieval", retrieval,
         "rerank", rerankInfo, "releases", releaseInfo));
   }
 

@@ -41,16 +41,14 @@ public final class QueryService implements AutoCloseable {
 
   private static final Duration PRODUCER_CLOSE_TIMEOUT = Duration.ofSeconds(5);
 
-  private final PassageIndex index;
   private final EmbeddingsMaterializer materializer;
   private final SearchService search;
   private final HttpApi http;
   private final ReleaseWatcher releases; // null: not following model-releases
   private final Deque<AutoCloseable> resources;
 
-  private QueryService(PassageIndex index, EmbeddingsMaterializer materializer, SearchService search, HttpApi http,
+  private QueryService(EmbeddingsMaterializer materializer, SearchService search, HttpApi http,
       ReleaseWatcher releases, Deque<AutoCloseable> resources) {
-    this.index = index;
     this.materializer = materializer;
     this.search = search;
     this.http = http;
@@ -168,7 +166,7 @@ public final class QueryService implements AutoCloseable {
         log.info("Following {} for releases of model {} (bundles from {})", Topics.MODEL_RELEASES, version,
             releases.store());
       }
-      return new QueryService(index, materializer, search, http, watcher, started);
+      return new QueryService(materializer, search, http, watcher, started);
     } catch (RuntimeException | Error e) {
       closeAll(started, e);
       throw e;

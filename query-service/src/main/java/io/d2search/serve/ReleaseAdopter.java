@@ -224,7 +224,7 @@ public final class ReleaseAdopter {
     if (topic.equals(Topics.EMBEDDINGS)) {
       return initial.version();
     }
-    return topic.substring(Topics.EMBEDDINGS_VERSION_PREFIX.length());
+    return Topics.versionOfEmbeddingsTopic(topic);
   }
 
   /** Why a release with other passage vectors cannot be built; null when it can. */
@@ -238,7 +238,7 @@ public final class ReleaseAdopter {
     if (!bundle.version().equals(version)) {
       return "release " + version + " names bundle " + bundle.directory() + ", which is version " + bundle.version();
     }
-    if (!topic.equals(Topics.EMBEDDINGS) && !topic.startsWith(Topics.EMBEDDINGS_VERSION_PREFIX)) {
+    if (!topic.equals(Topics.EMBEDDINGS) && Topics.versionOfEmbeddingsTopic(topic) == null) {
       return "release " + version + " names embeddings topic " + topic + ", not " + Topics.EMBEDDINGS_VERSION_PREFIX
           + "<version>";
     }

@@ -85,6 +85,15 @@ public final class Topics {
     return EMBEDDINGS_VERSION_PREFIX + version;
   }
 
+  /**
+   * The version whose vectors a topic of {@link #embeddingsTopicOf} holds; null for {@link #EMBEDDINGS} and any other
+   * topic.
+   */
+  public static String versionOfEmbeddingsTopic(String topic) {
+    return topic.startsWith(EMBEDDINGS_VERSION_PREFIX) && topic.length() > EMBEDDINGS_VERSION_PREFIX.length()
+        ? topic.substring(EMBEDDINGS_VERSION_PREFIX.length()) : null;
+  }
+
   public static AvroSerde<DocumentEvent> documentSerde() {
     return AvroSerde.of(DocumentEvent.class);
   }

@@ -280,6 +280,9 @@ class AvroSerdeTest {
   @Test
   void eachFullVersionHasItsOwnEmbeddingsTopic() {
     assertThat(Topics.embeddingsTopicOf("loop-3")).isEqualTo("embeddings.loop-3");
+    assertThat(Topics.versionOfEmbeddingsTopic("embeddings.loop-3")).isEqualTo("loop-3");
+    assertThat(Topics.versionOfEmbeddingsTopic(Topics.EMBEDDINGS)).isNull();
+    assertThat(Topics.versionOfEmbeddingsTopic("passages")).isNull();
     assertThatThrownBy(() -> Topics.embeddingsTopicOf("a/b")).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> Topics.embeddingsTopicOf("")).isInstanceOf(IllegalArgumentException.class);
   }
