@@ -30,6 +30,7 @@ public final class Main implements Runnable {
   /** {@link #commandLine()} over another root command (the lab's, which adds its commands to these). */
   public static CommandLine commandLine(Object root) {
     CommandLine cmd = new CommandLine(root);
+    cmd.setCaseInsensitiveEnumValuesAllowed(true); // --extra-refreshes full, as settings spell kinds
     cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       java.util.Optional<String> inUse = addressInUse(e);
       if (inUse.isPresent()) {

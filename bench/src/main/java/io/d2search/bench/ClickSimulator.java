@@ -88,6 +88,12 @@ public final class ClickSimulator {
           + "more), %d refused (4xx), %d failed, %.1f s", searches, clicks, relevantClicks, longClicks, refused,
           failed, seconds);
     }
+
+    /** Both runs' figures together. */
+    public Report plus(Report other) {
+      return new Report(searches + other.searches, clicks + other.clicks, relevantClicks + other.relevantClicks,
+          longClicks + other.longClicks, refused + other.refused, failed + other.failed, seconds + other.seconds);
+    }
   }
 
   private final URI base;

@@ -3,6 +3,7 @@ package io.d2search.lab;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.d2search.events.ReleaseKind;
 import io.d2search.loop.DistillerService;
 import io.d2search.loop.RefreshReport;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -17,7 +18,8 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * The distiller's HTTP endpoint: {@code GET /status} (what serves, the feedback held, the latest refresh reports),
- * {@code POST /refresh} (start a refresh now, 202 with its version; or the running one's), {@code GET /metrics}
+ * {@code POST /refresh[?kind=heads|full]} (start a refresh of that kind now, by default {@code distiller.refresh.kind};
+ * 202 with its version, or the running one's; 400 for another kind), {@code GET /metrics}
  * (Prometheus), {@code GET /health} (200 once its replica and feedback have caught up, else 503). Other methods
  * answer 405, other paths 404, each with a JSON message. The JDK's server: a handful of operator calls.
  */
@@ -29,7 +31,11 @@ final class DistillerHttp implements AutoCloseable {
     this.server = server;
   }
 
-  static DistillerHttp start(String host, int port, DistillerService service, PrometheusMeterRegistry registry) {
+  /**
+   * @param defaultKind what {@code POST /refresh} trains when it names no kind ({@code distiller.refresh.kind})
+   */
+  static DistillerHttp start(String host, int port, DistillerService service, ReleaseKind defaultKind,
+      PrometheusMeterRegistry registry) {
     HttpServer server;
     try {
       server = HttpServer.create(new InetSocketAddress(host, port), 0);
@@ -51,7 +57,12 @@ final class DistillerHttp implements AutoCloseable {
           }
           case "/refresh" -> {
             if (allowed(exchange, method, "POST")) {
-              CompletableFuture<RefreshReport> refresh = service.refreshNow();
+              ReleaseKind kind = kind(exchange.getRequestURI().getRawQuery(), defaultKind);
+              if (kind == null) {
+                json(exchange, 400, Map.of("error", "kind must be heads or full, e.g. POST /refresh?kind=full"));
+                return;
+              }
+              CompletableFuture<RefreshReport> refresh = service.refreshNow(kind);
               json(exchange, 202, Map.of("refreshing", String.valueOf(service.status().running()),
                   "done", refresh.isDone()));
             }
@@ -83,6 +94,31 @@ final class DistillerHttp implements AutoCloseable {
     });
     server.start();
     return new DistillerHttp(server);
+  }
+
+  /** The kind asked for ({@code kind=heads|full}); the configured one when not asked; null when not a kind. */
+  private static ReleaseKind kind(String query, ReleaseKind defaultKind) {
+    if (query == null || query.isEmpty()) {
+      return defaultKind;
+    }
+    ReleaseKind asked = defaultKind;
+    for (String pair : query.split("&")) {
+      int eq = pair.indexOf('=');
+      String name = eq < 0 ? pair : pair.substring(0, eq);
+      if (!name.equals("kind")) {
+        continue;
+      }
+      String value = eq < 0 ? "" : java.net.URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+      asked = switch (value.toLowerCase(java.util.Locale.ROOT)) {
+        case "heads" -> ReleaseKind.HEADS;
+        case "full" -> ReleaseKind.FULL;
+        default -> null;
+      };
+      if (asked == null) {
+        return null;
+      }
+    }
+    return asked;
   }
 
   private static boolean allowed(HttpExchange exchange, String method, String expected) throws IOException {

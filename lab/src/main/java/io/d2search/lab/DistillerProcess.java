@@ -41,7 +41,8 @@ final class DistillerProcess implements AutoCloseable {
       service = DistillerService.start(config, DistillerSettings.ranking(s), kafka, base, embedder,
           DistillerSettings.index(s), texts -> TeacherFactory.forDistill(s, texts, TeacherFactory.cacheDir(s)),
           registry);
-      DistillerHttp http = DistillerHttp.start(s.string("http.host"), s.integer("distiller.port"), service, registry);
+      DistillerHttp http = DistillerHttp.start(s.string("http.host"), s.integer("distiller.port"), service,
+          config.kind(), registry);
       return new DistillerProcess(embedder, service, http);
     } catch (RuntimeException | Error e) {
       if (service != null) {

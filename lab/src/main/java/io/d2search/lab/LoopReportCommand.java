@@ -92,6 +92,16 @@ final class LoopReportCommand implements Callable<Integer> {
           + "(default: ${DEFAULT-VALUE}).")
   int queriesPerRound;
 
+  @Option(names = "--users-per-query", defaultValue = "1",
+      description = "Simulated users who search each query of a round, each clicking on their own (default: "
+          + "${DEFAULT-VALUE}).")
+  int usersPerQuery;
+
+  @Option(names = "--extra-refreshes", split = ",", paramLabel = "KIND",
+      description = "After the rounds, one more refresh of each kind (heads, full) over the same feedback, with the "
+          + "teacher's cache warm: what each costs alone, e.g. --extra-refreshes heads,full.")
+  List<io.d2search.events.ReleaseKind> extraRefreshes = List.of();
+
   @Option(names = "--seed", defaultValue = "0", description = "Seeds the simulated users.")
   long seed;
 
@@ -108,10 +118,15 @@ final class LoopReportCommand implements Callable<Integer> {
   /** One row: the model serving after a round (round 0: before any). */
   record Row(int round, int queries, int clicks, int feedbackLists, RefreshReport refresh, Double candidateNdcg,
       String serving, double ndcgAll, double ndcgUnseen, int unseenQueries, Double clickToReleaseSeconds,
-      Latency idle, Latency duringRefresh) {
+      Latency idle, Latency duringRefresh, io.d2search.events.ReleaseKind kind, double peakResidentGb) {
     Row withLatency(Latency idleLatency, Latency refreshLatency) {
       return new Row(round, queries, clicks, feedbackLists, refresh, candidateNdcg, serving, ndcgAll, ndcgUnseen,
-          unseenQueries, clickToReleaseSeconds, idleLatency, refreshLatency);
+          unseenQueries, clickToReleaseSeconds, idleLatency, refreshLatency, kind, peakResidentGb);
+    }
+
+    Row withRefresh(io.d2search.events.ReleaseKind refreshKind, double peakGb) {
+      return new Row(round, queries, clicks, feedbackLists, refresh, candidateNdcg, serving, ndcgAll, ndcgUnseen,
+          unseenQueries, clickToReleaseSeconds, idle, duringRefresh, refreshKind, peakGb);
     }
   }
 
@@ -258,8 +273,12 @@ final class LoopReportCommand implements Callable<Integer> {
           });
         }
         long roundStart = System.currentTimeMillis();
-        ClickSimulator.Report clicks = users.run(new ClickSimulator.Plan(queries, qrels, 10, 1.0, 0.8, 0.05, 20,
-            seed + round, null), n -> { });
+        ClickSimulator.Report clicks = null;
+        for (int u = 0; u < usersPerQuery; u++) {
+          ClickSimulator.Report one = users.run(new ClickSimulator.Plan(queries, qrels, 10, 1.0, 0.8, 0.05, 20,
+              seed + round + 1000L * u, null), n -> { });
+          clicks = clicks == null ? one : clicks.plus(one);
+        }
         clicksSoFar += clicks.clicks();
         System.out.printf("round %d: %d searches, %d clicks (%d on relevant results, %d long), %d refused, %d failed%n",
             round, clicks.searches(), clicks.clicks(), clicks.relevantClicks(), clicks.longClicks(), clicks.refused(),
@@ -268,33 +287,17 @@ final class LoopReportCommand implements Callable<Integer> {
         Thread.sleep(s.longValue("feedback.window-ms") + s.longValue("feedback.grace-ms") + 1000);
         measure(round, 0, 0, 0, null, null, service, test, clickedRelevant, null);
         awaitFeedbackSettled(loop);
-        // Search latency as users see it, idle and while the refresh trains (the budget: within 1.5x).
-        List<String> probeQueries = new ArrayList<>(test.queries().values());
-        Latency idle = new Probe(URI.create("http://127.0.0.1:" + service.port()), probeQueries, 300).finish();
-        Probe busy = new Probe(URI.create("http://127.0.0.1:" + service.port()), probeQueries, 0);
-        RefreshReport report;
-        Latency during;
-        try {
-          report = loop.refreshNow().get(2, TimeUnit.HOURS);
-        } finally {
-          during = busy.stop();
-        }
-        Double clickToRelease = null;
-        if (report.decision() == RefreshReport.Decision.RELEASED) {
-          awaitServing(service, report.version());
-          clickToRelease = (System.currentTimeMillis() - roundStart) / 1000.0;
-        }
-        // What the gate decided about, measured where it cannot look: the candidate on the test split.
-        Double candidate = null;
-        Path candidateDir = report.decision() == RefreshReport.Decision.RELEASED
-            ? Components.bundlesDir(s).resolve(report.version())
-            : distiller.stateDir().resolve("candidates").resolve(report.version());
-        if (report.decision() == RefreshReport.Decision.RELEASED || report.decision() == RefreshReport.Decision.REJECTED) {
-          candidate = testNdcg(service, embedder, DistillerSettings.ranking(s),
-              ModelBundle.load(candidateDir).iem().orElseThrow(), test);
-        }
-        Row row = measure(round, clicks.searches(), clicksSoFar, loop.status().feedbackLists(), report, candidate,
-            service, test, clickedRelevant, clickToRelease).withLatency(idle, during);
+        Row row = refreshAndMeasure(new Round(round, clicks.searches(), clicksSoFar, roundStart, distiller.kind()), loop,
+            service, embedder, s, distiller, test, clickedRelevant);
+        rows.add(row);
+        print(row);
+      }
+      // Refreshes over the same feedback, with the teacher's cache warm: what a refresh of each kind costs alone.
+      int round = rows.getLast().round();
+      for (io.d2search.events.ReleaseKind extra : extraRefreshes) {
+        round++;
+        Row row = refreshAndMeasure(new Round(round, 0, clicksSoFar, System.currentTimeMillis(), extra), loop,
+            service, embedder, s, distiller, test, clickedRelevant);
         rows.add(row);
         print(row);
       }
@@ -309,6 +312,61 @@ final class LoopReportCommand implements Callable<Integer> {
       plot(rows, plot);
     }
     return 0;
+  }
+
+  /** A round's refresh: what was clicked before it, and what it trains. */
+  private record Round(int number, int searches, int clicksSoFar, long startedAt,
+      io.d2search.events.ReleaseKind kind) { }
+
+  /** Runs the round's refresh with search latency probed idle and meanwhile, and measures what serves after it. */
+  private Row refreshAndMeasure(Round round, DistillerService loop, QueryService service, Embedder embedder,
+      Settings s, DistillerConfig distiller, BeirDataset test, Set<String> clickedRelevant) throws Exception {
+    // Search latency as users see it, idle and while the refresh trains (the budget: within 1.5x).
+    List<String> probeQueries = new ArrayList<>(test.queries().values());
+    Latency idle = new Probe(URI.create("http://127.0.0.1:" + service.port()), probeQueries, 300).finish();
+    Probe busy = new Probe(URI.create("http://127.0.0.1:" + service.port()), probeQueries, 0);
+    RefreshReport report;
+    Latency during;
+    try {
+      report = loop.refreshNow(round.kind()).get(2, TimeUnit.HOURS);
+    } finally {
+      during = busy.stop();
+    }
+    boolean released = report.decision() == RefreshReport.Decision.RELEASED;
+    Double clickToRelease = null;
+    // A FULL release serves once an indexer has re-embedded the corpus, which this report does not run (bench
+    // --full-release measures that): only a HEADS release is waited for.
+    if (released && round.kind() == io.d2search.events.ReleaseKind.HEADS) {
+      awaitServing(service, report.version());
+      clickToRelease = (System.currentTimeMillis() - round.startedAt()) / 1000.0;
+    }
+    // What the gate decided about, measured where it cannot look: the candidate on the test split. A FULL candidate
+    // ranks over vectors of its own, which this report does not build (the indexer would): not measured.
+    Double candidate = null;
+    Path candidateDir = released ? Components.bundlesDir(s).resolve(report.version())
+        : distiller.stateDir().resolve("candidates").resolve(report.version());
+    if ((released || report.decision() == RefreshReport.Decision.REJECTED)
+        && round.kind() == io.d2search.events.ReleaseKind.HEADS) {
+      candidate = testNdcg(service, embedder, DistillerSettings.ranking(s),
+          ModelBundle.load(candidateDir).iem().orElseThrow(), test);
+    }
+    return measure(round.number(), round.searches(), round.clicksSoFar(), loop.status().feedbackLists(), report,
+        candidate, service, test, clickedRelevant, clickToRelease).withLatency(idle, during)
+        .withRefresh(round.kind(), peakResidentGb());
+  }
+
+  /** The JVM's peak resident memory so far (VmHWM), in GB; NaN where /proc does not say. */
+  static double peakResidentGb() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmHWM:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) / (1024.0 * 1024.0);
+        }
+      }
+    } catch (IOException | NumberFormatException e) {
+      // not Linux: not measured
+    }
+    return Double.NaN;
   }
 
   /** Test-split nDCG@10 of what serves now, on all judged test queries and on the unseen ones. */
@@ -337,7 +395,7 @@ final class LoopReportCommand implements Callable<Integer> {
       }
     }
     return new Row(round, queries, clicks, lists, refresh, candidate, serving, all / n,
-        u == 0 ? Double.NaN : unseen / u, u, clickToRelease, null, null);
+        u == 0 ? Double.NaN : unseen / u, u, clickToRelease, null, null, null, Double.NaN);
   }
 
   /** Test-split nDCG@10 of a re-ranker over the service's index, ranked as the service ranks (no impressions). */
@@ -428,8 +486,8 @@ final class LoopReportCommand implements Callable<Integer> {
     StringBuilder t = new StringBuilder();
     t.append("| round | queries clicked | clicks (total) | feedback lists | refresh | gate nDCG@10 current → candidate "
         + "[95% CI of gain] | candidate's test nDCG@10 | serving | test nDCG@10 all | unseen (n) | refresh s | "
-        + "click → release s | search p50/p99 ms idle → during refresh |\n");
-    t.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        + "click → release s | search p50/p99 ms idle → during refresh | JVM peak RSS GB |\n");
+    t.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (Row r : rows) {
       RefreshReport f = r.refresh();
       String gate = f == null || f.metrics().isEmpty() ? "" : gate(f.metrics(), "gate.", "feedback")
@@ -438,13 +496,13 @@ final class LoopReportCommand implements Callable<Integer> {
       String latency = r.idle() == null ? "" : String.format(Locale.ROOT, "%.1f/%.1f → %.1f/%.1f (%d searches)",
           r.idle().p50(), r.idle().p99(), r.duringRefresh().p50(), r.duringRefresh().p99(),
           r.duringRefresh().searches());
-      t.append(String.format(Locale.ROOT, "| %d | %d | %d | %d | %s | %s | %s | %s | %.4f | %.4f (%d) | %s | %s | %s |%n",
+      t.append(String.format(Locale.ROOT, "| %d | %d | %d | %d | %s | %s | %s | %s | %.4f | %.4f (%d) | %s | %s | %s | %s |%n",
           r.round(), r.queries(), r.clicks(), r.feedbackLists(), f == null ? "" : f.version() + " "
-              + f.decision().name().toLowerCase(Locale.ROOT), gate,
+              + r.kind().name().toLowerCase(Locale.ROOT) + " " + f.decision().name().toLowerCase(Locale.ROOT), gate,
           r.candidateNdcg() == null ? "" : String.format(Locale.ROOT, "%.4f", r.candidateNdcg()), r.serving(), r.ndcgAll(), r.ndcgUnseen(),
           r.unseenQueries(), f == null ? "" : String.format(Locale.ROOT, "%.0f", f.seconds()),
           r.clickToReleaseSeconds() == null ? "" : String.format(Locale.ROOT, "%.0f", r.clickToReleaseSeconds()),
-          latency));
+          latency, Double.isNaN(r.peakResidentGb()) ? "" : String.format(Locale.ROOT, "%.1f", r.peakResidentGb())));
     }
     return t.toString();
   }

@@ -56,12 +56,14 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The retraining loop end to end, every service as the demo wires it, on a slice of SciFact: documents ingested
  * through the indexer; simulated users search and click judged training queries over HTTP; the feedback join turns
- * that into training pairs; the distiller refreshes on its own once enough arrived, and releases (its gate told to
- * accept any candidate: the gate's decisions are DistillerServiceIT's subject, the release path is this test's) as
- * the canary; the query service interleaves it with version 0 in every re-ranked search; simulated users click again,
- * the feedback join credits each click to the model that picked it, and the distiller promotes or rolls back the
- * canary on a sign test, which the query service follows; searches run throughout, none failing, none empty; a
- * release whose checksum does not match its bundle is refused and the serving model stays.
+ * that into training pairs; asked over its HTTP endpoint, the distiller refreshes the IEM head and releases (its gate
+ * told to accept any candidate: the gate's decisions are DistillerServiceIT's subject, the release path is this
+ * test's) as the canary; the query service interleaves it with version 0 in every re-ranked search; simulated users
+ * click again, the feedback join credits each click to the model that picked it, and the distiller promotes or rolls
+ * back the canary on a sign test, which the query service follows; a release whose checksum does not match its bundle
+ * is refused and the serving model stays; then a FULL refresh (the PMA head too) is released over vectors of its own,
+ * the indexer re-embeds every passage into them and the query service switches to its new index, every passage there
+ * exactly once. Searches run throughout, none failing, none empty.
  */
 @ExtendWith(TestKafka.DockerCondition.class)
 class LoopIT {
@@ -101,7 +103,12 @@ class LoopIT {
           .with("model.provider", "CPU").with("teacher.cache-dir", dir.resolve("teacher"))
           .with("feedback.window-ms", 3000).with("feedback.grace-ms", 1000)
           .with("search.clicks-per-minute", 1_000_000)
-          .with("distiller.refresh.every-examples", 25).with("distiller.min-training-lists", 10)
+          // Refreshes when the test asks (POST /refresh), as an operator does: one that started by itself after the
+          // canary's verdict would race the FULL refresh below. DistillerServiceIT's first refresh starts by itself.
+          .with("distiller.refresh.every-examples", Integer.MAX_VALUE).with("distiller.min-training-lists", 10)
+          // No validation slice: early stopping watches the training loss, so a FULL refresh surely moves the PMA head
+          // (on a validation slice this small it may not, and an unchanged PMA is rightly released as HEADS).
+          .with("distiller.validation-fraction", 0).with("indexer.reembed.max-rate", 0)
           .with("distiller.gate.min-queries", 3).with("distiller.gate.margin", -1)
           .with("distiller.gate.recall-tolerance", 1).with("distiller.epochs", 2).with("distiller.negatives", 3)
           .with("distiller.dense-negatives", 2).with("distiller.negative-depth", 20).with("distiller.batch-size", 8)
@@ -113,7 +120,7 @@ class LoopIT {
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       ModelBundle bundle = Components.serviceBundle(s);
       try (Embedder embedder = Components.serviceEmbedder(s, bundle);
-          Indexer indexer = new Indexer(Components.indexer(s), embedder, registry)) {
+          Indexer indexer = Components.newIndexer(s, embedder, registry)) {
         indexer.start();
         try (QueryService service = Components.startQueryService(s, bundle, embedder, registry, indexer);
             FeedbackJob feedback = Components.feedback(s, registry);
@@ -155,8 +162,12 @@ class LoopIT {
             assertThat(clicks.failed()).isZero();
             assertThat(clicks.relevantClicks()).isGreaterThan(QUERIES / 2);
 
-            // The distiller refreshes by itself once 25 examples arrived; what passes goes out as the canary.
+            // A refresh (the configured kind, HEADS); what passes goes out as the canary.
             DistillerService loop = distiller.service();
+            URI distillerBase = URI.create("http://127.0.0.1:" + distiller.port());
+            awaitFeedback(loop, 25);
+            assertThat(JSON.readTree(post(distillerBase.resolve("/refresh"), Map.of())).path("refreshing").asText())
+                .isEqualTo("loop-1");
             long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
             while (service.search().canary().isEmpty()) {
               assertThat(System.nanoTime()).as("a canary served within 10 minutes; distiller: %s", loop.status())
@@ -231,7 +242,42 @@ class LoopIT {
               Thread.sleep(200);
             }
             assertThat(service.search().serving().version()).isEqualTo(serving);
-            Thread.sleep(1000); // a few more searches after the refusal
+            // The distiller refuses it too: it keeps training from, and gating against, the release that serves.
+            while (!registry.scrape().contains("d2search_distiller_releases_refused_total")) {
+              assertThat(System.nanoTime()).as("the distiller refuses the forged release").isLessThan(refusedBy);
+              Thread.sleep(200);
+            }
+
+            // An operator asks for a FULL refresh: the PMA head trains too, the gate judges the candidate over an index
+            // of its own vectors, and it goes out as the current release over embeddings.<v>; the indexer re-embeds
+            // every live passage into that topic and the query service switches once its new index covers the old.
+            List<String> passagesBefore = passageIds(service);
+            assertThat(passagesBefore).doesNotHaveDuplicates().hasSize(service.index().size());
+            HttpResponse<String> refused = send(distillerBase.resolve("/refresh?kind=bogus"), Map.of());
+            assertThat(refused.statusCode()).isEqualTo(400);
+            assertThat(JSON.readTree(refused.body()).path("error").asText()).contains("heads or full");
+            String full = JSON.readTree(post(distillerBase.resolve("/refresh?kind=full"), Map.of())).path("refreshing")
+                .asText();
+            assertThat(full).startsWith("loop-");
+            RefreshReport fullReport = awaitReport(loop, full);
+            assertThat(fullReport.decision()).as(fullReport.describe()).isEqualTo(RefreshReport.Decision.RELEASED);
+            assertThat(fullReport.parent()).isEqualTo(serving);
+            long rebuilt = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+            while (!service.search().serving().version().equals(full)) {
+              assertThat(System.nanoTime()).as("the FULL release %s re-embedded and switched to", full)
+                  .isLessThan(rebuilt);
+              Thread.sleep(200);
+            }
+            models = JSON.readTree(get(base.resolve("/models")));
+            assertThat(models.at("/index/topic").asText()).isEqualTo(Topics.embeddingsTopicOf(full));
+            assertThat(models.at("/index/modelVersion").asText()).isEqualTo(full);
+            assertThat(models.at("/releases/canary").isNull()).isTrue();
+            // Every passage exactly once after the switch: none lost, none twice.
+            assertThat(passageIds(service)).doesNotHaveDuplicates()
+                .containsExactlyInAnyOrderElementsOf(passagesBefore);
+            answer = JSON.readTree(post(base.resolve("/search"), Map.of("query", texts.get(0), "k", 5)));
+            assertThat(answer.path("modelVersion").asText()).isEqualTo(full);
+            Thread.sleep(1000); // a few more searches after the switch
           } finally {
             searching.set(false);
             searcher.join(10_000);
@@ -241,6 +287,35 @@ class LoopIT {
         }
       }
     }
+  }
+
+  private static RefreshReport awaitReport(DistillerService loop, String version) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
+    while (true) {
+      java.util.Optional<RefreshReport> report = loop.status().reports().stream()
+          .filter(r -> r.version().equals(version)).findFirst();
+      if (report.isPresent()) {
+        return report.get();
+      }
+      assertThat(System.nanoTime()).as("refresh %s done; distiller: %s", version, loop.status()).isLessThan(deadline);
+      Thread.sleep(500);
+    }
+  }
+
+  /** Waits until the distiller holds at least {@code examples} new examples. */
+  private static void awaitFeedback(DistillerService loop, int examples) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+    while (loop.status().newFeedback() < examples) {
+      assertThat(System.nanoTime()).as("%d examples joined; distiller: %s", examples, loop.status())
+          .isLessThan(deadline);
+      Thread.sleep(500);
+    }
+  }
+
+  private static List<String> passageIds(QueryService service) {
+    List<String> ids = new ArrayList<>();
+    service.index().forEachPassage(p -> ids.add(p.passageId()));
+    return ids;
   }
 
   private static void awaitIndexed(QueryService service, java.util.Set<String> docIds) throws InterruptedException {
@@ -267,8 +342,12 @@ class LoopIT {
   }
 
   private static String post(URI uri, Object body) throws Exception {
+    return send(uri, body).body();
+  }
+
+  private static HttpResponse<String> send(URI uri, Object body) throws Exception {
     return HttpClient.newHttpClient().send(HttpRequest.newBuilder(uri).header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build(),
-        HttpResponse.BodyHandlers.ofString()).body();
+        HttpResponse.BodyHandlers.ofString());
   }
 }

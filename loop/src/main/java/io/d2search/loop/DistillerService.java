@@ -205,6 +205,9 @@ public final class DistillerService implements AutoCloseable {
         return;
       }
       ModelRelease release = Topics.modelReleaseSerde().decode(r.value());
+      if (!verifies(release)) {
+        return; // as the query services do: the last good release stays current, and refreshes go on from it
+      }
       if (release.getStage() == ReleaseStage.CURRENT) {
         current.set(release);
       } else if (release.getStage() == ReleaseStage.CANARY) {
@@ -278,9 +281,30 @@ public final class DistillerService implements AutoCloseable {
   }
 
   /**
+   * Whether a release's bundle is in the store with the release's checksum. One that is not is refused here as the
+   * query services refuse it (a WARN line, {@code d2search.distiller.releases.refused}): trained from or gated
+   * against, it would fail every refresh until the next good release.
+   */
+  private boolean verifies(ModelRelease release) {
+    if (release.getVersion().equals(base.version())) {
+      return true;
+    }
+    try {
+      store.open(URI.create(release.getBundleUri()), release.getSha256());
+      return true;
+    } catch (RuntimeException e) {
+      log.warn("Refused model release {} ({} {}): {}; {} stays current", release.getVersion(), release.getKind(),
+          release.getStage(), e.getMessage(), current.get() == null ? base.version() : current.get().getVersion());
+      Counter.builder("d2search.distiller.releases.refused").description("Model releases whose bundle did not verify")
+          .register(registry).increment();
+      return false;
+    }
+  }
+
+  /**
    * Follows the current release's vectors: when it ranks over another embeddings topic than the replica's (a FULL
    * release, or a roll-back to {@code embeddings}), a replica of that topic replaces this one. Only between
-   * refreshes; a release whose bundle does not verify leaves the replica as it is (and its refreshes fail, saying so).
+   * refreshes (a release whose bundle does not verify never becomes current here).
    */
   private void followReleaseVectors() {
     ModelRelease release = current.get();
@@ -348,23 +372,31 @@ public final class DistillerService implements AutoCloseable {
     }
   }
 
+  /** Starts a refresh of the configured kind ({@code distiller.refresh.kind}) now; see {@link #refreshNow(ReleaseKind)}. */
+  public CompletableFuture<RefreshReport> refreshNow() {
+    return refreshNow(config.kind());
+  }
+
   /**
-   * Starts a refresh now, unless one runs: then the running one's future. Operators call it through
-   * {@code POST /refresh}.
+   * Starts a refresh now, unless one runs: then the running one's future, whatever its kind. Operators call it
+   * through {@code POST /refresh[?kind=heads|full]}: a FULL refresh now and then (its vectors must be re-embedded)
+   * while the periodic ones train the IEM head alone.
    *
+   * @param kind what the refresh trains: the IEM head, or the PMA head too
    * @return completes with the refresh's report (never exceptionally: a failure is a FAILED report)
    */
-  public synchronized CompletableFuture<RefreshReport> refreshNow() {
+  public synchronized CompletableFuture<RefreshReport> refreshNow(ReleaseKind kind) {
+    Objects.requireNonNull(kind, "kind");
     if (running.get() != null && inFlight != null) {
       return inFlight;
     }
     String version = nextVersion();
     running.set(version);
-    inFlight = CompletableFuture.supplyAsync(() -> runRefresh(version), worker);
+    inFlight = CompletableFuture.supplyAsync(() -> runRefresh(version, kind), worker);
     return inFlight;
   }
 
-  private RefreshReport runRefresh(String version) {
+  private RefreshReport runRefresh(String version, ReleaseKind kind) {
     long started = System.currentTimeMillis();
     long received = feedback.received();
     List<FeedbackList> lists = feedback.snapshot();
@@ -396,7 +428,7 @@ public final class DistillerService implements AutoCloseable {
       }
       ModelBundle parent = parent(release, space);
       Path out = config.stateDir().resolve("candidates").resolve(version);
-      Refresh.Outcome outcome = refresh.run(parent, space.embedder(), space.index(), lists, version, out);
+      Refresh.Outcome outcome = refresh.run(parent, space.embedder(), space.index(), lists, version, out, kind);
       double seconds = (System.currentTimeMillis() - started) / 1000.0;
       if (outcome.candidate() == null) {
         report = new RefreshReport(version, parentVersion, started, seconds, received, outcome.trainLists(),

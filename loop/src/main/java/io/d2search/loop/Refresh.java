@@ -107,9 +107,10 @@ public final class Refresh {
    * @param feedback the lists read so far
    * @param version the candidate's version
    * @param out the candidate's directory; must not exist
+   * @param kind what it trains: {@code HEADS} the IEM head, {@code FULL} the PMA head too
    */
   public Outcome run(ModelBundle parent, Embedder embedder, PassageIndex index, List<FeedbackList> feedback,
-      String version, Path out) {
+      String version, Path out, ReleaseKind kind) {
     HeldOutRule gateSlice = new HeldOutRule(HeldOutRule.GATE, config.gateFraction());
     HeldOutRule validationSlice = new HeldOutRule(HeldOutRule.VALIDATION, config.validationFraction());
     Map<String, String> documentText = new HashMap<>();
@@ -136,9 +137,9 @@ public final class Refresh {
           + " held-out feedback queries; the gate needs " + config.gate().minQueries()
           + " (distiller.gate.min-queries)");
     }
-    boolean full = config.kind() == ReleaseKind.FULL;
+    boolean full = kind == ReleaseKind.FULL;
     log.info("Refresh {} ({}) from {}: {} training, {} validation, {} gate lists over {} passages", version,
-        config.kind(), parent.version(), train.size(), validation.size(), gate.size(), documentText.size());
+        kind, parent.version(), train.size(), validation.size(), gate.size(), documentText.size());
 
     IemHead.Input input = parent.manifest().iem() != null ? parent.manifest().iem().inputKind()
         : IemHead.Input.INTERACTION_ONLY;

@@ -145,14 +145,20 @@ class DistillerServiceIT {
   void aRefreshTrainsOnFeedbackAndReleasesOnlyWhatTheGatePasses() throws Exception {
     DistillerConfig config = config();
     RefreshReport first;
-    try (DistillerService service = start(config)) {
+    // The first refresh starts by itself: every distiller.refresh.every-examples new examples (all of them here).
+    try (DistillerService service = start(config(QUERIES))) {
       assertThat(service.awaitCaughtUp(Duration.ofSeconds(120))).isTrue();
       DistillerService.Status status = service.status();
       assertThat(status.passages()).isEqualTo(passages);
       assertThat(status.feedbackLists()).isEqualTo(QUERIES);
       assertThat(status.serving()).isEqualTo(base.version());
 
-      first = service.refreshNow().get(600, TimeUnit.SECONDS);
+      long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
+      while (service.status().reports().isEmpty()) {
+        assertThat(System.nanoTime()).as("a refresh started by itself and done").isLessThan(deadline);
+        Thread.sleep(500);
+      }
+      first = service.status().reports().getFirst();
       assertThat(first.version()).isEqualTo("loop-1");
       assertThat(first.parent()).isEqualTo(base.version());
       assertThat(first.trainLists() + first.validationLists() + first.heldOutLists()).isEqualTo(QUERIES);
@@ -275,9 +281,14 @@ class DistillerServiceIT {
   }
 
   private static DistillerConfig config() {
+    return config(1_000_000);
+  }
+
+  private static DistillerConfig config(int refreshEveryExamples) {
     // The judged gate reads SciFact's whole train split: its held-out queries whose abstracts are not in the slice
     // score 0 for both models, which makes it a weak gate here, but a real one.
-    return new DistillerConfig(dir.resolve("distiller"), dir.resolve("bundles"), 1_000_000, Duration.ofDays(1), 20,
+    return new DistillerConfig(dir.resolve("distiller"), dir.resolve("bundles"), refreshEveryExamples,
+        Duration.ofDays(1), 20,
         0.3, 0.15, 3, 2, 20, 2, 1e-3, 8, 0, LossConfig.d2llm(),
         new DistillerConfig.GateConfig(15, 0.0, 0.02, 10, 1),
         new DistillerConfig.JudgedGate(scifact(), "train"), 1, DistillerConfig.CanaryConfig.OFF,
