@@ -36,6 +36,7 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /** Turns settings into component configs: the one place that knows both. */
 public final class Components {
@@ -177,7 +178,22 @@ public final class Components {
         .withEmbedBatching(s.integer("embed.max-batch"), s.longValue("embed.max-wait-ms"))
         .withDeleteRetentionMs(s.longValue("indexer.delete-retention-ms"))
         .withValidation(ValidationLimits.defaults().withAttributes(attributes(s)))
-        .withStreamsOverrides(s.kafkaClient());
+        .withStreamsOverrides(indexerStreams(s));
+  }
+
+  /**
+   * The indexer's Kafka Streams properties beyond its own: the client settings, and its static membership id
+   * ({@code indexer.instance-id}) on the main consumers only (Streams suffixes it per stream thread; the restore
+   * consumer has no group).
+   */
+  static Map<String, String> indexerStreams(Settings s) {
+    Map<String, String> p = new java.util.TreeMap<>(s.kafkaClient());
+    String instance = s.string("indexer.instance-id");
+    if (!instance.isBlank()) {
+      p.put(org.apache.kafka.streams.StreamsConfig.mainConsumerPrefix(
+          org.apache.kafka.clients.consumer.ConsumerConfig.GROUP_INSTANCE_ID_CONFIG), instance);
+    }
+    return Map.copyOf(p);
   }
 
   public static QueryServiceConfig queryService(Settings s) {

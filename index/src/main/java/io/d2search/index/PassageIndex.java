@@ -497,6 +497,38 @@ public final class PassageIndex implements AutoCloseable {
   }
 
   /**
+   * The vector of the passage with this id as of the last {@link #refresh()}, if the index has it: for checks that
+   * compare indexes (the fault-injection suite against a clean run), never for a search.
+   */
+  public Optional<float[]> vector(String passageId) {
+    Objects.requireNonNull(passageId, "passageId");
+    IndexSearcher searcher = acquire();
+    try {
+      TopDocs top = searcher.search(new TermQuery(new Term(ID, passageId)), 1);
+      if (top.scoreDocs.length == 0) {
+        return Optional.empty();
+      }
+      int doc = top.scoreDocs[0].doc;
+      List<LeafReaderContext> leaves = searcher.getIndexReader().leaves();
+      LeafReaderContext leaf = leaves.get(org.apache.lucene.index.ReaderUtil.subIndex(doc, leaves));
+      FloatVectorValues values = leaf.reader().getFloatVectorValues(VECTOR);
+      if (values == null) {
+        return Optional.empty();
+      }
+      org.apache.lucene.index.KnnVectorValues.DocIndexIterator it = values.iterator();
+      int target = doc - leaf.docBase;
+      if (it.advance(target) != target) {
+        return Optional.empty();
+      }
+      return Optional.of(values.vectorValue(it.index()).clone()); // off-heap values reuse their buffer
+    } catch (IOException e) {
+      throw new UncheckedIOException("Reading the vector of " + passageId + " failed", e);
+    } finally {
+      release(searcher);
+    }
+  }
+
+  /**
    * Every passage as of the last {@link #refresh()}, in index order (a full scan of stored fields: for jobs that
    * need the whole corpus, such as a retraining refresh, never for a search).
    */

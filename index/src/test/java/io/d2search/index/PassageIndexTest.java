@@ -158,6 +158,15 @@ class PassageIndexTest {
         }
       }
       index.refresh();
+      // By id too: every live passage's vector as given, none for a deleted one.
+      for (String id : ids) {
+        if (upserted.containsKey(id)) {
+          assertThat(index.vector(id)).as(id).hasValueSatisfying(v -> assertThat(v).containsExactly(upserted.get(id)));
+        } else {
+          assertThat(index.vector(id)).as(id).isEmpty();
+        }
+      }
+      assertThat(index.vector("never#0")).isEmpty();
       for (int q = 0; q < atLeast(20); q++) {
         float[] query = unitVector(random, DIM);
         int k = 1 + random.nextInt(120);

@@ -20,7 +20,7 @@ import picocli.CommandLine.Command;
     subcommands = {DemoCommand.class, IndexerCommand.class, QueryServiceCommand.class, FeedbackCommand.class, IngestCommand.class,
         SearchCommand.class, ReleaseCommand.class, EvalCommand.class, DistillCommand.class, InterpolateCommand.class,
         BenchCommand.class,
-        SimulateClicksCommand.class, DistillerCommand.class, LoopReportCommand.class,
+        SimulateClicksCommand.class, DistillerCommand.class, LoopReportCommand.class, ChaosCommand.class,
         CommandLine.HelpCommand.class})
 public final class LabMain implements Runnable {
 
