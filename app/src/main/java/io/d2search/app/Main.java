@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
     description = "Streaming semantic search: Kafka Streams indexer, Lucene HNSW query service, D2LLM student.",
     subcommands = {DemoCommand.class, IndexerCommand.class, QueryServiceCommand.class, FeedbackCommand.class,
         IngestCommand.class, SearchCommand.class, ReleaseCommand.class, CommandLine.HelpCommand.class},
-    footer = "%nThe lab's commands (eval, distill, interpolate, bench, simulate-clicks) run through the same launcher: ./d2search eval --help")
+    footer = "%nThe lab's commands (eval, distill, interpolate, bench, simulate-clicks, distiller, loop-report, chaos) run through the same launcher: ./d2search eval --help")
 public final class Main implements Runnable {
 
   public static void main(String[] args) {

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The fault-injection suite's short run, in CI: the indexer and the query service in JVMs of their own on an embedded
  * KRaft broker; while 40 documents are created, updated and deleted and searches run, the indexer is killed with -9,
  * then the query service, then the broker restarts. The index must equal the clean run's (every passage once, same
- * text, version and vector), nothing dead-lettered, no 5xx, each fault recovered from. {@code ./d2search chaos} runs
+ * text and vector), nothing dead-lettered, no 5xx, each fault recovered from. {@code ./d2search chaos} runs
  * the whole suite with its table.
  */
 class FaultInjectionIT {
