@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Map;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpHeaderValue;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -13,7 +14,8 @@ import org.eclipse.jetty.util.Callback;
 
 /**
  * Jetty's own errors (a URI it refuses, a header or query string over its limits) as the API's other errors are:
- * {@code {"error": "..."}} in JSON, never an HTML page. Javalin's handlers never see these requests.
+ * {@code {"error": "..."}} in JSON, never an HTML page, with {@code Connection: close}. Javalin's handlers never see
+ * these requests.
  */
 final class JsonErrorHandler extends ErrorHandler {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -24,6 +26,9 @@ final class JsonErrorHandler extends ErrorHandler {
     String reason = message == null || message.isBlank() ? HttpStatus.getMessage(code) : message;
     byte[] body = JSON.writeValueAsBytes(Map.of("error", code + " " + reason));
     response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+    // Jetty closes the connection after refusing a request at this level; saying so keeps a keep-alive client from
+    // sending its next request on a closed connection (it got no answer at all before).
+    response.getHeaders().put(HttpHeader.CONNECTION, HttpHeaderValue.CLOSE.asString());
     response.write(true, ByteBuffer.wrap(body), callback);
   }
 }

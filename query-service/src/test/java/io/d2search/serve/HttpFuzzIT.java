@@ -40,8 +40,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Reliability issue, fault injection: concurrent clients send a running query service (real broker, real index)
- * valid, mutated and garbage requests. Never a 5xx; every client error is JSON {@code {"error": ...}}; valid
- * searches keep answering. Seeded ({@code -Dtests.seed}); the figures are logged.
+ * valid, mutated and garbage requests, each client on its own keep-alive connections. Never a 5xx; every request
+ * answered (a refusal that closes the connection says so, or the client's next request would go unanswered); every
+ * client error is JSON {@code {"error": ...}}; valid searches keep answering. Seeded ({@code -Dtests.seed}); the
+ * figures are logged.
  */
 @ExtendWith(TestKafka.DockerCondition.class)
 class HttpFuzzIT {
@@ -135,6 +137,8 @@ class HttpFuzzIT {
       for (int c = 0; c < clients; c++) {
         Random r = new Random(seed + c);
         done.add(pool.submit(() -> {
+          String previous = "none";
+          HttpClient own = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
           for (int i = 0; i < perClient; i++) {
             String method = r.nextInt(3) == 0 ? METHODS[r.nextInt(METHODS.length)] : (r.nextBoolean() ? "POST" : "GET");
             String path = PATHS[r.nextInt(PATHS.length)];
@@ -147,10 +151,7 @@ class HttpFuzzIT {
               }
               req.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
                   : HttpRequest.BodyPublishers.ofString(body));
-              HttpResponse<String> res;
-              try (HttpClient own = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
-                res = own.send(req.build(), HttpResponse.BodyHandlers.ofString());
-              }
+              HttpResponse<String> res = own.send(req.build(), HttpResponse.BodyHandlers.ofString());
               byStatus.computeIfAbsent(res.statusCode(), s -> new AtomicInteger()).incrementAndGet();
               if (res.statusCode() >= 500 && !(path.equals("/health") && res.statusCode() == 503)) {
                 problems.add(res.statusCode() + " for " + method + " " + path + " " + body);
@@ -166,8 +167,10 @@ class HttpFuzzIT {
             } catch (IllegalArgumentException e) {
               // The client refused to build the request (e.g. a method it will not send): not the server's doing.
             } catch (Exception e) {
-              problems.add("no answer: " + method + " " + path + ": " + e);
+              problems.add("no answer: " + method + " " + path + ": " + e + " (after " + previous + ")");
             }
+            previous = method + " " + path + " " + (body == null ? "" : body.length() > 80 ? body.substring(0, 80)
+                + "... (" + body.length() + " chars)" : body);
           }
           return null;
         }));
