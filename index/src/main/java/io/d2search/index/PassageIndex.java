@@ -484,16 +484,19 @@ public final class PassageIndex implements AutoCloseable {
     Objects.requireNonNull(passageId, "passageId");
     IndexSearcher searcher = acquire();
     try {
-      TopDocs top = searcher.search(new TermQuery(new Term(ID, passageId)), 1);
-      if (top.scoreDocs.length == 0) {
-        return Optional.empty();
-      }
-      return Optional.of(stored(searcher.storedFields().document(top.scoreDocs[0].doc)));
+      int doc = docOf(searcher, passageId);
+      return doc < 0 ? Optional.empty() : Optional.of(stored(searcher.storedFields().document(doc)));
     } catch (IOException e) {
       throw new UncheckedIOException("Lookup of " + passageId + " failed", e);
     } finally {
       release(searcher);
     }
+  }
+
+  /** The searcher's doc id of a passage (ids are unique: upserts replace), or -1. */
+  private static int docOf(IndexSearcher searcher, String passageId) throws IOException {
+    TopDocs top = searcher.search(new TermQuery(new Term(ID, passageId)), 1);
+    return top.scoreDocs.length == 0 ? -1 : top.scoreDocs[0].doc;
   }
 
   /**
@@ -504,11 +507,10 @@ public final class PassageIndex implements AutoCloseable {
     Objects.requireNonNull(passageId, "passageId");
     IndexSearcher searcher = acquire();
     try {
-      TopDocs top = searcher.search(new TermQuery(new Term(ID, passageId)), 1);
-      if (top.scoreDocs.length == 0) {
+      int doc = docOf(searcher, passageId);
+      if (doc < 0) {
         return Optional.empty();
       }
-      int doc = top.scoreDocs[0].doc;
       List<LeafReaderContext> leaves = searcher.getIndexReader().leaves();
       LeafReaderContext leaf = leaves.get(org.apache.lucene.index.ReaderUtil.subIndex(doc, leaves));
       FloatVectorValues values = leaf.reader().getFloatVectorValues(VECTOR);
