@@ -106,4 +106,15 @@ class ComponentsTest {
     assertThat(java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(dir)))
         .isEqualTo("rwx------");
   }
+
+  /** Static membership: indexer.instance-id reaches the Streams main consumers only, beside the client settings. */
+  @Test
+  void theIndexerInstanceIdMakesItsMainConsumersStaticMembers() {
+    Settings s = Settings.defaults().with("kafka.client.security.protocol", "PLAINTEXT");
+    assertThat(Components.indexer(s).streamsOverrides()).containsEntry("security.protocol", "PLAINTEXT")
+        .doesNotContainKeys("group.instance.id", "main.consumer.group.instance.id");
+    assertThat(Components.indexer(s.with("indexer.instance-id", "indexer-2")).streamsOverrides())
+        .containsEntry("main.consumer.group.instance.id", "indexer-2").containsEntry("security.protocol", "PLAINTEXT")
+        .doesNotContainKey("group.instance.id");
+  }
 }
