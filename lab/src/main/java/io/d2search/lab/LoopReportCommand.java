@@ -119,14 +119,11 @@ final class LoopReportCommand implements Callable<Integer> {
   record Row(int round, int queries, int clicks, int feedbackLists, RefreshReport refresh, Double candidateNdcg,
       String serving, double ndcgAll, double ndcgUnseen, int unseenQueries, Double clickToReleaseSeconds,
       Latency idle, Latency duringRefresh, io.d2search.events.ReleaseKind kind, double peakResidentGb) {
-    Row withLatency(Latency idleLatency, Latency refreshLatency) {
+    /** This row with what was measured around its refresh. */
+    Row withRefresh(io.d2search.events.ReleaseKind refreshKind, Latency idleLatency, Latency refreshLatency,
+        double peakGb) {
       return new Row(round, queries, clicks, feedbackLists, refresh, candidateNdcg, serving, ndcgAll, ndcgUnseen,
-          unseenQueries, clickToReleaseSeconds, idleLatency, refreshLatency, kind, peakResidentGb);
-    }
-
-    Row withRefresh(io.d2search.events.ReleaseKind refreshKind, double peakGb) {
-      return new Row(round, queries, clicks, feedbackLists, refresh, candidateNdcg, serving, ndcgAll, ndcgUnseen,
-          unseenQueries, clickToReleaseSeconds, idle, duringRefresh, refreshKind, peakGb);
+          unseenQueries, clickToReleaseSeconds, idleLatency, refreshLatency, refreshKind, peakGb);
     }
   }
 
@@ -351,8 +348,8 @@ final class LoopReportCommand implements Callable<Integer> {
           ModelBundle.load(candidateDir).iem().orElseThrow(), test);
     }
     return measure(round.number(), round.searches(), round.clicksSoFar(), loop.status().feedbackLists(), report,
-        candidate, service, test, clickedRelevant, clickToRelease).withLatency(idle, during)
-        .withRefresh(round.kind(), peakResidentGb());
+        candidate, service, test, clickedRelevant, clickToRelease).withRefresh(round.kind(), idle, during,
+        peakResidentGb());
   }
 
   /** The JVM's peak resident memory so far (VmHWM), in GB; NaN where /proc does not say. */

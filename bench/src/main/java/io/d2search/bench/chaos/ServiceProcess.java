@@ -141,7 +141,9 @@ final class ServiceProcess implements AutoCloseable {
       stop();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      process.destroyForcibly();
+      if (process != null) {
+        process.destroyForcibly();
+      }
     }
   }
 }
