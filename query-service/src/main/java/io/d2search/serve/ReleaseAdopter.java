@@ -195,7 +195,7 @@ public final class ReleaseAdopter {
     String topic = release.getEmbeddingsTopic();
     String vectors = vectorsVersion(topic);
     try {
-      spaces.prepare(version, bundle, vectors, topic, () -> switched(release, bundle, start));
+      spaces.prepare(version, bundle, vectors, topic, () -> covered(release, bundle, start));
     } catch (RuntimeException e) {
       String problem = "cannot build the vectors of release " + version + " from " + topic + ": " + e;
       log.warn("Refused model release {}: {}; still serving {}", version, problem, serving.version());
@@ -205,18 +205,23 @@ public final class ReleaseAdopter {
     return ledger.pending(version, "building vectors " + vectors + " from " + topic);
   }
 
-  /** Called by {@link VectorSpaces} once searches run over the release's vectors. */
-  private synchronized void switched(ModelRelease release, ModelBundle bundle, long start) {
-    ModelBundle replaced = serving;
-    serving = bundle;
-    spaceBundle = bundle;
-    if (building != null && building.getVersion().equals(release.getVersion())) {
-      building = null;
-    }
-    long nanos = System.nanoTime() - start;
-    log.info("Adopted model release {} (parent {}) with its own passage vectors, {} s after it was read", 
-        release.getVersion(), release.getParentVersion(), nanos / 1_000_000_000);
-    ledger.adopted(release.getVersion(), replaced.version(), nanos);
+  /**
+   * Called by {@link VectorSpaces} once the release's vectors cover the serving ones: switches searches to them and
+   * counts the adoption under this adopter's lock, so no release is applied between the two.
+   */
+  private synchronized void covered(ModelRelease release, ModelBundle bundle, long start) {
+    spaces.switchTo(release.getVersion(), () -> {
+      ModelBundle replaced = serving;
+      serving = bundle;
+      spaceBundle = bundle;
+      if (building != null && building.getVersion().equals(release.getVersion())) {
+        building = null;
+      }
+      long nanos = System.nanoTime() - start;
+      log.info("Adopted model release {} (parent {}) with its own passage vectors, {} s after it was read",
+          release.getVersion(), release.getParentVersion(), nanos / 1_000_000_000);
+      ledger.adopted(release.getVersion(), replaced.version(), nanos);
+    }); // false: replaced by a later release, or behind again (checked again later)
   }
 
   /** The version a topic's vectors are stamped with: the service's own for {@code embeddings}. */

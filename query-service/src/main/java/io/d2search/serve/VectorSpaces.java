@@ -38,13 +38,15 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Switching.</b> Every {@link #CHECK_PERIOD} the pending space is compared with the serving one: it covers it
  * when both materialisers have caught up and every passage of the serving index is in the pending index with the
- * same text hash (the same text was embedded). Then {@link SearchService#switchTo} replaces the serving model in one
- * atomic step: no search runs over two spaces, and none finds an empty index. The old space's materialiser stops at
- * once; its index and embedder close after {@link #RETIRE_GRACE} (searches that started before the switch finish on
- * them), and its index directory is deleted unless it is the one the service started with (a restart starts from it
+ * same text hash (the same text was embedded). Then the release's adopter is called back and {@link #switchTo}
+ * replaces the serving model ({@link SearchService#switchTo}) in one atomic step: no search runs over two spaces,
+ * and none finds an empty index. The old space's materialiser stops at once; its index and embedder close after
+ * {@link #RETIRE_GRACE} (searches that started before the switch finish on them), and its index directory is deleted unless it is the one the service started with (a restart starts from it
  * and adopts the current release again).
  *
- * <p>Thread-safe: the release watcher's thread prepares, a scheduler checks and switches, both under the lock.
+ * <p>Thread-safe: the release watcher's thread prepares, a scheduler checks coverage, both under this object's lock;
+ * the switch is the adopter's, called back with no lock held and taken under the adopter's lock, then this one (the
+ * order {@link #prepare} is called in, so the two cannot deadlock).
  */
 final class VectorSpaces implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(VectorSpaces.class);
@@ -58,7 +60,7 @@ final class VectorSpaces implements AutoCloseable {
       MeterRegistry registry) {}
 
   /** A space being built, and the release that will serve on it. */
-  private record Pending(String release, ModelBundle bundle, VectorSpace space, Instant since, Runnable adopted) {}
+  private record Pending(String release, ModelBundle bundle, VectorSpace space, Instant since, Runnable covered) {}
 
   private final SearchService search;
   private final Setup setup;
@@ -104,16 +106,17 @@ final class VectorSpaces implements AutoCloseable {
    * @param bundle its bundle, verified
    * @param vectorsVersion the version its vectors are stamped with (its own for a FULL release)
    * @param topic where its vectors are
-   * @param adopted run after the switch (counts the adoption)
+   * @param covered run, with no lock of this class held, each time the space is found to cover the serving one; it
+   *     switches by calling {@link #switchTo} (and counts the adoption)
    * @throws RuntimeException if the embedder, index or materialiser cannot be opened; nothing changes then
    */
   synchronized void prepare(String release, ModelBundle bundle, String vectorsVersion, String topic,
-      Runnable adopted) {
+      Runnable covered) {
     if (closed) {
       return;
     }
     if (pending != null && pending.space().version().equals(vectorsVersion) && pending.space().topic().equals(topic)) {
-      pending = new Pending(release, bundle, pending.space(), pending.since(), adopted);
+      pending = new Pending(release, bundle, pending.space(), pending.since(), covered);
       log.info("Model release {} replaces the pending {} over the same vectors ({})", release, pending.release(),
           vectorsVersion);
       return;
@@ -124,7 +127,7 @@ final class VectorSpaces implements AutoCloseable {
           pending.space().version());
       closeSpace(pending.space(), false);
     }
-    pending = new Pending(release, bundle, space, Instant.now(), adopted);
+    pending = new Pending(release, bundle, space, Instant.now(), covered);
     pendingCoverage = 0;
     log.info("Building the index of model release {} (vectors {}) from {} in {}; searches stay on {} until it covers"
         + " every passage", release, vectorsVersion, topic, space.index().dir(), serving().version());
@@ -164,35 +167,62 @@ final class VectorSpaces implements AutoCloseable {
         pending.since());
   }
 
-  /** Switches to the pending space if it covers the serving one. */
+  /**
+   * Tells the pending release's adopter when its space covers the serving one. The adopter switches by calling
+   * {@link #switchTo} under its own lock: the callback runs with no lock of this class held, so the lock order is
+   * always adopter, then spaces (as in {@link #prepare}), and the adopter's bookkeeping happens with the switch.
+   */
   private void checkCoverage() {
+    Runnable covered;
     try {
       synchronized (this) {
         if (closed || pending == null) {
           return;
         }
-        VectorSpace from = search.serving().space();
-        VectorSpace to = pending.space();
-        pendingCoverage = coverage(from, to);
-        if (pendingCoverage < 1.0 || !caughtUp(from) || !caughtUp(to)) {
+        pendingCoverage = coverage(search.serving().space(), pending.space());
+        if (!ready()) {
           return;
         }
-        IemHead iem = pending.bundle().iem().orElse(null);
-        long start = System.nanoTime();
-        search.switchTo(pending.release(), iem, to);
-        log.info("Switched searches to model release {}: vectors {} from {} ({} passages), in place of {} ({});"
-            + " switched in {} ms", pending.release(), to.version(), to.topic(), to.index().size(), from.version(),
-            from.topic(), (System.nanoTime() - start) / 1_000_000);
-        Runnable adopted = pending.adopted();
-        pending = null;
-        from.materializerIfAny().ifPresent(EmbeddingsMaterializer::close);
-        retiring.add(from);
-        scheduler.schedule(() -> retire(from), RETIRE_GRACE.toMillis(), TimeUnit.MILLISECONDS);
-        adopted.run();
+        covered = pending.covered();
       }
+      covered.run();
     } catch (RuntimeException e) {
       log.warn("Checking the pending vector space failed; trying again in {}: {}", CHECK_PERIOD, e.toString());
     }
+  }
+
+  private boolean ready() {
+    return pendingCoverage >= 1.0 && caughtUp(search.serving().space()) && caughtUp(pending.space());
+  }
+
+  /**
+   * Switches searches to the pending space of {@code release} in one atomic step, if it is still pending and covers
+   * the serving space (its coverage was last checked by the scheduler, which then called the release's callback).
+   * The old space's materialiser is stopped just after, off the caller's thread.
+   *
+   * @param switched run at once after the switch, before anything else (the adopter's bookkeeping, so that whoever
+   *     sees the new version serving also sees it counted)
+   * @return whether searches switched; false if another release replaced it meanwhile or it stopped covering
+   */
+  synchronized boolean switchTo(String release, Runnable switched) {
+    if (closed || pending == null || !pending.release().equals(release) || !ready()) {
+      return false;
+    }
+    VectorSpace from = search.serving().space();
+    VectorSpace to = pending.space();
+    IemHead iem = pending.bundle().iem().orElse(null);
+    long start = System.nanoTime();
+    search.switchTo(pending.release(), iem, to);
+    switched.run();
+    log.info("Switched searches to model release {}: vectors {} from {} ({} passages), in place of {} ({});"
+        + " switched in {} ms", pending.release(), to.version(), to.topic(), to.index().size(), from.version(),
+        from.topic(), (System.nanoTime() - start) / 1_000_000);
+    pending = null;
+    retiring.add(from);
+    // Closing a Kafka consumer takes a few hundred ms: not while the adopter waits.
+    scheduler.execute(() -> from.materializerIfAny().ifPresent(EmbeddingsMaterializer::close));
+    scheduler.schedule(() -> retire(from), RETIRE_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+    return true;
   }
 
   private static boolean caughtUp(VectorSpace space) {
