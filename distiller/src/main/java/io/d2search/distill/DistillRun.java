@@ -15,7 +15,6 @@ import io.d2search.teach.FeatureTeacher;
 import io.d2search.teach.Teacher;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -150,7 +149,7 @@ public final class DistillRun {
       TuningMemory memory = new TuningMemory(plan.tuning().layers(), parent.manifest().dimension(),
           plan.tuning().heads(), parent.manifest().backbone().maxTokens(), plan.trainer().batchSize(),
           plan.mining().k());
-      String refusal = memory.refusal(Runtime.getRuntime().maxMemory(), physicalMemory());
+      String refusal = memory.refusal(Runtime.getRuntime().maxMemory(), TuningMemory.physicalBytes());
       if (refusal != null) {
         throw new Refused(refusal);
       }
@@ -314,11 +313,5 @@ public final class DistillRun {
     String setup = String.join("\0", parentChecksum, teacherId, Integer.toString(mining.k()), k,
         Integer.toString(hnswM), Integer.toString(hnswBeamWidth), String.join("\0", corpusTexts));
     return "parent-" + parentVersion + "-" + TextHash.sha256(setup).substring(0, 16);
-  }
-
-  /** This machine's physical memory (the container's limit where there is one). */
-  static long physicalMemory() {
-    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
-        .getTotalMemorySize();
   }
 }

@@ -77,6 +77,12 @@ public record TuningMemory(int layers, int hidden, int heads, int tokens, int ba
         tokens);
   }
 
+  /** This machine's physical memory. */
+  public static long physicalBytes() {
+    return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+        .getOperatingSystemMXBean()).getTotalMemorySize();
+  }
+
   private static double gb(long bytes) {
     return bytes / 1e9;
   }

@@ -37,7 +37,10 @@ final class DistillerSettings {
         s.integer("distiller.threads"),
         new DistillerConfig.CanaryConfig(s.bool("distiller.canary.enabled"), s.integer("distiller.canary.min-impressions"),
             s.integer("distiller.canary.max-impressions"), s.doubleValue("distiller.canary.alpha")),
-        io.d2search.events.ReleaseKind.valueOf(s.string("distiller.refresh.kind").toUpperCase(java.util.Locale.ROOT)));
+        io.d2search.events.ReleaseKind.valueOf(s.string("distiller.refresh.kind").toUpperCase(java.util.Locale.ROOT)),
+        s.integer("distiller.tune-layers") == 0 ? null : new DistillerConfig.BackboneTuning(
+            s.integer("distiller.tune-layers"), s.integer("distiller.tune-heads"),
+            s.doubleValue("distiller.backbone-learning-rate"), s.bool("distiller.memory-check")));
   }
 
   /**

@@ -30,11 +30,36 @@ import java.util.Objects;
  * @param canary the online gate a release passes after the offline one
  * @param kind what a refresh trains: {@code HEADS} the IEM head (the passage vectors stay), {@code FULL} the PMA
  *     head too (a FULL release: the indexer re-embeds every passage)
+ * @param tuning the backbone's top layers a FULL refresh fine-tunes too; null: the backbone stays frozen (a HEADS
+ *     refresh never touches it: its passage vectors must stay the serving ones)
  */
 public record DistillerConfig(Path stateDir, Path bundlesDir, int refreshEveryExamples, Duration refreshInterval,
     int minTrainingLists, double gateFraction, double validationFraction, int negatives, int denseNegatives,
     int negativeDepth, int epochs, double learningRate, int batchSize, long seed, LossConfig loss, GateConfig gate,
-    JudgedGate judged, int threads, CanaryConfig canary, io.d2search.events.ReleaseKind kind) {
+    JudgedGate judged, int threads, CanaryConfig canary, io.d2search.events.ReleaseKind kind,
+    BackboneTuning tuning) {
+
+  /**
+   * Fine-tuning of the backbone's top layers in a FULL refresh ({@link io.d2search.distill.Distillation.BackboneTuning}):
+   * the layers below stay frozen and their token states are cached like the backbone's last ones.
+   *
+   * @param layers how many top encoder layers train, ≥ 1
+   * @param heads their attention heads (12 in all-MiniLM-L6-v2, bge-small and e5-small)
+   * @param learningRate their peak AdamW rate
+   * @param memoryCheck refuse a refresh whose estimated peak memory exceeds the JVM's heap or the machine's memory
+   */
+  public record BackboneTuning(int layers, int heads, double learningRate, boolean memoryCheck) {
+    public BackboneTuning {
+      if (layers < 1 || heads < 1 || !(learningRate > 0)) {
+        throw new IllegalArgumentException("backbone tuning needs layers >= 1, heads >= 1 and a rate > 0");
+      }
+    }
+
+    /** The distillation's plan of it. */
+    public io.d2search.distill.Distillation.BackboneTuning plan() {
+      return new io.d2search.distill.Distillation.BackboneTuning(layers, heads);
+    }
+  }
 
   /**
    * The online gate ({@link CanaryJudge}): a candidate that passed the offline gate is first published as the canary,
@@ -120,36 +145,42 @@ public record DistillerConfig(Path stateDir, Path bundlesDir, int refreshEveryEx
   public DistillerConfig withLearningRate(double value) {
     return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
         gateFraction, validationFraction, negatives, denseNegatives, negativeDepth, epochs, value, batchSize, seed,
-        loss, gate, judged, threads, canary, kind);
+        loss, gate, judged, threads, canary, kind, tuning);
   }
 
   public DistillerConfig withCanary(CanaryConfig value) {
     return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
         gateFraction, validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize,
-        seed, loss, gate, judged, threads, value, kind);
+        seed, loss, gate, judged, threads, value, kind, tuning);
   }
 
   public DistillerConfig withKind(io.d2search.events.ReleaseKind value) {
     return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
         gateFraction, validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize,
-        seed, loss, gate, judged, threads, canary, value);
+        seed, loss, gate, judged, threads, canary, value, tuning);
+  }
+
+  public DistillerConfig withTuning(BackboneTuning value) {
+    return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
+        gateFraction, validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize,
+        seed, loss, gate, judged, threads, canary, kind, value);
   }
 
   public DistillerConfig withValidationFraction(double value) {
     return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
         gateFraction, value, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize, seed, loss, gate,
-        judged, threads, canary, kind);
+        judged, threads, canary, kind, tuning);
   }
 
   public DistillerConfig withGate(GateConfig value) {
     return new DistillerConfig(stateDir, bundlesDir, refreshEveryExamples, refreshInterval, minTrainingLists,
         gateFraction, validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize,
-        seed, loss, value, judged, threads, canary, kind);
+        seed, loss, value, judged, threads, canary, kind, tuning);
   }
 
   public DistillerConfig withRefreshEveryExamples(int value) {
     return new DistillerConfig(stateDir, bundlesDir, value, refreshInterval, minTrainingLists, gateFraction,
         validationFraction, negatives, denseNegatives, negativeDepth, epochs, learningRate, batchSize, seed, loss,
-        gate, judged, threads, canary, kind);
+        gate, judged, threads, canary, kind, tuning);
   }
 }

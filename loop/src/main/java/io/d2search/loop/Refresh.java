@@ -5,6 +5,8 @@ import io.d2search.bundle.ModelBundle;
 import io.d2search.bundle.TrainingWindow;
 import io.d2search.data.BeirDataset;
 import io.d2search.distill.Distillation;
+import io.d2search.distill.PartialBackbone;
+import io.d2search.distill.TuningMemory;
 import io.d2search.distill.DistillRun;
 import io.d2search.distill.HeadsSpec;
 import io.d2search.distill.IemInit;
@@ -36,7 +38,8 @@ import org.slf4j.LoggerFactory;
 /**
  * One refresh from click feedback: of the IEM head (a HEADS candidate: the backbone and PMA stay the parent's, so the
  * index's passage vectors stay valid), or with {@code distiller.refresh.kind=full} of the PMA head too (a FULL
- * candidate, judged over an index of its own vectors):
+ * candidate, judged over an index of its own vectors; with {@code distiller.tune-layers} the backbone's top layers
+ * train too):
  *
  * <ol>
  *   <li>splits the feedback by query text ({@link HeldOutRule}): the gate's slice, never trained on; a validation
@@ -138,8 +141,21 @@ public final class Refresh {
           + " (distiller.gate.min-queries)");
     }
     boolean full = kind == ReleaseKind.FULL;
-    log.info("Refresh {} ({}) from {}: {} training, {} validation, {} gate lists over {} passages", version,
-        kind, parent.version(), train.size(), validation.size(), gate.size(), documentText.size());
+    // Backbone layers change the passage vectors: a FULL refresh only.
+    DistillerConfig.BackboneTuning tuning = full ? config.tuning() : null;
+    if (tuning != null && tuning.memoryCheck()) {
+      String refusal = new TuningMemory(tuning.layers(), parent.manifest().dimension(), tuning.heads(),
+          parent.manifest().backbone().maxTokens(), config.batchSize(), config.negatives())
+          .refusal(Runtime.getRuntime().maxMemory(), TuningMemory.physicalBytes());
+      if (refusal != null) {
+        return new Outcome(null, null, null, train.size(), validation.size(), gate.size(), "distiller.tune-layers: "
+            + refusal.replace("--batch-size", "distiller.batch-size").replace("--tune-layers", "distiller.tune-layers")
+            .replace("--negatives", "distiller.negatives").replace("--no-memory-check", "distiller.memory-check=false"));
+      }
+    }
+    log.info("Refresh {} ({}{}) from {}: {} training, {} validation, {} gate lists over {} passages", version,
+        kind, tuning == null ? "" : ", backbone's top " + tuning.layers() + " layers", parent.version(), train.size(),
+        validation.size(), gate.size(), documentText.size());
 
     IemHead.Input input = parent.manifest().iem() != null ? parent.manifest().iem().inputKind()
         : IemHead.Input.INTERACTION_ONLY;
@@ -147,14 +163,22 @@ public final class Refresh {
     TrainingSet trainSet;
     TrainingSet validationSet;
     List<String> corpusTexts = List.copyOf(new java.util.TreeSet<>(documentText.values()));
-    try (TokenStateCache states = TokenStateCache.open(tokenStates, embedder.info());
+    // Training reads the states the trained part starts from: the backbone's last ones, or those under the tuned
+    // layers (computed by the layers below, cached under their own identity).
+    try (PartialBackbone frozenLayers = tuning == null ? null : PartialBackbone.belowTop(parent.backbone(),
+            parent.backboneSha256(), embedder.info().maxTokens(), tuning.layers(), tuning.heads(),
+            embedder.config().batchSize());
+        TokenStateCache states = frozenLayers == null ? TokenStateCache.open(tokenStates, embedder.info())
+            : TokenStateCache.open(tokenStates, frozenLayers.backboneSha256(), frozenLayers.maxTokens(),
+                frozenLayers.dimension());
         Teacher labeller = teacher.open(corpusTexts)) {
       teacherId = labeller.id();
       NegativeMiner miner = new NegativeMiner(new IndexRetriever(index, embedder, RetrievalMode.VECTOR),
           new IndexRetriever(index, embedder, RetrievalMode.KEYWORD), config.negatives(), config.denseNegatives(),
           config.negativeDepth());
       TrainingSetBuilder builder = new TrainingSetBuilder(miner, labeller,
-          labeller instanceof FeatureTeacher f ? f : null, states, TokenStateSource.of(embedder), documentText);
+          labeller instanceof FeatureTeacher f ? f : null, states,
+          frozenLayers == null ? TokenStateSource.of(embedder) : frozenLayers, documentText);
       trainSet = builder.build(judged(train), skipped(train), "refresh " + version + " train");
       validationSet = builder.build(judged(validation), skipped(validation), "refresh " + version + " validation");
     }
@@ -162,13 +186,15 @@ public final class Refresh {
         ? parent.manifest().pooling().heads() : ModelBundle.VERSION_ZERO_HEADS, input);
     TrainerConfig trainer = TrainerConfig.defaults().withEpochs(config.epochs()).withBatchSize(config.batchSize())
         .withLearningRate(config.learningRate()).withSeed(config.seed()).withTrainPma(full)
-        .withProgress(TrainerConfig.Progress.LOG);
+        .withProgress(TrainerConfig.Progress.LOG)
+        .withBackboneLearningRate(tuning == null ? 0 : tuning.learningRate());
     TrainingWindow window = new TrainingWindow(FEEDBACK, io.d2search.schemas.Topics.TRAINING_PAIRS, null,
         train.size() + validation.size() + gate.size(), true, gate.size(), "query-hash", null,
         new TrainingWindow.Negatives(config.negatives(), config.denseNegatives(), config.negativeDepth(),
             "index " + index.modelVersion() + " HNSW (after the skipped results)", "bm25"));
     Distillation.Result result = Distillation.run(parent, new Distillation.Plan(version, spec, trainer,
-        config.loss(), teacherId, window, null, IemInit.defaultFor(input)), trainSet,
+        config.loss(), teacherId, window, null, IemInit.defaultFor(input), tuning == null ? null : tuning.plan()),
+        trainSet,
         validationSet.size() > 0 ? validationSet : trainSet, out);
     ModelBundle candidate = result.bundle();
     ReleaseGate releaseGate = new ReleaseGate(config.gate(), config.seed());

@@ -245,11 +245,13 @@ class DistillerServiceIT {
       assertThat(config.stateDir().resolve("candidates").resolve(released.version())).doesNotExist();
     }
 
-    // A FULL refresh trains the PMA head too: judged over an index of its own vectors, released FULL into its own
-    // embeddings topic; the replica then follows that topic (which no indexer fills here, so nothing trains on it).
-    // No validation slice: early stopping then watches the training loss, so the heads surely move (on a validation
-    // slice this small they may not, and an unchanged PMA is rightly released as HEADS).
-    try (DistillerService service = start(accepting.withKind(ReleaseKind.FULL).withValidationFraction(0))) {
+    // A FULL refresh trains the PMA head too, here with the backbone's top layer (distiller.tune-layers=1): judged
+    // over an index of its own vectors, released FULL into its own embeddings topic with its own ONNX graph; the
+    // replica then follows that topic (which no indexer fills here, so nothing trains on it). No validation slice:
+    // early stopping then watches the training loss, so the heads surely move (on a validation slice this small they
+    // may not, and an unchanged PMA is rightly released as HEADS).
+    try (DistillerService service = start(accepting.withKind(ReleaseKind.FULL).withValidationFraction(0)
+        .withTuning(new DistillerConfig.BackboneTuning(1, 12, 3e-5, true)))) {
       assertThat(service.awaitCaughtUp(Duration.ofSeconds(120))).isTrue();
       String parent = service.status().serving();
       RefreshReport full = service.refreshNow().get(600, TimeUnit.SECONDS);
@@ -257,6 +259,8 @@ class DistillerServiceIT {
       assertThat(full.metrics()).containsKeys("gate.ndcg.current", "gate.ndcg.candidate");
       ModelBundle stored = ModelBundle.load(config.bundlesDir().resolve(full.version()));
       assertThat(stored.passageVectorsId()).isNotEqualTo(base.passageVectorsId());
+      assertThat(stored.manifest().backbone().id()).isEqualTo(base.manifest().backbone().id() + "+tuned-top1");
+      assertThat(stored.directory().resolve(ModelBundle.BACKBONE_FILE)).isRegularFile();
       List<ModelRelease> releases = releases();
       ModelRelease r = releases.get(releases.size() - 1);
       assertThat(r.getVersion()).isEqualTo(full.version());
@@ -292,7 +296,7 @@ class DistillerServiceIT {
         0.3, 0.15, 3, 2, 20, 2, 1e-3, 8, 0, LossConfig.d2llm(),
         new DistillerConfig.GateConfig(15, 0.0, 0.02, 10, 1),
         new DistillerConfig.JudgedGate(scifact(), "train"), 1, DistillerConfig.CanaryConfig.OFF,
-        io.d2search.events.ReleaseKind.HEADS);
+        io.d2search.events.ReleaseKind.HEADS, null);
   }
 
   private static Path scifact() {
