@@ -14,6 +14,7 @@ import io.d2search.index.IndexConfig;
 import io.d2search.ingest.ValidationLimits;
 import io.d2search.schemas.AttributeSchema;
 import io.d2search.index.MaterializerConfig;
+import io.d2search.index.VectorEncoding;
 import io.d2search.indexer.IndexerConfig;
 import io.d2search.ingest.ChunkerConfig;
 import io.d2search.indexer.Indexer;
@@ -201,7 +202,9 @@ public final class Components {
         .withHttp(s.string("http.host"), s.integer("http.port"))
         .withCommitPolicy(s.longValue("index.commit-interval-ms"), MaterializerConfig.DEFAULT_COMMIT_MAX_RECORDS)
         .withIndex(IndexConfig.defaults().withHnsw(s.integer("index.hnsw.m"), s.integer("index.hnsw.beam-width"))
-            .withEfSearch(s.integer("index.hnsw.ef-search")).withAttributes(attributes(s)))
+            .withEfSearch(s.integer("index.hnsw.ef-search")).withAttributes(attributes(s))
+            .withVectors(VectorEncoding.parse(s.string("index.vectors.encoding")),
+                s.doubleValue("index.vectors.oversample")))
         .withImpressions(s.bool("search.impressions"))
         .withSearch(SearchConfig.of(s))
         .withClicks(new IssuedQueries.Policy(Duration.ofMillis(s.longValue("search.click-window-ms")),

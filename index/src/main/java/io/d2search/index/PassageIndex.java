@@ -29,7 +29,6 @@ import org.slf4j.LoggerFactory;
 import org.apache.lucene.codecs.Codec;
 import org.apache.lucene.codecs.KnnVectorsFormat;
 import org.apache.lucene.codecs.lucene104.Lucene104Codec;
-import org.apache.lucene.codecs.lucene99.Lucene99HnswVectorsFormat;
 import org.apache.lucene.document.Document;
 import org.apache.lucene.document.Field;
 import org.apache.lucene.document.KnnFloatVectorField;
@@ -223,7 +222,7 @@ public final class PassageIndex implements AutoCloseable {
    * the per-field format records its own, so the index reads back with the stock codec.
    */
   private static Codec codec(IndexConfig config) {
-    KnnVectorsFormat hnsw = new Lucene99HnswVectorsFormat(config.hnswM(), config.hnswBeamWidth());
+    KnnVectorsFormat hnsw = config.encoding().format(config.hnswM(), config.hnswBeamWidth());
     return new Lucene104Codec() {
       @Override
       public KnnVectorsFormat getKnnVectorsFormatForField(String field) {
@@ -383,7 +382,8 @@ public final class PassageIndex implements AutoCloseable {
 
   /**
    * Approximate nearest neighbours through the HNSW graph: asks the graph for {@code max(k, efSearch)}
-   * candidates and keeps the best {@code k}.
+   * candidates and keeps the best {@code k}. With a quantized {@link VectorEncoding} the graph gathers
+   * {@code oversample} times as many, which the float vectors re-score; scores are always the float vectors'.
    *
    * @param query a unit vector of the index's dimension; copied, so the caller may reuse the array
    * @param k how many hits at most, {@code 1 <= k <=} {@link #MAX_K}
@@ -402,7 +402,7 @@ public final class PassageIndex implements AutoCloseable {
    * fields of some) that need Lucene doc ids to stay valid in between. The caller closes it, soon.
    */
   public PassageSearcher searcher() {
-    return new PassageSearcher(searchers, config.efSearch(), config.attributes());
+    return new PassageSearcher(searchers, config);
   }
 
   /**
@@ -565,6 +565,31 @@ public final class PassageIndex implements AutoCloseable {
     IndexSearcher searcher = acquire();
     try {
       return searcher.getIndexReader().numDocs();
+    } finally {
+      release(searcher);
+    }
+  }
+
+  /**
+   * The bytes of the vector field's files that searches read from memory-mapped storage, by Lucene file extension,
+   * summed over the segments as of the last {@link #refresh()}: {@code vex} the HNSW graph, {@code vec} the float
+   * vectors, {@code veq} the quantized ones (with a quantized {@link VectorEncoding}). A graph search reads the graph
+   * and the vectors it compares for every node it visits, so those are what must stay in the page cache.
+   */
+  public Map<String, Long> vectorBytes() {
+    IndexSearcher searcher = acquire();
+    try {
+      Map<String, Long> bytes = new java.util.TreeMap<>();
+      for (org.apache.lucene.index.LeafReaderContext leaf : searcher.getIndexReader().leaves()) {
+        if (org.apache.lucene.index.FilterLeafReader.unwrap(leaf.reader())
+            instanceof org.apache.lucene.index.CodecReader codec) {
+          org.apache.lucene.index.FieldInfo field = codec.getFieldInfos().fieldInfo(VECTOR);
+          if (field != null && codec.getVectorReader() != null) {
+            codec.getVectorReader().getOffHeapByteSize(field).forEach((ext, n) -> bytes.merge(ext, n, Long::sum));
+          }
+        }
+      }
+      return bytes;
     } finally {
       release(searcher);
     }

@@ -20,6 +20,7 @@ import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.KnnFloatVectorQuery;
 import org.apache.lucene.search.ScoreDoc;
 import org.apache.lucene.search.Query;
+import org.apache.lucene.search.RescoreTopNQuery;
 import org.apache.lucene.search.SearcherManager;
 import org.apache.lucene.util.QueryBuilder;
 
@@ -32,7 +33,8 @@ import org.apache.lucene.util.QueryBuilder;
  *
  * <p>Vectors come from the index itself ({@link FloatVectorValues} of the segment that holds each hit); there is no
  * second stored copy. They are the floats {@link PassageIndex#upsert} was given, bit for bit: the index checks that
- * a vector is unit length but does not normalise it, and the HNSW format stores float32 unquantised.
+ * a vector is unit length but does not normalise it, and every {@link VectorEncoding} keeps the float32 vectors
+ * beside any quantized ones.
  *
  * <p>Sees the index as of the last {@link PassageIndex#refresh()} before {@link PassageIndex#searcher()}. Not
  * thread-safe: one thread, one request. Close it promptly (try-with-resources): it holds a reader, and with it the
@@ -51,16 +53,20 @@ public final class PassageSearcher implements AutoCloseable {
   private final SearcherManager searchers;
   private final IndexSearcher searcher;
   private final int efSearch;
+  private final VectorEncoding encoding;
+  private final double oversample;
   private final AttributeSchema attributes;
   private boolean closed;
   /** The last filter compiled, and its query: a hybrid search applies one filter in both retrievers. */
   private Filter compiledFilter;
   private Query compiledQuery;
 
-  PassageSearcher(SearcherManager searchers, int efSearch, AttributeSchema attributes) {
+  PassageSearcher(SearcherManager searchers, IndexConfig config) {
     this.searchers = searchers;
-    this.efSearch = efSearch;
-    this.attributes = attributes;
+    this.efSearch = config.efSearch();
+    this.encoding = config.encoding();
+    this.oversample = config.oversample();
+    this.attributes = config.attributes();
     try {
       this.searcher = searchers.acquire();
     } catch (IOException e) {
@@ -97,7 +103,14 @@ public final class PassageSearcher implements AutoCloseable {
     float[] target = UnitVectors.copyOf(Objects.requireNonNull(query, "query"), "query vector");
     Query only = filterQuery(filter);
     int candidates = Math.max(k, efSearch);
-    return top(new KnnFloatVectorQuery(PassageIndex.VECTOR, target, candidates, only), candidates, k);
+    if (!encoding.quantized()) {
+      return top(new KnnFloatVectorQuery(PassageIndex.VECTOR, target, candidates, only), candidates, k);
+    }
+    // The graph ranks by quantized vectors: gather more, and let the float vectors decide among them.
+    int gathered = (int) Math.ceil(candidates * oversample);
+    Query graph = new KnnFloatVectorQuery(PassageIndex.VECTOR, target, gathered, only);
+    return top(RescoreTopNQuery.createFullPrecisionRescorerQuery(graph, target, PassageIndex.VECTOR, candidates),
+        candidates, k);
   }
 
   /**

@@ -23,6 +23,8 @@ import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,19 +38,26 @@ class PassageIndexTest {
   @TempDir Path dir;
 
   private PassageIndex open() {
-    return PassageIndex.open(dir, VERSION, IndexConfig.defaults());
+    return open(IndexConfig.defaults());
+  }
+
+  private PassageIndex open(IndexConfig config) {
+    return PassageIndex.open(dir, VERSION, config);
   }
 
   private static PassageEmbedding embedding(String docId, int n, float[] v) {
     return Embeddings.of(docId, n, VERSION, v, "text of " + docId + "#" + n);
   }
 
-  @Test
-  void hnswRecallAgainstBruteForceAfterBulkLoadAndAfterChurn(TestInfo test) {
+  @ParameterizedTest
+  @EnumSource(VectorEncoding.class)
+  void hnswRecallAgainstBruteForceAfterBulkLoadAndAfterChurn(VectorEncoding encoding, TestInfo test) {
     Random random = Randomized.random(test.getDisplayName());
     int n = atLeast(3000);
     Map<String, float[]> vectors = new LinkedHashMap<>();
-    try (PassageIndex index = open()) {
+    // Quantized graphs re-score oversample × ef-search candidates with the floats: recall stays close to float32's.
+    double floor = encoding.quantized() ? 0.85 : 0.9;
+    try (PassageIndex index = open(IndexConfig.defaults().withVectors(encoding, 3))) {
       for (int i = 0; i < n; i++) {
         float[] v = unitVector(random, DIM);
         vectors.put("d" + i + "#0", v);
@@ -57,8 +66,18 @@ class PassageIndexTest {
       index.refresh();
       assertThat(index.size()).isEqualTo(n);
       double bulk = recallAt10(index, random);
-      log.info("HNSW recall@10 after a bulk load of {} vectors: {}", n, bulk);
-      assertThat(bulk).isGreaterThanOrEqualTo(0.9);
+      log.info("HNSW ({}) recall@10 after a bulk load of {} vectors: {}; vector files {}", encoding, n, bulk,
+          index.vectorBytes());
+      // The floats are always there; a quantized graph compares its own, smaller copies.
+      Map<String, Long> files = index.vectorBytes();
+      assertThat(files.get("vec")).isGreaterThanOrEqualTo((long) n * DIM * Float.BYTES);
+      assertThat(files.get("vex")).isPositive();
+      if (encoding.quantized()) {
+        assertThat(files.get("veq")).isPositive().isLessThan(files.get("vec"));
+      } else {
+        assertThat(files).doesNotContainKey("veq");
+      }
+      assertThat(bulk).isGreaterThanOrEqualTo(floor);
 
       // Churn: replace a third, delete a third; Lucene filters deleted docs, the graph keeps them until merges.
       List<String> ids = new ArrayList<>(vectors.keySet());
@@ -76,8 +95,8 @@ class PassageIndexTest {
       index.refresh();
       assertThat(index.size()).isEqualTo(vectors.size());
       double churned = recallAt10(index, random);
-      log.info("HNSW recall@10 after updating and deleting a third each: {}", churned);
-      assertThat(churned).isGreaterThanOrEqualTo(0.9);
+      log.info("HNSW ({}) recall@10 after updating and deleting a third each: {}", encoding, churned);
+      assertThat(churned).isGreaterThanOrEqualTo(floor);
     }
   }
 
@@ -130,11 +149,12 @@ class PassageIndexTest {
     }
   }
 
-  @Test
-  void vectorsReadBackAreTheUpsertedOnesAcrossSegmentsUpdatesAndDeletes(TestInfo test) {
+  @ParameterizedTest
+  @EnumSource(VectorEncoding.class)
+  void vectorsReadBackAreTheUpsertedOnesAcrossSegmentsUpdatesAndDeletes(VectorEncoding encoding, TestInfo test) {
     Random random = Randomized.random(test.getDisplayName());
     Map<String, float[]> upserted = new HashMap<>();
-    try (PassageIndex index = open()) {
+    try (PassageIndex index = open(IndexConfig.defaults().withVectors(encoding, 3))) {
       // Several flushes (one segment each), then updates and deletes, so hits span segments with deleted docs.
       for (int batch = 0; batch < 4; batch++) {
         for (int i = 0; i < atLeast(60); i++) {
@@ -184,7 +204,8 @@ class PassageIndexTest {
           List<float[]> vectors = searcher.vectors(order.stream().map(candidates::get).toList());
           for (int i = 0; i < order.size(); i++) {
             Hit hit = hits.get(order.get(i));
-            // Bit for bit: the index keeps the floats it was given (no renormalisation, no quantisation).
+            // Bit for bit: the index keeps the floats it was given (no renormalisation; quantized encodings keep
+            // them beside their own), and scores are theirs.
             assertThat(vectors.get(i)).as(hit.passageId()).containsExactly(upserted.get(hit.passageId()));
             float dot = 0;
             for (int c = 0; c < DIM; c++) {
@@ -499,6 +520,37 @@ class PassageIndexTest {
     }
     try (PassageIndex index = open()) {
       assertThat(index.search(a, 1)).extracting(Hit::passageId).containsExactly("d0#0");
+    }
+  }
+
+  @Test
+  void anIndexWrittenQuantizedReadsBackUnderAnotherEncodingAndMergesIntoIt(TestInfo test) {
+    Random random = Randomized.random(test.getDisplayName());
+    VectorEncoding[] encodings = VectorEncoding.values();
+    VectorEncoding first = encodings[1 + random.nextInt(encodings.length - 1)];
+    VectorEncoding second = encodings[random.nextInt(encodings.length)];
+    Map<String, float[]> upserted = new HashMap<>();
+    try (PassageIndex index = open(IndexConfig.defaults().withVectors(first, 3))) {
+      for (int i = 0; i < 80; i++) {
+        float[] v = unitVector(random, DIM);
+        upserted.put("d" + i + "#0", v);
+        index.upsert("d" + i + "#0", embedding("d" + i, 0, v));
+      }
+      index.commit(Map.of(P0, 80L));
+    }
+    try (PassageIndex index = open(IndexConfig.defaults().withVectors(second, 3))) {
+      for (int i = 80; i < 160; i++) {
+        float[] v = unitVector(random, DIM);
+        upserted.put("d" + i + "#0", v);
+        index.upsert("d" + i + "#0", embedding("d" + i, 0, v));
+      }
+      index.commit(Map.of(P0, 160L));
+      index.refresh();
+      upserted.forEach((id, v) -> {
+        assertThat(index.vector(id)).as(first + " then " + second + ": " + id)
+            .hasValueSatisfying(read -> assertThat(read).containsExactly(v));
+        assertThat(index.search(v, 1)).as(id).extracting(Hit::passageId).containsExactly(id);
+      });
     }
   }
 }

@@ -1,17 +1,25 @@
 package io.d2search.lab;
 
 import io.d2search.app.ConfigOptions;
+import io.d2search.app.Components;
 import io.d2search.bench.BenchPlot;
+import io.d2search.bench.IndexBench;
 import io.d2search.bench.PipelineBench;
 import io.d2search.bench.TeacherBench;
+import io.d2search.index.VectorEncoding;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code bench}: the pipeline benchmark ({@link PipelineBench}); {@code bench teacher}: the teacher measurement. */
-@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = BenchCommand.Teacher.class,
+/**
+ * {@code bench}: the pipeline benchmark ({@link PipelineBench}); {@code bench teacher}: the teacher measurement;
+ * {@code bench index}: the passage index at scale, per vector encoding ({@link IndexBench}).
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+    subcommands = {BenchCommand.Teacher.class, BenchCommand.Index.class},
     description = "Measure embed throughput (bare ONNX vs the full broker pipeline), produce-to-searchable "
         + "freshness, search latency (in process and over HTTP) and HNSW recall vs exact search, in one run on "
         + "this machine; prints one Markdown table.")
@@ -103,6 +111,70 @@ final class BenchCommand implements Callable<Integer> {
       Path cacheDir = cache != null ? cache : Path.of(settings.string("data.dir")).resolve("cache/teacher-bench");
       new TeacherBench(new TeacherBench.Plan(dataDir, cacheDir, depth, threads, fitSplit, evalSplit), System.out)
           .run();
+      return 0;
+    }
+  }
+
+  /** {@code bench index}: one index per vector encoding, at a size, side by side. */
+  @Command(name = "index", mixinStandardHelpOptions = true,
+      description = "Fill a passage index per vector encoding with synthetic clustered vectors and measure indexing "
+          + "throughput, size on disk, the bytes searches keep in memory, heap, search latency by step (HNSW, "
+          + "vectors, IEM, stored fields) and recall@k against exact search, before and after churn; prints one "
+          + "Markdown table with ratios to float32 from the same run.")
+  static final class Index implements Callable<Integer> {
+    @Mixin ConfigOptions config;
+
+    @Option(names = "--passages", paramLabel = "N", defaultValue = "100000",
+        description = "Passages in each index (default: ${DEFAULT-VALUE}).")
+    int passages;
+
+    @Option(names = "--dimension", paramLabel = "D", defaultValue = "384",
+        description = "Vector length (default: ${DEFAULT-VALUE}, as all-MiniLM-L6-v2).")
+    int dimension;
+
+    @Option(names = "--topic-size", paramLabel = "N", defaultValue = "50",
+        description = "Passages per topic of the synthetic vectors, on average (default: ${DEFAULT-VALUE}).")
+    int topicSize;
+
+    @Option(names = "--queries", paramLabel = "N", defaultValue = "1000",
+        description = "Measured queries per index (default: ${DEFAULT-VALUE}).")
+    int queries;
+
+    @Option(names = "--encodings", paramLabel = "LIST", split = ",",
+        defaultValue = "float32,int8,int7,int4,int2,bbq",
+        description = "Vector encodings to compare (default: ${DEFAULT-VALUE}).")
+    List<String> encodings;
+
+    @Option(names = "--oversample", paramLabel = "X",
+        description = "Oversampling of the quantized searches (default: the index.vectors.oversample setting).")
+    Double oversample;
+
+    @Option(names = "--churn", paramLabel = "FRACTION", defaultValue = "0.1",
+        description = "Share of passages updated, and the same share deleted, before the second recall "
+            + "(default: ${DEFAULT-VALUE}).")
+    double churn;
+
+    @Option(names = "--k", defaultValue = "10", description = "Results kept, recall@k (default: ${DEFAULT-VALUE}).")
+    int k;
+
+    @Option(names = "--dir", paramLabel = "DIR",
+        description = "Where the indexes are written, one at a time (default: <data.dir>/bench-index).")
+    Path dir;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of the vectors (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Override
+    public Integer call() {
+      var settings = config.settings();
+      var index = Components.queryService(settings).index();
+      IndexBench.Plan plan = new IndexBench.Plan(passages, dimension, topicSize, queries,
+          encodings.stream().map(VectorEncoding::parse).distinct().toList(),
+          oversample != null ? oversample : index.oversample(), churn, k, settings.integer("search.rerank-depth"),
+          512, index, dir != null ? dir : Components.dataDir(settings).resolve("bench-index"), seed);
+      IndexBench.Report report = new IndexBench(plan).run();
+      System.out.println();
+      System.out.println(report.markdown());
       return 0;
     }
   }
