@@ -4,30 +4,36 @@ import java.util.Random;
 
 /**
  * Synthetic unit vectors shaped like a sentence encoder's: every vector shares a common direction (encoders are
- * anisotropic: two unrelated passages still have a cosine around 0.1), passages fall into topics of about
- * {@code topicSize} (cosine around 0.65 within a topic), and queries are noisier points of a topic (a short query
- * sits further from its passages than they sit from each other). Deterministic: the i-th passage, its g-th
- * replacement and the j-th query depend only on the seed and their numbers, so nothing needs to be stored to
- * generate them again.
+ * anisotropic), and passages sit in a three-level hierarchy of subjects (a field, a subject within it, a topic of
+ * about {@code topicSize} passages within that), each level adding its centre's direction, plus noise. So a
+ * passage's cosine to another is about 0.05 across fields, 0.2 within a field, 0.35 within a subject and 0.5 within
+ * a topic, and a query (a noisier point of a topic: a short query sits further from its passages than they sit from
+ * each other) has its ten nearest passages among near-ties, which is what makes HNSW miss some. Deterministic: the
+ * i-th passage, its g-th replacement and the j-th query depend only on the seed and their numbers.
  *
  * <p>Used by {@link IndexBench} at sizes (10⁵–10⁶) for which real encoder vectors would take hours to compute on
  * two cores; the table says so.
  */
 final class ClusteredVectors {
-  /** Weight of the shared direction, of the topic's centre, and the noise's norm, for passages and queries. */
-  private static final double SHARED = 0.4;
-  private static final double TOPIC = 1.0;
-  private static final double PASSAGE_NOISE = 0.8;
-  private static final double QUERY_NOISE = 1.1;
+  /** Weights of the shared direction and of each level's centre, and the noise's norm for passages and queries. */
+  private static final double SHARED = 0.3;
+  private static final double LEVEL = 0.5;
+  private static final double PASSAGE_NOISE = 0.9;
+  private static final double QUERY_NOISE = 1.2;
+  /** Fields, and subjects per field. */
+  private static final int FIELDS = 20;
+  private static final int SUBJECTS = 25;
 
   private final int dimension;
   private final long seed;
   private final float[] shared;
-  private final float[][] topics;
+  private final float[][] fields;
+  private final float[][] subjects; // [FIELDS * SUBJECTS]
+  private final float[][] topics; // each under subject t % subjects.length
 
   /**
    * @param dimension vector length
-   * @param topics how many topics
+   * @param topics how many topics (the finest level)
    * @param seed the seed of everything
    */
   ClusteredVectors(int dimension, int topics, long seed) {
@@ -38,6 +44,14 @@ final class ClusteredVectors {
     this.seed = seed;
     Random random = new Random(seed);
     this.shared = gaussianUnit(random);
+    this.fields = new float[FIELDS][];
+    for (int f = 0; f < FIELDS; f++) {
+      fields[f] = gaussianUnit(random);
+    }
+    this.subjects = new float[FIELDS * SUBJECTS][];
+    for (int s = 0; s < subjects.length; s++) {
+      subjects[s] = gaussianUnit(random);
+    }
     this.topics = new float[topics][];
     for (int t = 0; t < topics; t++) {
       this.topics[t] = gaussianUnit(random);
@@ -64,12 +78,15 @@ final class ClusteredVectors {
   }
 
   private float[] point(Random random, double noise) {
-    float[] topic = topics[random.nextInt(topics.length)];
+    int t = random.nextInt(topics.length);
+    float[] topic = topics[t];
+    float[] subject = subjects[t % subjects.length];
+    float[] field = fields[(t % subjects.length) % FIELDS];
     double sigma = noise / Math.sqrt(dimension);
     float[] v = new float[dimension];
     double norm = 0;
     for (int d = 0; d < dimension; d++) {
-      double x = SHARED * shared[d] + TOPIC * topic[d] + sigma * random.nextGaussian();
+      double x = SHARED * shared[d] + LEVEL * (field[d] + subject[d] + topic[d]) + sigma * random.nextGaussian();
       v[d] = (float) x;
       norm += x * x;
     }

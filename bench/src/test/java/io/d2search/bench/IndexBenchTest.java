@@ -41,7 +41,7 @@ class IndexBenchTest {
     double meanAll = allSum / ((double) n * (n - 1));
     // Like a sentence encoder's: unrelated passages around 0.1, a passage's nearest neighbour well above.
     assertThat(meanAll).isBetween(0.0, 0.3);
-    assertThat(meanNearest).isGreaterThan(0.5);
+    assertThat(meanNearest).isGreaterThan(meanAll + 0.3);
   }
 
   @Test

@@ -94,8 +94,11 @@ public final class PassageRanker {
     }
   }
 
-  /** Nanoseconds spent per stage of one search (0 for a stage that did not run). */
-  public record Timing(long vectorNanos, long keywordNanos, long fuseNanos, long rerankNanos) {}
+  /**
+   * Nanoseconds spent per stage of one search (0 for a stage that did not run): the HNSW search, BM25, fusion,
+   * reading the re-ranked candidates' vectors, and the re-ranker's scoring and sort.
+   */
+  public record Timing(long vectorNanos, long keywordNanos, long fuseNanos, long readNanos, long rerankNanos) {}
 
   private final Fusion fusion;
   private final Reranker reranker; // null: none
@@ -159,6 +162,7 @@ public final class PassageRanker {
     };
     long t3 = System.nanoTime();
     List<Ranked> hits = new ArrayList<>(Math.min(query.k(), first.size()));
+    long read = 0;
     if (!rerank) {
       for (int i = 0; i < first.size() && i < query.k(); i++) {
         hits.add(new Ranked(first.get(i), i + 1, null, first.get(i).score()));
@@ -166,6 +170,7 @@ public final class PassageRanker {
     } else {
       List<Candidate> candidates = first.stream().map(h -> new Candidate(h.doc(), h.score())).toList();
       List<float[]> vectors = searcher.vectors(candidates);
+      read = System.nanoTime() - t3;
       if (firstStageWeight == 0) {
         for (Reranker.Scored s : reranker.rerank(query.vector(), vectors, query.k())) {
           hits.add(new Ranked(first.get(s.candidate()), s.candidate() + 1, s.logit(), s.logit()));
@@ -175,7 +180,8 @@ public final class PassageRanker {
       }
     }
     long t4 = System.nanoTime();
-    return new Ranking(mode, hits, rerank, vector, keyword, new Timing(t1 - t0, t2 - t1, t3 - t2, rerank ? t4 - t3 : 0),
+    return new Ranking(mode, hits, rerank, vector, keyword, new Timing(t1 - t0, t2 - t1, t3 - t2, read,
+        rerank ? t4 - t3 - read : 0),
         fusion);
   }
 

@@ -91,6 +91,27 @@ public final class Embedder implements AutoCloseable {
     return embed(List.of(text)).get(0);
   }
 
+  /**
+   * A text's vector and what each step took: the query path's breakdown.
+   *
+   * @param tokenizeNanos the tokenizer
+   * @param encodeNanos the backbone (ONNX Runtime)
+   * @param poolNanos the pooling head
+   */
+  public record Timed(float[] vector, long tokenizeNanos, long encodeNanos, long poolNanos) {}
+
+  /** Embeds one text as {@link #embed(String)} does, timing each step. */
+  public Timed embedTimed(String text) {
+    long t0 = System.nanoTime();
+    var tokens = tokenizer.encode(List.of(text), config.maxTokens());
+    long t1 = System.nanoTime();
+    TokenStates states = backbone.run(tokens);
+    long t2 = System.nanoTime();
+    float[] vector = pooling.pool(states, 0);
+    long t3 = System.nanoTime();
+    return new Timed(vector, t1 - t0, t2 - t1, t3 - t2);
+  }
+
   /** Embeds texts; the result is in the order of the input. */
   public List<float[]> embed(List<String> texts) {
     float[][] out = new float[texts.size()][];

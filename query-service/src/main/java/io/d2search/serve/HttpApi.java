@@ -15,12 +15,14 @@ import io.javalin.http.BadRequestResponse;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import io.javalin.http.HttpStatus;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -85,6 +87,8 @@ public final class HttpApi implements AutoCloseable {
   private final SearchService search;
   private final EmbeddingsMaterializer materializer;
   private final PrometheusMeterRegistry registry;
+  private final Timer parseTimer;
+  private final Timer serializeTimer;
   private final List<HealthCheck> checks;
   private final ClickLimiter clickLimiter;
   private final ApiTokens tokens;
@@ -102,6 +106,11 @@ public final class HttpApi implements AutoCloseable {
     this.search = search;
     this.materializer = materializer;
     this.registry = registry;
+    this.parseTimer = Timer.builder("d2search.search.stage").tag("stage", "parse")
+        .description("Reading and checking a search request's JSON body").publishPercentileHistogram()
+        .register(registry);
+    this.serializeTimer = Timer.builder("d2search.search.stage").tag("stage", "serialize")
+        .description("Writing a search response's JSON body").publishPercentileHistogram().register(registry);
   }
 
   /**
@@ -189,6 +198,7 @@ public final class HttpApi implements AutoCloseable {
   }
 
   private void search(Context ctx) throws Exception {
+    long start = System.nanoTime();
     JsonNode body = jsonObject(ctx);
     onlyKnown(body, SEARCH_FIELDS);
     String query = requiredText(body, "query");
@@ -218,13 +228,17 @@ public final class HttpApi implements AutoCloseable {
     SearchResult result;
     try {
       Filter filter = FilterJson.parse(body.get("filter"));
-      result = search.search(new SearchRequest(query, k, mode, rerank(ctx, body), filter, explain));
+      SearchRequest request = new SearchRequest(query, k, mode, rerank(ctx, body), filter, explain);
+      parseTimer.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+      result = search.search(request);
     } catch (IllegalArgumentException e) { // a filter the index cannot apply, a query Lucene refuses
       throw new BadRequestResponse(e.getMessage());
     }
+    long serializing = System.nanoTime();
     List<ResultJson> results = result.hits().stream().map(h -> ResultJson.of(h, explain)).toList();
     json(ctx, HttpStatus.OK.getCode(), new SearchResponse(result.queryId(), result.modelVersion(), result.tookMs(),
         result.mode().label(), result.reranked(), results));
+    serializeTimer.record(System.nanoTime() - serializing, TimeUnit.NANOSECONDS);
   }
 
   private static boolean optionalBoolean(JsonNode body, String field, boolean fallback) {

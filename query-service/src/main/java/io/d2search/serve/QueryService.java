@@ -138,6 +138,7 @@ public final class QueryService implements AutoCloseable {
       SearchService search = new SearchService(
           new VectorSpace(version, config.materializer().topic(), index, embedder, materializer), iem, config.search(),
           registry, events, new IssuedQueries(config.clicks()));
+      started.push(search); // before the producer closes: its queued impressions go first
       ReleaseWatcher watcher = null;
       List<HealthCheck> health = new ArrayList<>(checks);
       Supplier<ReleaseStatus> releaseStatus = ReleaseStatus::off;

@@ -56,17 +56,22 @@ import org.slf4j.LoggerFactory;
  * ({@link SearchConfig#canaryShare()}) is answered by team-draft interleaving ({@link TeamDraft}) of the serving
  * model's ranking and the canary's over the same candidates; the impression names the canary and each result's team.
  *
- * <p>Events are best effort: a failed send is logged and counted ({@code d2search.events.failed}, tag
- * {@code topic}), never an error of the search. With no producer, impressions and clicks are off. An impression
+ * <p>Events are best effort: a failed send is logged and counted ({@code d2search.events.failed}, tags
+ * {@code topic} and {@code reason}: {@code producer}, or {@code queue-full} for an impression the sender thread had
+ * no room for), never an error of the search. With no producer, impressions and clicks are off. An impression
  * carries each result's final score ({@link RankedHit#score()}).
  *
  * <p>Metrics: timer {@code d2search.search.latency} for the whole search, tagged by {@code mode}, and
- * {@code d2search.search.stage} per stage ({@code stage} = {@code embed}, {@code vector}, {@code keyword},
- * {@code fuse}, {@code rerank}), all with a percentile histogram, so Prometheus can compute p50/p99 across replicas.
+ * {@code d2search.search.stage} per stage ({@code stage} = {@code embed}, itself {@code tokenize}, {@code encode}
+ * and {@code pool}; {@code vector}, {@code keyword}, {@code fuse}, {@code read} (the re-ranked candidates'
+ * vectors), {@code rerank} (IEM and sort), {@code stored}), all with a percentile histogram, so Prometheus can
+ * compute p50/p99 across replicas. The impression is built and sent on a thread of its own ({@link EventSender}):
+ * not part of a search's latency.
  *
- * <p>Thread-safe. Owns nothing: the caller closes the index, the embedder and the producer.
+ * <p>Thread-safe. Owns the impressions' sender thread ({@link #close()}); the caller closes the index, the embedder
+ * and the producer, after this.
  */
-public final class SearchService {
+public final class SearchService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SearchService.class);
 
   /** Largest k a search accepts. */
@@ -86,11 +91,19 @@ public final class SearchService {
   private final MeterRegistry registry;
   private final Map<RetrievalMode, Timer> latency = new EnumMap<>(RetrievalMode.class);
   private final Timer embedTimer;
+  private final Timer tokenizeTimer;
+  private final Timer encodeTimer;
+  private final Timer poolTimer;
+  private final Timer readTimer;
+  private final Timer storedTimer;
   private final Timer vectorTimer;
   private final Timer keywordTimer;
   private final Timer fuseTimer;
   private final Timer rerankTimer;
   private final AvroSerde<Impression> impressionSerde = Topics.impressionSerde();
+  /** Impressions waiting for the sender thread at most; more are dropped and counted. */
+  static final int IMPRESSION_QUEUE = 10_000;
+  private final EventSender impressions; // null: impressions off
   private final AvroSerde<Click> clickSerde = Topics.clickSerde();
 
   /**
@@ -161,7 +174,14 @@ public final class SearchService {
     this.vectorTimer = stage("vector", "HNSW search of the first stage");
     this.keywordTimer = stage("keyword", "BM25 search of the first stage");
     this.fuseTimer = stage("fuse", "Fusing the vector and keyword lists of a hybrid search");
-    this.rerankTimer = stage("rerank", "Re-ranking: read the candidates' vectors, IEM logits, sort");
+    this.rerankTimer = stage("rerank", "Re-ranking: IEM logits of the candidates, sort");
+    this.tokenizeTimer = stage("tokenize", "Tokenizing the query (part of embed)");
+    this.encodeTimer = stage("encode", "The backbone over the query's tokens (part of embed)");
+    this.poolTimer = stage("pool", "The pooling head over the query's token states (part of embed)");
+    this.readTimer = stage("read", "Reading the re-ranked candidates' vectors from the index");
+    this.storedTimer = stage("stored", "Loading the stored fields of the results shown");
+    this.impressions = events == null ? null : new EventSender(events, Topics.IMPRESSIONS, IMPRESSION_QUEUE, registry,
+        e -> failed(Topics.IMPRESSIONS, e));
     this.interleaved = Counter.builder("d2search.search.interleaved")
         .description("Searches answered by team-draft interleaving of the serving model and a canary release")
         .register(registry);
@@ -203,8 +223,12 @@ public final class SearchService {
     long start = System.nanoTime();
     PassageRanker.Query ranked = new PassageRanker.Query(query, null, mode, k, request.filter(), request.rerank());
     if (ranked.needsVector(ranker) || (challenger != null && ranked.needsVector(challenger.ranker()))) {
-      ranked = ranked.withVector(model.space().embedder().embed(query));
+      Embedder.Timed embedded = model.space().embedder().embedTimed(query);
+      ranked = ranked.withVector(embedded.vector());
       embedTimer.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+      tokenizeTimer.record(embedded.tokenizeNanos(), TimeUnit.NANOSECONDS);
+      encodeTimer.record(embedded.encodeNanos(), TimeUnit.NANOSECONDS);
+      poolTimer.record(embedded.poolNanos(), TimeUnit.NANOSECONDS);
     }
     List<RankedHit> hits;
     PassageRanker.Ranking ranking;
@@ -220,8 +244,10 @@ public final class SearchService {
       } else {
         shown = ranking.hits().stream().map(r -> new TeamDraft.Pick<>(r, null)).toList();
       }
+      long storedStart = System.nanoTime();
       List<Hit> stored = searcher.hits(shown.stream()
           .map(p -> new Candidate(p.item().first().doc(), p.item().first().score())).toList());
+      storedTimer.record(System.nanoTime() - storedStart, TimeUnit.NANOSECONDS);
       hits = new ArrayList<>(stored.size());
       for (int i = 0; i < stored.size(); i++) {
         TeamDraft.Pick<PassageRanker.Ranked> pick = shown.get(i);
@@ -240,8 +266,8 @@ public final class SearchService {
     String queryId = issued.issue(hits.stream().map(RankedHit::passageId).toList(), System.currentTimeMillis());
     SearchResult result = new SearchResult(queryId, model.version(), TimeUnit.NANOSECONDS.toMillis(tookNanos),
         mode, ranking.reranked(), hits, challenger == null ? null : challenger.version());
-    if (events != null) {
-      send(Topics.IMPRESSIONS, result.queryId(), impressionSerde.encode(impression(query, result)));
+    if (impressions != null) {
+      impressions.submit(result.queryId(), () -> impressionSerde.encode(impression(query, result)));
     }
     return result;
   }
@@ -259,6 +285,7 @@ public final class SearchService {
       fuseTimer.record(t.fuseNanos(), TimeUnit.NANOSECONDS);
     }
     if (ranking.reranked()) {
+      readTimer.record(t.readNanos(), TimeUnit.NANOSECONDS);
       rerankTimer.record(t.rerankNanos(), TimeUnit.NANOSECONDS);
     }
   }
@@ -444,8 +471,17 @@ public final class SearchService {
   }
 
   private void failed(String topic, Exception e) {
-    Counter.builder("d2search.events.failed").tag("topic", topic).description("Events that could not be sent")
+    Counter.builder("d2search.events.failed").tag("topic", topic).tag("reason", "producer")
+        .description("Events that could not be sent")
         .register(registry).increment();
     log.warn("Could not send to {}: {}", topic, e.toString());
+  }
+
+  /** Hands the impressions still queued to the producer (waiting up to 5 s) and stops their thread. */
+  @Override
+  public void close() {
+    if (impressions != null) {
+      impressions.close();
+    }
   }
 }
