@@ -1,5 +1,7 @@
 package io.d2search.bench;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.d2search.embed.Embedder;
 import io.d2search.embed.TextHash;
 import io.d2search.events.PassageEmbedding;
 import io.d2search.index.IndexConfig;
@@ -8,9 +10,20 @@ import io.d2search.index.PassageSearcher;
 import io.d2search.index.VectorEncoding;
 import io.d2search.nn.Linear;
 import io.d2search.rank.IemHead;
+import io.d2search.serve.HttpApi;
+import io.d2search.serve.IssuedQueries;
+import io.d2search.serve.SearchConfig;
+import io.d2search.serve.SearchRequest;
+import io.d2search.serve.SearchService;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,8 +55,7 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * percentiles. The IEM head has random weights of the contract's shape (its cost does not depend on their values).
  */
 public final class IndexBench {
-  /** The passages' text: short, so the vectors are what the index sizes measure. */
-  private static final String VERSION = "bench";
+  private static final ObjectMapper JSON = new ObjectMapper();
 
   /**
    * What to measure.
@@ -65,6 +77,7 @@ public final class IndexBench {
   public record Plan(int passages, int dimension, int topicSize, int queries, List<VectorEncoding> encodings,
       double oversample, double churn, int k, int rerankDepth, int iemHidden, IndexConfig index, Path workDir,
       long seed) {
+
     public Plan {
       encodings = List.copyOf(encodings);
       Objects.requireNonNull(index, "index");
@@ -73,6 +86,40 @@ public final class IndexBench {
           || rerankDepth < k || !(churn >= 0 && churn < 0.5) || iemHidden < 1) {
         throw new IllegalArgumentException("index bench plan out of range: " + this);
       }
+    }
+  }
+
+  /**
+   * The serving path over each index: a real {@link SearchService} (its query embedder, the random IEM over the top
+   * {@code rerankDepth}, stored fields) in process, and the same over HTTP ({@link HttpApi}, {@code POST /search},
+   * one client), with real query texts. The index is stamped with the embedder's version; impressions are off.
+   *
+   * @param embedder embeds the queries (and names the index's version); not closed here
+   * @param queries query texts, searched in turn
+   * @param search the search settings (mode, fusion)
+   */
+  public record Serving(Embedder embedder, List<String> queries, SearchConfig search) {
+    public Serving {
+      Objects.requireNonNull(embedder, "embedder");
+      Objects.requireNonNull(search, "search");
+      queries = List.copyOf(queries);
+      if (queries.isEmpty()) {
+        throw new IllegalArgumentException("no queries to serve");
+      }
+    }
+  }
+
+  /**
+   * A row's serving figures.
+   *
+   * @param inProcess {@code SearchService.search} per query: embed, first stage, IEM re-rank, stored fields
+   * @param overHttp {@code POST /search} per query, from a client in the same JVM
+   * @param mode the searches' retrieval mode
+   * @param stages where the in-process time went (mean ms per search, the service's own stage timers)
+   */
+  public record Served(Latency inProcess, Latency overHttp, String mode, String stages) {
+    double httpRatio() {
+      return overHttp.p50() / inProcess.p50();
     }
   }
 
@@ -101,7 +148,7 @@ public final class IndexBench {
    */
   public record Row(VectorEncoding encoding, double indexSeconds, long diskBytes, long searchedBytes, long heapBytes,
       int segments, Latency hnsw, Latency vectors, Latency iem, Latency stored, Latency total, double recall,
-      double churnRecall, Latency churnHnsw, int churnSegments) {
+      double churnRecall, Latency churnHnsw, int churnSegments, Served served) {
 
     double passagesPerSecond(int passages) {
       return passages / indexSeconds;
@@ -136,6 +183,27 @@ public final class IndexBench {
             r.total().p50(), r.total().p99(), ratio(r.total().p99(), base.total().p99()), r.recall(),
             r.churnRecall(), r.churnHnsw().p99(), r.churnSegments()));
       }
+      if (rows.stream().anyMatch(r -> r.served() != null)) {
+        Row first = rows.stream().filter(r -> r.served() != null).findFirst().orElseThrow();
+        out.append(String.format(Locale.ROOT, "%nServed (mode %s, k %d, IEM over the top %d, real query texts "
+            + "embedded per search): in process, over HTTP, and HTTP/in-process p50.%n%n", first.served().mode(),
+            plan.k(), plan.rerankDepth()));
+        out.append("| encoding | in-process p50 / p99 ms | over HTTP p50 / p99 ms | HTTP/in-process p50 |\n");
+        out.append("|---|---|---|---|\n");
+        for (Row r : rows) {
+          if (r.served() != null) {
+            Served v = r.served();
+            out.append(String.format(Locale.ROOT, "| %s | %.2f / %.2f (%s) | %.2f / %.2f (%s) | %.2f |%n",
+                r.encoding(), v.inProcess().p50(), v.inProcess().p99(),
+                ratio(v.inProcess().p99(), base.served() == null ? Double.NaN : base.served().inProcess().p99()),
+                v.overHttp().p50(), v.overHttp().p99(),
+                ratio(v.overHttp().p99(), base.served() == null ? Double.NaN : base.served().overHttp().p99()),
+                v.httpRatio()));
+          }
+        }
+        out.append(String.format(Locale.ROOT, "%nWhere a served search's time goes (%s, mean ms): %s%n",
+            first.encoding(), first.served().stages()));
+      }
       return out.toString();
     }
 
@@ -149,10 +217,20 @@ public final class IndexBench {
   }
 
   private final Plan plan;
+  private final Serving serving;
+  private final String version;
   private final ClusteredVectors generator;
 
+  /** Measures the index alone. */
   public IndexBench(Plan plan) {
+    this(plan, null);
+  }
+
+  /** Measures the index, and the serving path over it when {@code serving} is given. */
+  public IndexBench(Plan plan, Serving serving) {
     this.plan = Objects.requireNonNull(plan, "plan");
+    this.serving = serving;
+    this.version = serving == null ? "bench" : serving.embedder().info().version();
     this.generator = new ClusteredVectors(plan.dimension(), Math.max(1, plan.passages() / plan.topicSize()),
         plan.seed());
   }
@@ -208,7 +286,7 @@ public final class IndexBench {
     deleteRecursively(dir);
     IndexConfig config = plan.index().withVectors(encoding, plan.oversample());
     long heapBefore = usedHeapAfterGc();
-    try (PassageIndex index = PassageIndex.open(dir, VERSION, config)) {
+    try (PassageIndex index = PassageIndex.open(dir, version, config)) {
       long started = System.nanoTime();
       try (ProgressBar bar = new ProgressBarBuilder().setTaskName("index " + encoding).setInitialMax(vectors.length)
           .setStyle(ProgressBarStyle.ASCII).setUnit(" passages", 1).setUpdateIntervalMillis(1000).showSpeed()
@@ -228,6 +306,7 @@ public final class IndexBench {
           + vectorFiles.getOrDefault(encoding.quantized() ? "veq" : "vec", 0L);
       int segments = segments(dir);
       Steps steps = search(index, queries, warmup, truth, iem);
+      Served served = serving == null ? null : serve(index, iem);
 
       for (int i : updated) {
         index.upsert(id(i), embedding(i, churned[i]));
@@ -241,7 +320,7 @@ public final class IndexBench {
       int churnSegments = segments(dir);
       Row row = new Row(encoding, seconds, disk, searched, heap, segments, steps.hnsw(), steps.vectors(),
           steps.iem(), steps.stored(), steps.total(), steps.recall(),
-          afterChurn.recall(), afterChurn.hnsw(), churnSegments);
+          afterChurn.recall(), afterChurn.hnsw(), churnSegments, served);
       System.out.printf(Locale.ROOT, "%s: %,.0f passages/s, %.1f MB on disk (vector files %s), HNSW p99 %.2f ms, "
           + "recall@%d %.4f (after churn %.4f)%n", encoding, row.passagesPerSecond(vectors.length),
           disk / 1048576.0, vectorFiles, row.hnsw().p99(), plan.k(), row.recall(), row.churnRecall());
@@ -381,13 +460,63 @@ public final class IndexBench {
     return Integer.parseInt(passageId.substring(1, passageId.indexOf('#')));
   }
 
-  private static PassageEmbedding embedding(int i, float[] vector) {
+  /** The serving path over this index, in process and over HTTP, with the serving's query texts. */
+  private Served serve(PassageIndex index, IemHead iem) {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    SearchService search = new SearchService(index, serving.embedder(), iem,
+        serving.search().withRerankDepth(plan.rerankDepth()), registry, null,
+        new IssuedQueries(IssuedQueries.Policy.defaults()));
+    HttpApi http = HttpApi.start("127.0.0.1", 0, search, null, registry);
+    try (HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()) {
+      List<String> texts = serving.queries();
+      int warmup = Math.max(10, texts.size() / 10);
+      long[] local = new long[texts.size()];
+      for (int j = -warmup; j < texts.size(); j++) {
+        String q = texts.get(Math.floorMod(j, texts.size()));
+        long t = System.nanoTime();
+        search.search(SearchRequest.of(q, plan.k()));
+        if (j >= 0) {
+          local[j] = System.nanoTime() - t;
+        }
+      }
+      String stages = PipelineBench.stageBreakdown(registry);
+      URI uri = URI.create("http://127.0.0.1:" + http.port() + "/search");
+      long[] remote = new long[texts.size()];
+      for (int j = -warmup; j < texts.size(); j++) {
+        String body = JSON.writeValueAsString(Map.of("query", texts.get(Math.floorMod(j, texts.size())),
+            "k", plan.k()));
+        HttpRequest request = HttpRequest.newBuilder(uri).header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+        long t = System.nanoTime();
+        HttpResponse<String> response = client.send(request, HttpResponse.BodyHandlers.ofString());
+        if (j >= 0) {
+          remote[j] = System.nanoTime() - t;
+        }
+        if (response.statusCode() != 200) {
+          throw new IllegalStateException("POST /search answered " + response.statusCode() + ": "
+              + response.body());
+        }
+      }
+      return new Served(Latency.of(local), Latency.of(remote), serving.search().mode().label(), stages);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    } finally {
+      http.close();
+      search.close();
+      registry.close();
+    }
+  }
+
+  private PassageEmbedding embedding(int i, float[] vector) {
     List<Float> values = new ArrayList<>(vector.length);
     for (float x : vector) {
       values.add(x);
     }
     String text = "passage " + i;
-    return PassageEmbedding.newBuilder().setDocId("p" + i).setN(0).setModelVersion(VERSION).setVector(values)
+    return PassageEmbedding.newBuilder().setDocId("p" + i).setN(0).setModelVersion(version).setVector(values)
         .setTextHash(TextHash.sha256(text)).setTitle("").setText(text).setDocVersion(1).build();
   }
 

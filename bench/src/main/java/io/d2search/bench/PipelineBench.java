@@ -276,6 +276,8 @@ public final class PipelineBench {
             "%.2f / %.2f ms; re-ranking adds %.2f ms at p50", ms(hnswOnly.p50()), ms(hnswOnly.p99()),
             ms(inProcess.p50() - hnswOnly.p50())));
       }
+      report.add("where a search's time goes (mean ms per search so far, the d2search.search.stage timers)",
+          stageBreakdown(registry));
 
       // 5. HNSW against exact search over the same query vectors.
       log.info("bench 5/{}: HNSW vs exact search", steps);
@@ -662,6 +664,29 @@ public final class PipelineBench {
       byMode.put(mode, Percentiles.of(nanos[mode.ordinal()]));
     }
     return byMode;
+  }
+
+  /**
+   * The mean of each stage timer (the query service's own metrics) and of the impression's send, which runs off the
+   * request path; in the order a search runs them.
+   */
+  static String stageBreakdown(io.micrometer.core.instrument.MeterRegistry registry) {
+    List<String> order = List.of("parse", "tokenize", "encode", "pool", "vector", "keyword", "fuse", "read", "rerank",
+        "stored", "serialize");
+    StringBuilder out = new StringBuilder();
+    for (String stage : order) {
+      io.micrometer.core.instrument.Timer t = registry.find("d2search.search.stage").tag("stage", stage).timer();
+      if (t != null && t.count() > 0) {
+        out.append(out.isEmpty() ? "" : ", ").append(String.format(Locale.ROOT, "%s %.3f", stage,
+            t.mean(java.util.concurrent.TimeUnit.MILLISECONDS)));
+      }
+    }
+    io.micrometer.core.instrument.Timer send = registry.find("d2search.events.send").timer();
+    if (send != null && send.count() > 0) {
+      out.append(String.format(Locale.ROOT, "; off the request path: impression send %.3f",
+          send.mean(java.util.concurrent.TimeUnit.MILLISECONDS)));
+    }
+    return out.toString();
   }
 
   private static Percentiles searchOverHttp(HttpClient http, URI uri, List<String> queries)

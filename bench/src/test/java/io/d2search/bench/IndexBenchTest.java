@@ -2,8 +2,14 @@ package io.d2search.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.d2search.bundle.ModelBundle;
+import io.d2search.embed.BackboneSource;
+import io.d2search.embed.Embedder;
+import io.d2search.embed.EmbedderConfig;
+import io.d2search.embed.ExecutionProvider;
 import io.d2search.index.IndexConfig;
 import io.d2search.index.VectorEncoding;
+import io.d2search.serve.SearchConfig;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -69,6 +75,26 @@ class IndexBenchTest {
     String table = report.markdown();
     assertThat(table).contains("| float32 |", "| bbq |", "| int8 |", "×1.00", "Exact scan");
     assertThat(dir).isEmptyDirectory();
+  }
+
+  @Test
+  void measuresTheServingPathInProcessAndOverHttpWithRealQueryEmbeddings() {
+    ModelBundle zero = ModelBundle.versionZero(dir.resolve("bundles"), BackboneSource.MINILM_L6_V2, 256);
+    try (Embedder embedder = zero.embedder(EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU))) {
+      IndexBench.Plan plan = new IndexBench.Plan(1000, embedder.info().dimension(), 100, 20,
+          List.of(VectorEncoding.INT4), 3, 0.1, 10, 50, 16, IndexConfig.defaults(), dir.resolve("work"), 5);
+      IndexBench.Report report = new IndexBench(plan, new IndexBench.Serving(embedder,
+          List.of("how do cells divide", "vitamin d and bone density", "gene expression in yeast"),
+          SearchConfig.DEFAULTS)).run();
+      IndexBench.Served served = report.rows().get(0).served();
+      assertThat(served).isNotNull();
+      assertThat(served.inProcess().p50()).isPositive();
+      assertThat(served.overHttp().p50()).isPositive();
+      assertThat(served.mode()).isEqualTo(SearchConfig.DEFAULTS.mode().label());
+      // The service's own stage timers: the query was embedded, searched, re-ranked and its fields loaded.
+      assertThat(served.stages()).contains("tokenize", "encode", "pool", "vector", "read", "rerank", "stored");
+      assertThat(report.markdown()).contains("Served (mode", "| int4 |", "Where a served search's time goes");
+    }
   }
 
   private static double dot(float[] a, float[] b) {

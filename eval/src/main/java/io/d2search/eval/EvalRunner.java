@@ -276,7 +276,7 @@ public final class EvalRunner {
     float[][] corpus = vectors.vectors(embedder, EvalPassage.texts(passages), fingerprint);
     Dense hnswSystem = new Dense(encoder, Search.HNSW);
     HnswDenseRetriever hnsw = open.add(HnswDenseRetriever.build(hnswSystem.label(), embedder, passages, corpus,
-        settings.hnswM(), settings.hnswBeamWidth()));
+        settings.index()));
     rows.add(new RetrievalRow(hnswSystem, Evaluation.runPerQuery(hnsw, data.queries(), data.qrels())));
     Dense exactSystem = new Dense(encoder, Search.EXACT);
     Retriever exact = new ExactDenseRetriever(exactSystem.label(), embedder, passages, corpus);

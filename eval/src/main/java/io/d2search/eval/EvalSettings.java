@@ -2,6 +2,7 @@ package io.d2search.eval;
 
 import io.d2search.embed.EmbedderConfig;
 import io.d2search.index.Fusion;
+import io.d2search.index.IndexConfig;
 import io.d2search.ingest.ChunkerConfig;
 import java.util.Objects;
 
@@ -12,16 +13,17 @@ import java.util.Objects;
  * @param embedder the embedder's configuration (backbone, max tokens, batch, threads, provider); each bundle's
  *     embedder is built on it
  * @param chunker how documents are cut into passages, as the indexer cuts them
- * @param hnswM HNSW graph degree of the evaluation's indexes
- * @param hnswBeamWidth HNSW construction beam width
+ * @param index how the evaluation's indexes are built and searched (HNSW, vector encoding, oversampling), as the
+ *     query service's ({@code index.*})
  * @param fusion how the service fuses a hybrid search's two lists ({@code search.fusion*})
  * @param rerankFirstStageWeight the first-stage score's share in a re-ranked order
  *     ({@code search.rerank.first-stage-weight})
  */
-public record EvalSettings(EmbedderConfig embedder, ChunkerConfig chunker, int hnswM, int hnswBeamWidth,
+public record EvalSettings(EmbedderConfig embedder, ChunkerConfig chunker, IndexConfig index,
     Fusion fusion, double rerankFirstStageWeight) {
   public EvalSettings {
     Objects.requireNonNull(embedder, "embedder");
+    Objects.requireNonNull(index, "index");
     Objects.requireNonNull(chunker, "chunker");
     Objects.requireNonNull(fusion, "fusion");
   }

@@ -41,9 +41,15 @@ public final class HnswDenseRetriever implements Retriever, AutoCloseable {
     this.passagesPerDoc = passagesPerDoc;
   }
 
-  /** Indexes the passages with their vectors (same order) into a fresh HNSW graph. */
+  /** Indexes the passages with their vectors (same order) into a fresh HNSW graph of the default encoding. */
   public static HnswDenseRetriever build(String name, Embedder embedder, List<EvalPassage> passages,
       float[][] vectors, int hnswM, int beamWidth) {
+    return build(name, embedder, passages, vectors, IndexConfig.defaults().withHnsw(hnswM, beamWidth));
+  }
+
+  /** Indexes the passages with their vectors (same order) into a fresh index built and searched as configured. */
+  public static HnswDenseRetriever build(String name, Embedder embedder, List<EvalPassage> passages,
+      float[][] vectors, IndexConfig config) {
     Path dir;
     try {
       dir = Files.createTempDirectory("d2search-eval-hnsw");
@@ -51,7 +57,7 @@ public final class HnswDenseRetriever implements Retriever, AutoCloseable {
       throw new UncheckedIOException(e);
     }
     String version = embedder.info().version();
-    PassageIndex index = PassageIndex.open(dir, version, IndexConfig.defaults().withHnsw(hnswM, beamWidth));
+    PassageIndex index = PassageIndex.open(dir, version, config);
     for (int i = 0; i < passages.size(); i++) {
       EvalPassage p = passages.get(i);
       float[] v = vectors[i];

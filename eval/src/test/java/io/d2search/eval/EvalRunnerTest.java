@@ -49,7 +49,7 @@ class EvalRunnerTest {
 
   private static final EvalSettings SETTINGS = new EvalSettings(
       EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU), ChunkerConfig.defaults(),
-      IndexConfig.DEFAULTS.hnswM(), IndexConfig.DEFAULTS.hnswBeamWidth(), io.d2search.index.Fusion.DEFAULT,
+      IndexConfig.DEFAULTS, io.d2search.index.Fusion.DEFAULT,
       0);
 
   private static final EvalRunner.TrainingWindows NO_TRAINING = new EvalRunner.TrainingWindows() {

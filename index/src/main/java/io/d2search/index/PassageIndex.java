@@ -117,7 +117,7 @@ public final class PassageIndex implements AutoCloseable {
   /** The largest k a search accepts. */
   public static final int MAX_K = 10_000;
 
-  private static final VectorSimilarityFunction SIMILARITY = VectorSimilarityFunction.DOT_PRODUCT;
+  static final VectorSimilarityFunction SIMILARITY = VectorSimilarityFunction.DOT_PRODUCT;
 
   private final Path dir;
   private final String modelVersion;

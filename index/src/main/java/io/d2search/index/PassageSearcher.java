@@ -20,7 +20,6 @@ import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.KnnFloatVectorQuery;
 import org.apache.lucene.search.ScoreDoc;
 import org.apache.lucene.search.Query;
-import org.apache.lucene.search.RescoreTopNQuery;
 import org.apache.lucene.search.SearcherManager;
 import org.apache.lucene.util.QueryBuilder;
 
@@ -106,11 +105,18 @@ public final class PassageSearcher implements AutoCloseable {
     if (!encoding.quantized()) {
       return top(new KnnFloatVectorQuery(PassageIndex.VECTOR, target, candidates, only), candidates, k);
     }
-    // The graph ranks by quantized vectors: gather more, and let the float vectors decide among them.
+    // The graph ranks by quantized vectors: gather more, and let the float vectors decide among them (scored as
+    // a float32 graph scores them, so scores mean the same whatever the encoding).
     int gathered = (int) Math.ceil(candidates * oversample);
-    Query graph = new KnnFloatVectorQuery(PassageIndex.VECTOR, target, gathered, only);
-    return top(RescoreTopNQuery.createFullPrecisionRescorerQuery(graph, target, PassageIndex.VECTOR, candidates),
-        candidates, k);
+    List<Candidate> graph = top(new KnnFloatVectorQuery(PassageIndex.VECTOR, target, gathered, only), gathered,
+        gathered);
+    List<float[]> floats = vectors(graph);
+    List<Candidate> rescored = new ArrayList<>(graph.size());
+    for (int i = 0; i < graph.size(); i++) {
+      rescored.add(new Candidate(graph.get(i).doc(), PassageIndex.SIMILARITY.compare(target, floats.get(i))));
+    }
+    rescored.sort(Comparator.comparingDouble((Candidate c) -> -c.score()).thenComparingInt(Candidate::doc));
+    return List.copyOf(rescored.subList(0, Math.min(k, rescored.size())));
   }
 
   /**

@@ -76,7 +76,7 @@ final class EvalCommand implements Callable<Integer> {
   Path symmetric;
 
   @Option(names = "--plot", paramLabel = "FILE.png",
-      description = "Also draw nDCG@10 per system with its 95% bootstrap interval (all and unseen queries) as a PNG.")
+      description = "Also draw nDCG@10 per system with its 95%% bootstrap interval (all and unseen queries) as a PNG.")
   Path plot;
 
   @Override

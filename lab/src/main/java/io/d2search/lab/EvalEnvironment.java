@@ -32,7 +32,7 @@ final class EvalEnvironment {
    */
   static EvalRunner runner(Settings settings, CacheOptions.Dirs caches, boolean noCache, PrintStream progress) {
     EvalSettings values = new EvalSettings(Components.embedder(settings), Components.chunker(settings),
-        settings.integer("index.hnsw.m"), settings.integer("index.hnsw.beam-width"), Fusion.of(settings),
+        Components.queryService(settings).index(), Fusion.of(settings),
         settings.doubleValue("search.rerank.first-stage-weight"));
     return new EvalRunner(values, version -> Components.bundle(settings, version),
         (embedder, texts, fingerprint) -> vectors(embedder, texts, fingerprint, caches, noCache),

@@ -119,7 +119,8 @@ public final class HttpApi implements AutoCloseable {
    * @param host interface to bind, e.g. {@code 0.0.0.0} or {@code 127.0.0.1}
    * @param port TCP port; 0 picks a free one (see {@link #port()})
    * @param search answers searches and records clicks
-   * @param materializer tells readiness for {@code /health}
+   * @param materializer tells readiness for {@code /health} when the serving space has none of its own; null for an
+   *     index no topic feeds (a fixed index, as {@code bench index} serves): always caught up
    * @param registry scraped by {@code /metrics}
    */
   public static HttpApi start(String host, int port, SearchService search, EmbeddingsMaterializer materializer,
@@ -148,7 +149,7 @@ public final class HttpApi implements AutoCloseable {
       Supplier<ReleaseStatus> releases) {
     Objects.requireNonNull(host, "host");
     HttpApi api = new HttpApi(Objects.requireNonNull(search, "search"),
-        Objects.requireNonNull(materializer, "materializer"), Objects.requireNonNull(registry, "registry"),
+        materializer, Objects.requireNonNull(registry, "registry"),
         List.copyOf(checks), Objects.requireNonNull(tokens, "tokens"), Objects.requireNonNull(releases, "releases"));
     api.app = Javalin.create(config -> {
       config.startup.showJavalinBanner = false;
@@ -347,7 +348,12 @@ public final class HttpApi implements AutoCloseable {
     boolean ready;
     // After a FULL release's switch, the serving space's materialiser is the one that says how current searches are.
     EmbeddingsMaterializer materializer = search.serving().space().materializerIfAny().orElse(this.materializer);
-    if (materializer.failure().isPresent()) {
+    if (materializer == null) {
+      ready = true;
+      body.put("status", "ready");
+      body.put("lag", 0);
+      body.put("passages", search.index().size());
+    } else if (materializer.failure().isPresent()) {
       ready = false;
       body.put("status", "failed");
       body.put("error", String.valueOf(materializer.failure().get()));
