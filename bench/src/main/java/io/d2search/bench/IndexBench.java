@@ -115,7 +115,7 @@ public final class IndexBench {
    * @param inProcess {@code SearchService.search} per query: embed, first stage, IEM re-rank, stored fields
    * @param overHttp {@code POST /search} per query, from a client in the same JVM
    * @param mode the searches' retrieval mode
-   * @param stages where the in-process time went (mean ms per search, the service's own stage timers)
+   * @param stages where the in-process time went (ms per search, mean and median, the service's own stage timers)
    */
   public record Served(Latency inProcess, Latency overHttp, String mode, String stages) {
     double httpRatio() {
@@ -201,7 +201,7 @@ public final class IndexBench {
                 v.httpRatio()));
           }
         }
-        out.append(String.format(Locale.ROOT, "%nWhere a served search's time goes (%s, mean ms): %s%n",
+        out.append(String.format(Locale.ROOT, "%nWhere a served search's time goes (%s, ms: mean, median): %s%n",
             first.encoding(), first.served().stages()));
       }
       return out.toString();

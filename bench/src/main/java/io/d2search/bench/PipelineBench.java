@@ -276,7 +276,8 @@ public final class PipelineBench {
             "%.2f / %.2f ms; re-ranking adds %.2f ms at p50", ms(hnswOnly.p50()), ms(hnswOnly.p99()),
             ms(inProcess.p50() - hnswOnly.p50())));
       }
-      report.add("where a search's time goes (mean ms per search so far, the d2search.search.stage timers)",
+      report.add("where a search's time goes (ms per search so far, mean and median, the d2search.search.stage "
+          + "timers)",
           stageBreakdown(registry));
 
       // 5. HNSW against exact search over the same query vectors.
@@ -667,8 +668,10 @@ public final class PipelineBench {
   }
 
   /**
-   * The mean of each stage timer (the query service's own metrics) and of the impression's send, which runs off the
-   * request path; in the order a search runs them.
+   * Each stage timer (the query service's own metrics) as its mean and its median, and the impression's send, which
+   * runs off the request path; in the order a search runs them. The median is read from the timer's histogram (the
+   * upper bound of the bucket holding it), so a slow first call (class loading, JIT) does not move it as it moves
+   * the mean.
    */
   static String stageBreakdown(io.micrometer.core.instrument.MeterRegistry registry) {
     List<String> order = List.of("parse", "tokenize", "encode", "pool", "vector", "keyword", "fuse", "read", "rerank",
@@ -677,8 +680,8 @@ public final class PipelineBench {
     for (String stage : order) {
       io.micrometer.core.instrument.Timer t = registry.find("d2search.search.stage").tag("stage", stage).timer();
       if (t != null && t.count() > 0) {
-        out.append(out.isEmpty() ? "" : ", ").append(String.format(Locale.ROOT, "%s %.3f", stage,
-            t.mean(java.util.concurrent.TimeUnit.MILLISECONDS)));
+        out.append(out.isEmpty() ? "" : ", ").append(String.format(Locale.ROOT, "%s %.3f (p50 ≤ %.3f)", stage,
+            t.mean(java.util.concurrent.TimeUnit.MILLISECONDS), medianBound(t)));
       }
     }
     io.micrometer.core.instrument.Timer send = registry.find("d2search.events.send").timer();
@@ -687,6 +690,19 @@ public final class PipelineBench {
           send.mean(java.util.concurrent.TimeUnit.MILLISECONDS)));
     }
     return out.toString();
+  }
+
+  /** The upper bound (ms) of the histogram bucket that holds a timer's median; its mean if it has no histogram. */
+  static double medianBound(io.micrometer.core.instrument.Timer timer) {
+    var snapshot = timer.takeSnapshot();
+    double half = snapshot.count() / 2.0;
+    // Cumulative counts at each bucket's upper bound, as Prometheus reads them.
+    for (var bucket : snapshot.histogramCounts()) {
+      if (bucket.count() >= half) {
+        return bucket.bucket(java.util.concurrent.TimeUnit.MILLISECONDS);
+      }
+    }
+    return timer.mean(java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
   private static Percentiles searchOverHttp(HttpClient http, URI uri, List<String> queries)
