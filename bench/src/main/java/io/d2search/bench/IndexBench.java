@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.TextHash;
 import io.d2search.events.PassageEmbedding;
+import io.d2search.index.Hit;
 import io.d2search.index.IndexConfig;
 import io.d2search.index.PassageIndex;
 import io.d2search.index.PassageSearcher;
@@ -41,6 +42,8 @@ import java.util.stream.Stream;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
+import org.apache.lucene.util.IOUtils;
+import org.apache.lucene.util.VectorUtil;
 
 /**
  * The passage index at scale, one encoding after another in one run: for each {@link VectorEncoding}, a real
@@ -300,7 +303,7 @@ public final class IndexBench {
       double seconds = (System.nanoTime() - started) / 1e9;
       index.refresh();
       long heap = Math.max(0, usedHeapAfterGc() - heapBefore);
-      long disk = bytes(dir, f -> true);
+      long disk = bytes(dir);
       Map<String, Long> vectorFiles = index.vectorBytes();
       long searched = vectorFiles.getOrDefault("vex", 0L)
           + vectorFiles.getOrDefault(encoding.quantized() ? "veq" : "vec", 0L);
@@ -351,8 +354,9 @@ public final class IndexBench {
         long t2 = System.nanoTime();
         iem.logits(queries[j], read, IemHead.Branch.ASYMMETRIC);
         long t3 = System.nanoTime();
-        // The stored fields of k of them (which k the IEM picks does not change the cost).
-        searcher.hits(candidates.subList(0, Math.min(plan.k(), candidates.size())));
+        // The stored fields of k of them (which k the IEM picks does not change the cost): the HNSW's own top k,
+        // whose ids recall is measured on.
+        List<Hit> top = searcher.hits(candidates.subList(0, Math.min(plan.k(), candidates.size())));
         long t4 = System.nanoTime();
         if (measure) {
           int m = j - warmup;
@@ -366,9 +370,7 @@ public final class IndexBench {
             exact.add(i);
           }
           int found = 0;
-          List<io.d2search.index.Hit> top = searcher.hits(candidates.subList(0, Math.min(plan.k(),
-              candidates.size())));
-          for (io.d2search.index.Hit h : top) {
+          for (Hit h : top) {
             if (exact.contains(number(h.passageId()))) {
               found++;
             }
@@ -398,7 +400,7 @@ public final class IndexBench {
       if (v == null) {
         continue;
       }
-      float s = dot(v, query);
+      float s = VectorUtil.dotProduct(v, query);
       if (s > scores[k - 1]) {
         int at = k - 1;
         while (at > 0 && scores[at - 1] < s) {
@@ -425,14 +427,6 @@ public final class IndexBench {
       }
     }
     return Latency.of(nanos);
-  }
-
-  private static float dot(float[] a, float[] b) {
-    float s = 0;
-    for (int d = 0; d < a.length; d++) {
-      s += a[d] * b[d];
-    }
-    return s;
   }
 
   /** An IEM head of the contract's shape (interaction-only input, the default) with seeded random weights. */
@@ -520,10 +514,9 @@ public final class IndexBench {
         .setTextHash(TextHash.sha256(text)).setTitle("").setText(text).setDocVersion(1).build();
   }
 
-  private static long bytes(Path dir, java.util.function.Predicate<String> names) {
+  private static long bytes(Path dir) {
     try (Stream<Path> files = Files.walk(dir)) {
-      return files.filter(Files::isRegularFile).filter(p -> names.test(p.getFileName().toString()))
-          .mapToLong(p -> p.toFile().length()).sum();
+      return files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -546,11 +539,8 @@ public final class IndexBench {
   }
 
   private static void deleteRecursively(Path dir) {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> walk = Files.walk(dir)) {
-      walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    try {
+      IOUtils.rm(dir); // Lucene's: nothing to do when it does not exist
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -62,19 +62,39 @@ public record TuningMemory(int layers, int hidden, int heads, int tokens, int ba
   }
 
   /**
-   * Nothing when the estimated peak fits in {@code physicalBytes}; otherwise why not and what to change.
+   * What a refusal tells its reader to change, by the names the reader sets them with.
+   *
+   * @param batchSize the batch size's name
+   * @param layers the tuned layers'
+   * @param negatives the negatives'
+   * @param skipCheck how to turn the check off
+   */
+  public record Knobs(String batchSize, String layers, String negatives, String skipCheck) {
+    /** The {@code distill} command's options. */
+    public static final Knobs DISTILL = new Knobs("--batch-size", "--tune-layers", "--negatives",
+        "pass --no-memory-check");
+  }
+
+  /**
+   * Nothing when the estimated peak fits in {@code physicalBytes}; otherwise why not and what to change, in
+   * {@code distill}'s options.
    */
   public String refusal(long heapBytes, long physicalBytes) {
+    return refusal(heapBytes, physicalBytes, Knobs.DISTILL);
+  }
+
+  /** As {@link #refusal(long, long)}, naming what to change as {@code knobs} does. */
+  public String refusal(long heapBytes, long physicalBytes, Knobs knobs) {
     long peak = peakBytes(heapBytes);
     if (peak <= physicalBytes) {
       return null;
     }
-    return String.format(Locale.ROOT, "tuning %d backbone layers at --batch-size %d needs about %.1f GB (the "
+    return String.format(Locale.ROOT, "tuning %d backbone layers at %s %d needs about %.1f GB (the "
         + "activations of %d sequences × %d tokens kept for the backward pass and their gradients, plus a %.1f GB "
-        + "heap and %.1f GB of native libraries); this machine has %.1f GB. Lower --batch-size, --tune-layers or "
-        + "--negatives, or pass --no-memory-check if the passages are much shorter than %d tokens",
-        layers, batchSize, gb(peak), sequences(), tokens, gb(heapBytes), gb(NATIVE_BASE_BYTES), gb(physicalBytes),
-        tokens);
+        + "heap and %.1f GB of native libraries); this machine has %.1f GB. Lower %s, %s or %s, or %s if the "
+        + "passages are much shorter than %d tokens",
+        layers, knobs.batchSize(), batchSize, gb(peak), sequences(), tokens, gb(heapBytes), gb(NATIVE_BASE_BYTES),
+        gb(physicalBytes), knobs.batchSize(), knobs.layers(), knobs.negatives(), knobs.skipCheck(), tokens);
   }
 
   /** This machine's physical memory. */

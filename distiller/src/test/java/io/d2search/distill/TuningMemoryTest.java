@@ -53,6 +53,12 @@ class TuningMemoryTest {
     String refusal = new TuningMemory(6, 384, 12, 256, 8, 15).refusal(heap, machine);
     assertThat(refusal).contains("tuning 6 backbone layers at --batch-size 8", "this machine has 25.3 GB",
         "136 sequences × 256 tokens", "--no-memory-check");
+    // The distiller service names its settings instead.
+    String settings = new TuningMemory(6, 384, 12, 256, 8, 15).refusal(heap, machine,
+        new TuningMemory.Knobs("distiller.batch-size", "distiller.tune-layers", "distiller.negatives",
+            "set distiller.memory-check=false"));
+    assertThat(settings).contains("at distiller.batch-size 8", "Lower distiller.batch-size, distiller.tune-layers or "
+        + "distiller.negatives, or set distiller.memory-check=false").doesNotContain("--");
   }
 
   @Test

@@ -524,26 +524,18 @@ class PassageIndexTest {
   }
 
   @Test
-  void anIndexWrittenQuantizedReadsBackUnderAnotherEncodingAndMergesIntoIt(TestInfo test) {
+  void anIndexWrittenQuantizedReadsBackUnderAnotherEncodingAndTakesNewPassagesInIt(TestInfo test) {
     Random random = Randomized.random(test.getDisplayName());
     VectorEncoding[] encodings = VectorEncoding.values();
     VectorEncoding first = encodings[1 + random.nextInt(encodings.length - 1)];
     VectorEncoding second = encodings[random.nextInt(encodings.length)];
     Map<String, float[]> upserted = new HashMap<>();
     try (PassageIndex index = open(IndexConfig.defaults().withVectors(first, 3))) {
-      for (int i = 0; i < 80; i++) {
-        float[] v = unitVector(random, DIM);
-        upserted.put("d" + i + "#0", v);
-        index.upsert("d" + i + "#0", embedding("d" + i, 0, v));
-      }
+      upsertRandom(index, 0, 80, upserted, random);
       index.commit(Map.of(P0, 80L));
     }
     try (PassageIndex index = open(IndexConfig.defaults().withVectors(second, 3))) {
-      for (int i = 80; i < 160; i++) {
-        float[] v = unitVector(random, DIM);
-        upserted.put("d" + i + "#0", v);
-        index.upsert("d" + i + "#0", embedding("d" + i, 0, v));
-      }
+      upsertRandom(index, 80, 160, upserted, random);
       index.commit(Map.of(P0, 160L));
       index.refresh();
       upserted.forEach((id, v) -> {
@@ -551,6 +543,16 @@ class PassageIndexTest {
             .hasValueSatisfying(read -> assertThat(read).containsExactly(v));
         assertThat(index.search(v, 1)).as(id).extracting(Hit::passageId).containsExactly(id);
       });
+    }
+  }
+
+  /** Upserts passages d{from}#0 … d{to - 1}#0 with random unit vectors, remembering them. */
+  private static void upsertRandom(PassageIndex index, int from, int to, Map<String, float[]> upserted,
+      Random random) {
+    for (int i = from; i < to; i++) {
+      float[] v = unitVector(random, DIM);
+      upserted.put("d" + i + "#0", v);
+      index.upsert("d" + i + "#0", embedding("d" + i, 0, v));
     }
   }
 }

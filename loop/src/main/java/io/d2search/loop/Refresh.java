@@ -57,6 +57,10 @@ import org.slf4j.LoggerFactory;
 public final class Refresh {
   private static final Logger log = LoggerFactory.getLogger(Refresh.class);
 
+  /** What a refusal of backbone tuning tells an operator to change: the distiller's settings. */
+  private static final TuningMemory.Knobs MEMORY_KNOBS = new TuningMemory.Knobs("distiller.batch-size",
+      "distiller.tune-layers", "distiller.negatives", "set distiller.memory-check=false");
+
   /** Where the slow, reusable parts live: backbone token states (and, through the teacher, its own caches). */
   private final Path tokenStates;
   private final DistillerConfig config;
@@ -146,11 +150,9 @@ public final class Refresh {
     if (tuning != null && tuning.memoryCheck()) {
       String refusal = new TuningMemory(tuning.layers(), parent.manifest().dimension(), tuning.heads(),
           parent.manifest().backbone().maxTokens(), config.batchSize(), config.negatives())
-          .refusal(Runtime.getRuntime().maxMemory(), TuningMemory.physicalBytes());
+          .refusal(Runtime.getRuntime().maxMemory(), TuningMemory.physicalBytes(), MEMORY_KNOBS);
       if (refusal != null) {
-        return new Outcome(null, null, null, train.size(), validation.size(), gate.size(), "distiller.tune-layers: "
-            + refusal.replace("--batch-size", "distiller.batch-size").replace("--tune-layers", "distiller.tune-layers")
-            .replace("--negatives", "distiller.negatives").replace("--no-memory-check", "distiller.memory-check=false"));
+        return new Outcome(null, null, null, train.size(), validation.size(), gate.size(), refusal);
       }
     }
     log.info("Refresh {} ({}{}) from {}: {} training, {} validation, {} gate lists over {} passages", version,

@@ -84,11 +84,6 @@ final class EventSender implements AutoCloseable {
     }
   }
 
-  /** Events queued and not yet handed to the producer. */
-  int queued() {
-    return thread.getQueue().size();
-  }
-
   /** Hands what is queued to the producer (waiting up to 5 s), then stops the thread. Idempotent. */
   @Override
   public void close() {
