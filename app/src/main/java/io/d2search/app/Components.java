@@ -67,6 +67,25 @@ public final class Components {
     return bundle.embedder(embedder(s));
   }
 
+  /**
+   * The query service's embedder of a bundle: {@link #serviceEmbedder}'s, on the int8 graph of the bundle's backbone
+   * with setting search.query-encoder=int8 (where the backbone has one; {@link ModelBundle#embedder}).
+   */
+  public static Embedder queryEmbedder(Settings s, ModelBundle bundle) {
+    return bundle.embedder(queryEmbedderConfig(s));
+  }
+
+  /** {@link #embedder}'s configuration with the query encoder of setting search.query-encoder. */
+  public static EmbedderConfig queryEmbedderConfig(Settings s) {
+    String encoder = s.string("search.query-encoder").strip().toLowerCase(Locale.ROOT);
+    return switch (encoder) {
+      case "fp32" -> embedder(s);
+      case "int8" -> embedder(s).withBackbone(BackboneSource.MINILM_L6_V2_INT8);
+      default -> throw new IllegalArgumentException("Setting search.query-encoder must be fp32 or int8, got '"
+          + encoder + "'");
+    };
+  }
+
   /** The bundle of setting model.version: what every service runs. */
   public static ModelBundle serviceBundle(Settings s) {
     return bundle(s, s.string("model.version"));

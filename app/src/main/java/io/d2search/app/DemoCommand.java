@@ -99,7 +99,10 @@ public final class DemoCommand implements Callable<Integer> {
       Embedder embedder = life.add(Components.serviceEmbedder(s, bundle));
       Indexer indexer = life.add(Components.newIndexer(s, embedder, registry));
       indexer.start();
-      QueryService service = life.add(Components.startQueryService(s, bundle, embedder, registry, indexer));
+      // One embedder for passages and queries, unless queries have an encoder of their own (search.query-encoder).
+      Embedder queries = Components.queryEmbedderConfig(s).equals(Components.embedder(s)) ? embedder
+          : life.add(Components.queryEmbedder(s, bundle));
+      QueryService service = life.add(Components.startQueryService(s, bundle, queries, registry, indexer));
       // The retraining loop's first step: what users click becomes training examples on training-pairs.
       FeedbackJob feedback = life.add(Components.feedback(s, registry));
       feedback.start();

@@ -38,7 +38,7 @@ public final class QueryServiceCommand implements Callable<Integer> {
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       life.add(registry::close);
       ModelBundle bundle = Components.serviceBundle(s);
-      Embedder embedder = life.add(Components.serviceEmbedder(s, bundle));
+      Embedder embedder = life.add(Components.queryEmbedder(s, bundle));
       QueryService service = life.add(Components.startQueryService(s, bundle, embedder, registry));
       log.info("Query service on http://localhost:{} (model v{}), catching up with the embeddings topic{}; "
           + "GET /health turns 200 when it has", service.port(), embedder.info().version(),

@@ -181,6 +181,9 @@ public final class EvalRunner {
       EvalSystem.Student student = new EvalSystem.Student(bundle.version(), embedder.info().pooling());
       Indexed indexed = dense(student, embedder, passages, "bundle-" + bundle.checksum().substring(0, 16), data, rows,
           open);
+      if (!settings.queryEmbedder().backbone().equals(settings.embedder().backbone())) {
+        queryEncoderRows(student, bundle, embedder, passages, indexed.vectors(), data, rows, open);
+      }
       if (ModelBundle.VERSION_ZERO.equals(bundle.version())) {
         baseline = indexed.hnsw();
         baselineSystem = new Dense(student, Search.HNSW);
@@ -282,6 +285,26 @@ public final class EvalRunner {
     Retriever exact = new ExactDenseRetriever(exactSystem.label(), embedder, passages, corpus);
     rows.add(new RetrievalRow(exactSystem, Evaluation.runPerQuery(exact, data.queries(), data.qrels())));
     return new Indexed(hnsw, corpus);
+  }
+
+  /**
+   * A student's dense rows with queries encoded by the query service's encoder (same passage vectors, same pooling),
+   * where it gives this bundle another graph than its own.
+   */
+  private void queryEncoderRows(EvalSystem.Student student, ModelBundle bundle, Embedder passageEmbedder,
+      List<EvalPassage> passages, float[][] corpus, BeirDataset data, List<RetrievalRow> rows, Resources open) {
+    Embedder queries = open.add(bundle.embedder(settings.queryEmbedder()));
+    if (queries.info().backboneSha256().equals(passageEmbedder.info().backboneSha256())) {
+      return; // this bundle has no other graph: its queries are encoded as its passages are
+    }
+    EvalSystem.QueryEncoder encoder = new EvalSystem.QueryEncoder(student, queries.info().backboneId());
+    Dense hnswSystem = new Dense(encoder, Search.HNSW);
+    HnswDenseRetriever hnsw = open.add(HnswDenseRetriever.build(hnswSystem.label(), queries, passages, corpus,
+        settings.index()));
+    rows.add(new RetrievalRow(hnswSystem, Evaluation.runPerQuery(hnsw, data.queries(), data.qrels())));
+    Dense exactSystem = new Dense(encoder, Search.EXACT);
+    rows.add(new RetrievalRow(exactSystem, Evaluation.runPerQuery(new ExactDenseRetriever(exactSystem.label(),
+        queries, passages, corpus), data.queries(), data.qrels())));
   }
 
   /** Mean time of the uncached teacher scoring the first stage's candidates of the first queries. */

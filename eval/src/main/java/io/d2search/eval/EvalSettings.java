@@ -12,6 +12,8 @@ import java.util.Objects;
  *
  * @param embedder the embedder's configuration (backbone, max tokens, batch, threads, provider); each bundle's
  *     embedder is built on it
+ * @param queryEmbedder the query service's embedder configuration ({@code search.query-encoder}); when its backbone
+ *     differs from {@code embedder}'s, each student's dense rows are also measured with queries encoded by it
  * @param chunker how documents are cut into passages, as the indexer cuts them
  * @param index how the evaluation's indexes are built and searched (HNSW, vector encoding, oversampling), as the
  *     query service's ({@code index.*})
@@ -19,10 +21,11 @@ import java.util.Objects;
  * @param rerankFirstStageWeight the first-stage score's share in a re-ranked order
  *     ({@code search.rerank.first-stage-weight})
  */
-public record EvalSettings(EmbedderConfig embedder, ChunkerConfig chunker, IndexConfig index,
+public record EvalSettings(EmbedderConfig embedder, EmbedderConfig queryEmbedder, ChunkerConfig chunker, IndexConfig index,
     Fusion fusion, double rerankFirstStageWeight) {
   public EvalSettings {
     Objects.requireNonNull(embedder, "embedder");
+    Objects.requireNonNull(queryEmbedder, "queryEmbedder");
     Objects.requireNonNull(index, "index");
     Objects.requireNonNull(chunker, "chunker");
     Objects.requireNonNull(fusion, "fusion");

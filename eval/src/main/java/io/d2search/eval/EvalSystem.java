@@ -66,6 +66,30 @@ public sealed interface EvalSystem {
     }
   }
 
+  /**
+   * A student whose queries are encoded by another backbone graph than its passages (the query service's
+   * {@code search.query-encoder}), e.g. the int8-quantized one.
+   *
+   * @param passages the student that embedded the passages
+   * @param queryBackbone the backbone graph of the query vectors, e.g. {@code all-minilm-l6-v2-q}
+   */
+  record QueryEncoder(Student passages, String queryBackbone) implements Encoder {
+    public QueryEncoder {
+      Objects.requireNonNull(passages, "passages");
+      Objects.requireNonNull(queryBackbone, "queryBackbone");
+    }
+
+    @Override
+    public String name() {
+      return passages.name() + ", queries by " + queryBackbone;
+    }
+
+    @Override
+    public String label() {
+      return passages.label() + ", queries by " + queryBackbone;
+    }
+  }
+
   /** The keyword first stage as the query service serves it: Lucene BM25 over the passages' title and text. */
   record Keyword() implements EvalSystem {
     @Override

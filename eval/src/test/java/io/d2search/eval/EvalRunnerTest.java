@@ -48,6 +48,7 @@ class EvalRunnerTest {
       {"q3", "why does bread dough rise", "bread"}};
 
   private static final EvalSettings SETTINGS = new EvalSettings(
+      EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU),
       EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU), ChunkerConfig.defaults(),
       IndexConfig.DEFAULTS, io.d2search.index.Fusion.DEFAULT,
       0);

@@ -21,10 +21,12 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code bench}: the pipeline benchmark ({@link PipelineBench}); {@code bench teacher}: the teacher measurement;
- * {@code bench index}: the passage index at scale, per vector encoding ({@link IndexBench}).
+ * {@code bench index}: the passage index at scale, per vector encoding ({@link IndexBench}); {@code bench heads}: the
+ * model heads' JMH micro-benchmark ({@link io.d2search.bench.jmh.HeadsBench}).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-    subcommands = {BenchCommand.Teacher.class, BenchCommand.Index.class},
+    subcommands = {BenchCommand.Teacher.class, BenchCommand.Index.class, BenchCommand.Heads.class,
+        BenchCommand.QueryEncoder.class},
     description = "Measure embed throughput (bare ONNX vs the full broker pipeline), produce-to-searchable "
         + "freshness, search latency (in process and over HTTP) and HNSW recall vs exact search, in one run on "
         + "this machine; prints one Markdown table.")
@@ -120,6 +122,71 @@ final class BenchCommand implements Callable<Integer> {
     }
   }
 
+  /** {@code bench heads}: JMH over the IEM's kernels and the PMA. */
+  @Command(name = "heads", mixinStandardHelpOptions = true,
+      description = "JMH micro-benchmark of the heads that run in Java: the IEM re-ranking one query's 100 candidates "
+          + "with each matrix kernel (scalar loops, Lucene's SIMD dot products, the register-blocked Panama kernel), "
+          + "and the PMA pooling a text of 16 and 256 tokens; prints one Markdown table with each kernel's speed-up "
+          + "over the others from the same run.")
+  static final class Heads implements Callable<Integer> {
+    @Option(names = "--forks", defaultValue = "1", description = "JVM forks per benchmark (default: ${DEFAULT-VALUE}).")
+    int forks;
+
+    @Option(names = "--warmups", defaultValue = "3",
+        description = "Warm-up iterations of one second (default: ${DEFAULT-VALUE}).")
+    int warmups;
+
+    @Option(names = "--iterations", defaultValue = "5",
+        description = "Measured iterations of one second (default: ${DEFAULT-VALUE}).")
+    int iterations;
+
+    @Override
+    public Integer call() throws Exception {
+      var figures = io.d2search.bench.jmh.HeadsBench.run(
+          new io.d2search.bench.jmh.HeadsBench.Settings(forks, warmups, iterations, true));
+      System.out.println();
+      System.out.print(io.d2search.bench.jmh.HeadsBench.table(figures));
+      return 0;
+    }
+  }
+
+  /** {@code bench query-encoder}: the float and the int8 query encoders side by side. */
+  @Command(name = "query-encoder", mixinStandardHelpOptions = true,
+      description = "Encode SciFact's test queries one at a time, as the query service does, with model.version's "
+          + "bundle on its float backbone (the baseline) and on the int8-quantized graph (search.query-encoder=int8), "
+          + "alternating; prints p50/p99/mean ms of each, the ratio, and how close the int8 vectors are. The int8 "
+          + "encoder's ranking quality comes from eval (D2SEARCH_SEARCH_QUERY_ENCODER=int8).")
+  static final class QueryEncoder implements Callable<Integer> {
+    @Mixin ConfigOptions config;
+
+    @Option(names = "--warmups", defaultValue = "50",
+        description = "Untimed queries through each encoder first (default: ${DEFAULT-VALUE}).")
+    int warmups;
+
+    @Override
+    public Integer call() {
+      var settings = config.settings();
+      Path scifact = Path.of(settings.string("lab.data-dir")).resolve("scifact");
+      if (!Files.isRegularFile(scifact.resolve("queries.jsonl"))) {
+        System.err.println("bench query-encoder needs SciFact's queries: none in " + scifact + " (lab.data-dir)");
+        return 2;
+      }
+      List<String> queries = List.copyOf(BeirDataset.load(scifact, "test").queries().values());
+      ModelBundle bundle = Components.serviceBundle(settings);
+      if (bundle.backbone().int8Variant().isEmpty()) {
+        System.err.println("model.version " + bundle.version() + "'s backbone (" + bundle.backbone().id()
+            + ") has no int8 graph");
+        return 2;
+      }
+      var fp32 = Components.embedder(settings);
+      try (Embedder baseline = bundle.embedder(fp32);
+          Embedder int8 = bundle.embedder(fp32.withBackbone(bundle.backbone().int8Variant().get()))) {
+        System.out.print(new io.d2search.bench.QueryEncoderBench(baseline, int8).run(queries, warmups).markdown());
+      }
+      return 0;
+    }
+  }
+
   /** {@code bench index}: one index per vector encoding, at a size, side by side. */
   @Command(name = "index", mixinStandardHelpOptions = true,
       description = "Fill a passage index per vector encoding with synthetic clustered vectors and measure indexing "
@@ -173,7 +240,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--serve", defaultValue = "true", negatable = true, fallbackValue = "true",
         description = "Also measure the serving path over each index: SearchService in process and POST /search over "
-            + "HTTP, with model.version's query embedder and SciFact's test queries (<lab.data-dir>/scifact) "
+            + "HTTP, with model.version's query embedder (search.query-encoder) and SciFact's test queries (<lab.data-dir>/scifact) "
             + "(default: ${DEFAULT-VALUE}; skipped when SciFact is not there).")
     boolean serve;
 
@@ -194,7 +261,7 @@ final class BenchCommand implements Callable<Integer> {
       if (serving) {
         List<String> queryTexts = List.copyOf(BeirDataset.load(scifact, "test").queries().values());
         ModelBundle bundle = Components.serviceBundle(settings);
-        try (Embedder embedder = Components.serviceEmbedder(settings, bundle)) {
+        try (Embedder embedder = Components.queryEmbedder(settings, bundle)) {
           report = new IndexBench(plan, new IndexBench.Serving(embedder, queryTexts.subList(0,
               Math.min(queries, queryTexts.size())), SearchConfig.of(settings))).run();
         }

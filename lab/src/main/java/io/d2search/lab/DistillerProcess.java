@@ -39,7 +39,7 @@ final class DistillerProcess implements AutoCloseable {
       Map<String, Object> kafka = new HashMap<>(s.kafkaClient());
       kafka.put("bootstrap.servers", s.string("kafka.bootstrap.servers"));
       service = DistillerService.start(config, DistillerSettings.ranking(s), kafka, base, embedder,
-          DistillerSettings.index(s), texts -> TeacherFactory.forDistill(s, texts, TeacherFactory.cacheDir(s)),
+          DistillerSettings.index(s), texts -> TeacherFactory.forLoop(s, texts, TeacherFactory.cacheDir(s)),
           registry);
       DistillerHttp http = DistillerHttp.start(s.string("http.host"), s.integer("distiller.port"), service,
           config.kind(), registry);

@@ -31,7 +31,8 @@ final class EvalEnvironment {
    * @param progress where the runner's progress lines go
    */
   static EvalRunner runner(Settings settings, CacheOptions.Dirs caches, boolean noCache, PrintStream progress) {
-    EvalSettings values = new EvalSettings(Components.embedder(settings), Components.chunker(settings),
+    EvalSettings values = new EvalSettings(Components.embedder(settings), Components.queryEmbedderConfig(settings),
+        Components.chunker(settings),
         Components.queryService(settings).index(), Fusion.of(settings),
         settings.doubleValue("search.rerank.first-stage-weight"));
     return new EvalRunner(values, version -> Components.bundle(settings, version),

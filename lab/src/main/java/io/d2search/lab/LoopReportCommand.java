@@ -5,6 +5,7 @@ import io.d2search.app.ConfigOptions;
 import io.d2search.app.Lifecycle;
 import io.d2search.app.TopicSetup;
 import io.d2search.bench.ClickSimulator;
+import io.d2search.bench.ServiceProcess;
 import io.d2search.broker.EmbeddedKafka;
 import io.d2search.bundle.ModelBundle;
 import io.d2search.config.Settings;
@@ -49,7 +50,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -115,6 +115,25 @@ final class LoopReportCommand implements Callable<Integer> {
   @Option(names = "--plot", paramLabel = "FILE.png", description = "Also plot nDCG@10 per round.")
   Path plot;
 
+  @Option(names = "--probe-rate", defaultValue = "10", paramLabel = "PER_SECOND",
+      description = "Searches per second of the latency probe, idle and during each refresh; 0 = back to back, which "
+          + "saturates a small machine and measures an overload (default: ${DEFAULT-VALUE}).")
+  double probeRate;
+
+  @Option(names = "--distiller-process", defaultValue = "false", negatable = true, fallbackValue = "true",
+      description = "Run the distiller in a JVM of its own, as deploy/ does, with --distiller-heap and "
+          + "--distiller-nice: its peak memory is then its own and search does not share its priority "
+          + "(default: ${DEFAULT-VALUE}, inside this JVM).")
+  boolean distillerProcess;
+
+  @Option(names = "--distiller-heap", defaultValue = "4g", paramLabel = "SIZE",
+      description = "The distiller JVM's -Xmx with --distiller-process (default: ${DEFAULT-VALUE}).")
+  String distillerHeap;
+
+  @Option(names = "--distiller-nice", defaultValue = "10", paramLabel = "N",
+      description = "The distiller JVM's niceness with --distiller-process, 0-19 (default: ${DEFAULT-VALUE}).")
+  int distillerNice;
+
   /** One row: the model serving after a round (round 0: before any). */
   record Row(int round, int queries, int clicks, int feedbackLists, RefreshReport refresh, Double candidateNdcg,
       String serving, double ndcgAll, double ndcgUnseen, int unseenQueries, Double clickToReleaseSeconds,
@@ -139,7 +158,10 @@ final class LoopReportCommand implements Callable<Integer> {
     }
   }
 
-  /** Searches the test queries over HTTP, one at a time, until stopped: the latency a user sees meanwhile. */
+  /**
+   * Searches the test queries over HTTP, one at a time at {@code perSecond} (0: back to back), until stopped: the
+   * latency a user sees meanwhile.
+   */
   private static final class Probe {
     private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
         new com.fasterxml.jackson.databind.ObjectMapper();
@@ -147,10 +169,23 @@ final class LoopReportCommand implements Callable<Integer> {
     private final List<Long> nanos = java.util.Collections.synchronizedList(new ArrayList<>());
     private final Thread thread;
 
-    Probe(URI base, List<String> queries, int limit) {
+    Probe(URI base, List<String> queries, int limit, double perSecond) {
       java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+      long interval = perSecond > 0 ? (long) (1e9 / perSecond) : 0;
       thread = new Thread(() -> {
+        long next = System.nanoTime();
         for (int i = 0; running.get() && (limit <= 0 || i < limit); i++) {
+          if (interval > 0) {
+            long wait = next - System.nanoTime();
+            if (wait > 0) {
+              try {
+                Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+              } catch (InterruptedException e) {
+                return;
+              }
+            }
+            next += interval;
+          }
           String body = "{\"query\": " + quote(queries.get(i % queries.size())) + ", \"k\": 10}";
           long start = System.nanoTime();
           try {
@@ -214,7 +249,10 @@ final class LoopReportCommand implements Callable<Integer> {
     BeirDataset test = BeirDataset.load(beir, "test");
     List<EvalPassage> docs = EvalPassage.wholeDocs(train);
     DistillerConfig distiller = DistillerSettings.config(s);
-    DjlRuntime.start(new DjlRuntime.Settings(null, distiller.threads(), 1));
+    if (!distillerProcess) {
+      DjlRuntime.start(new DjlRuntime.Settings(null, distiller.threads(), 1));
+    }
+    String memoryLabel = "JVM peak RSS GB";
     List<Row> rows = new ArrayList<>();
     try (Lifecycle life = new Lifecycle()) {
       EmbeddedKafka kafka = life.add(EmbeddedKafka.start(run.resolve("kafka"), 0));
@@ -231,12 +269,8 @@ final class LoopReportCommand implements Callable<Integer> {
       feedback.start();
       Map<String, Object> client = new HashMap<>(s.kafkaClient());
       client.put("bootstrap.servers", kafka.bootstrapServers());
-      // The distiller's own embedder and teacher, on its bounded threads, as a separate distiller process runs.
-      Settings bounded = DistillerSettings.bounded(s);
-      Embedder distillerEmbedder = life.add(Components.serviceEmbedder(bounded, base));
-      DistillerService loop = life.add(DistillerService.start(distiller, DistillerSettings.ranking(s), client, base,
-          distillerEmbedder, DistillerSettings.index(s), texts -> TeacherFactory.forDistill(bounded, texts,
-              TeacherFactory.cacheDir(bounded)), new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)));
+      ReportDistiller loop = life.add(distiller(s, run, base));
+      memoryLabel = loop.memoryLabel();
       if (!service.materializer().awaitCaughtUp(Duration.ofMinutes(10)) || !loop.awaitCaughtUp(Duration.ofMinutes(10))) {
         throw new IllegalStateException("the index did not catch up with embeddings in 10 minutes");
       }
@@ -299,7 +333,7 @@ final class LoopReportCommand implements Callable<Integer> {
         print(row);
       }
     }
-    String table = table(rows);
+    String table = table(rows, memoryLabel);
     System.out.println();
     System.out.print(table);
     if (markdown != null) {
@@ -311,21 +345,47 @@ final class LoopReportCommand implements Callable<Integer> {
     return 0;
   }
 
+  /** The distiller the report drives: in a JVM of its own with --distiller-process, else in this one. */
+  private ReportDistiller distiller(Settings s, Path run, ModelBundle base) throws IOException {
+    if (distillerProcess) {
+      int port;
+      try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+        port = socket.getLocalPort();
+      }
+      Path config = ReportDistiller.writeConfig(run, s.with("distiller.port", port).with("http.host", "127.0.0.1")
+          .asMap());
+      System.out.printf("loop-report: the distiller runs in a JVM of its own (-Xmx%s, nice %d); its log: %s%n",
+          distillerHeap, distillerNice, config.resolveSibling("distiller.log"));
+      return ReportDistiller.ownProcess(config, port, new ServiceProcess.Launch(LabMain.class.getName(),
+          distillerHeap, distillerNice));
+    }
+    // The distiller's own embedder and teacher, on its bounded threads, as a separate distiller process runs.
+    Settings bounded = DistillerSettings.bounded(s);
+    Embedder distillerEmbedder = Components.serviceEmbedder(bounded, base);
+    Map<String, Object> client = new HashMap<>(s.kafkaClient());
+    client.put("bootstrap.servers", s.string("kafka.bootstrap.servers"));
+    DistillerService service = DistillerService.start(DistillerSettings.config(s), DistillerSettings.ranking(s),
+        client, base, distillerEmbedder, DistillerSettings.index(s), texts -> TeacherFactory.forLoop(bounded, texts,
+            TeacherFactory.cacheDir(bounded)), new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+    return ReportDistiller.inProcess(service, distillerEmbedder);
+  }
+
   /** A round's refresh: what was clicked before it, and what it trains. */
   private record Round(int number, int searches, int clicksSoFar, long startedAt,
       io.d2search.events.ReleaseKind kind) { }
 
   /** Runs the round's refresh with search latency probed idle and meanwhile, and measures what serves after it. */
-  private Row refreshAndMeasure(Round round, DistillerService loop, QueryService service, Embedder embedder,
+  private Row refreshAndMeasure(Round round, ReportDistiller loop, QueryService service, Embedder embedder,
       Settings s, DistillerConfig distiller, BeirDataset test, Set<String> clickedRelevant) throws Exception {
     // Search latency as users see it, idle and while the refresh trains (the budget: within 1.5x).
     List<String> probeQueries = new ArrayList<>(test.queries().values());
-    Latency idle = new Probe(URI.create("http://127.0.0.1:" + service.port()), probeQueries, 300).finish();
-    Probe busy = new Probe(URI.create("http://127.0.0.1:" + service.port()), probeQueries, 0);
+    Latency idle = new Probe(URI.create("http://127.0.0.1:" + service.port()), probeQueries, 300, probeRate)
+        .finish();
+    Probe busy = new Probe(URI.create("http://127.0.0.1:" + service.port()), probeQueries, 0, probeRate);
     RefreshReport report;
     Latency during;
     try {
-      report = loop.refreshNow(round.kind()).get(2, TimeUnit.HOURS);
+      report = loop.refresh(round.kind(), Duration.ofHours(2));
     } finally {
       during = busy.stop();
     }
@@ -349,7 +409,7 @@ final class LoopReportCommand implements Callable<Integer> {
     }
     return measure(round.number(), round.searches(), round.clicksSoFar(), loop.status().feedbackLists(), report,
         candidate, service, test, clickedRelevant, clickToRelease).withRefresh(round.kind(), idle, during,
-        peakResidentGb());
+        loop.peakResidentGb());
   }
 
   /** The JVM's peak resident memory so far (VmHWM), in GB; NaN where /proc does not say. */
@@ -450,7 +510,7 @@ final class LoopReportCommand implements Callable<Integer> {
   }
 
   /** Until no new example arrived for 10 s (the feedback join commits every few hundred ms). */
-  private static void awaitFeedbackSettled(DistillerService loop) throws InterruptedException {
+  private static void awaitFeedbackSettled(ReportDistiller loop) throws Exception {
     long last = -1;
     long stableSince = System.currentTimeMillis();
     while (System.currentTimeMillis() - stableSince < 10_000) {
@@ -473,17 +533,21 @@ final class LoopReportCommand implements Callable<Integer> {
     }
   }
 
+  /** The round's line, with what was measured around its refresh: a run stopped early still reports it. */
   private static void print(Row r) {
-    System.out.printf(Locale.ROOT, "round %d: serving %s, test nDCG@10 %.4f (unseen %.4f over %d)%s%n", r.round(),
+    System.out.printf(Locale.ROOT, "round %d: serving %s, test nDCG@10 %.4f (unseen %.4f over %d)%s%s%n", r.round(),
         r.serving(), r.ndcgAll(), r.ndcgUnseen(), r.unseenQueries(),
-        r.refresh() == null ? "" : "; " + r.refresh().describe());
+        r.refresh() == null ? "" : "; " + r.refresh().describe(),
+        r.idle() == null ? "" : String.format(Locale.ROOT, "; search p50/p99 ms idle %.1f/%.1f, during the refresh "
+            + "%.1f/%.1f (%d searches); peak RSS %.1f GB", r.idle().p50(), r.idle().p99(),
+            r.duringRefresh().p50(), r.duringRefresh().p99(), r.duringRefresh().searches(), r.peakResidentGb()));
   }
 
-  static String table(List<Row> rows) {
+  static String table(List<Row> rows, String memoryLabel) {
     StringBuilder t = new StringBuilder();
     t.append("| round | queries clicked | clicks (total) | feedback lists | refresh | gate nDCG@10 current → candidate "
         + "[95% CI of gain] | candidate's test nDCG@10 | serving | test nDCG@10 all | unseen (n) | refresh s | "
-        + "click → release s | search p50/p99 ms idle → during refresh | JVM peak RSS GB |\n");
+        + "click → release s | search p50/p99 ms idle → during refresh | " + memoryLabel + " |\n");
     t.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (Row r : rows) {
       RefreshReport f = r.refresh();

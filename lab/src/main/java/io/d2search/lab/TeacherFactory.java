@@ -71,9 +71,24 @@ final class TeacherFactory {
    * @throws IllegalArgumentException naming the setting that is missing or wrong
    */
   static Teacher forDistill(Settings s, List<String> corpusTexts, Path cacheDir) {
+    return open(s, corpusTexts, cacheDir, true);
+  }
+
+  /**
+   * The teacher of the distiller service's refreshes: as {@link #forDistill}, except that the ensemble embeds no
+   * passage ahead of need. A refresh labels the passages its feedback lists and mined negatives hold, a small part of
+   * a large corpus, and the vector cache keeps each one for the next refresh; embedding the whole corpus with both
+   * teacher models first would make the first refresh's cost grow with the corpus instead of the feedback.
+   */
+  static Teacher forLoop(Settings s, List<String> corpusTexts, Path cacheDir) {
+    return open(s, corpusTexts, cacheDir, false);
+  }
+
+  private static Teacher open(Settings s, List<String> corpusTexts, Path cacheDir, boolean precompute) {
     Kind kind = Kind.of(s);
     if (kind == Kind.ENSEMBLE) {
-      return ensemble(s, corpusTexts, cacheDir);
+      return precompute ? ensemble(s, corpusTexts, cacheDir)
+          : EnsembleTeacher.create(config(s), Bm25.statistics(corpusTexts), cacheDir.resolve("vectors"));
     }
     Teacher inner = kind == Kind.LLM_HTTP ? new LlmHttpTeacher(llmConfig(s))
         : OnnxCrossEncoderTeacher.create(CrossEncoderConfig.of(

@@ -305,8 +305,10 @@ public final class ModelBundle {
 
   /**
    * An embedder that runs this bundle: its backbone and token limit, its pooling, its version stamped on every
-   * vector. Batch size, threads and execution provider come from {@code overrides}; its version, backbone and
-   * token limit are ignored. The caller closes the embedder.
+   * vector. Batch size, threads and execution provider come from {@code overrides}; its version and token limit are
+   * ignored, and so is its backbone unless it is the int8 variant of this bundle's ({@link
+   * BackboneSource#int8Variant()}): a query encoder that chose the quantized graph gets it for every bundle that has
+   * one, and the bundle's own graph for any other (a tuned backbone). The caller closes the embedder.
    *
    * @throws BundleException if the backbone's bytes changed since {@link #load}, or its dimension is not the
    *     manifest's
@@ -323,11 +325,12 @@ public final class ModelBundle {
    * @see #embedder(EmbedderConfig)
    */
   public Embedder embedder(EmbedderConfig overrides, String vectorsVersion) {
-    EmbedderConfig config = new EmbedderConfig(vectorsVersion, backbone, manifest.backbone().maxTokens(),
-        overrides.batchSize(), overrides.intraOpThreads(), overrides.provider());
+    boolean int8 = backbone.int8Variant().filter(overrides.backbone()::equals).isPresent();
+    EmbedderConfig config = new EmbedderConfig(vectorsVersion, int8 ? overrides.backbone() : backbone,
+        manifest.backbone().maxTokens(), overrides.batchSize(), overrides.intraOpThreads(), overrides.provider());
     Embedder embedder = Embedder.create(config, pooling);
     String problem = null;
-    if (!embedder.info().backboneSha256().equals(backboneSha256)) {
+    if (!int8 && !embedder.info().backboneSha256().equals(backboneSha256)) {
       problem = "backbone " + backbone.onnx() + " changed since the bundle was loaded";
     } else if (embedder.info().dimension() != manifest.dimension()) {
       problem = "backbone outputs dimension " + embedder.info().dimension() + ", manifest says "

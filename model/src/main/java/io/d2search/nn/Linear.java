@@ -81,6 +81,11 @@ public final class Linear {
     return weight[row][col];
   }
 
+  /** Row {@code r} of W itself, not a copy: for this package's {@link MatMul} kernels, which only read it. */
+  float[] row(int r) {
+    return weight[r];
+  }
+
   /** {@code b[row]}. */
   public float bias(int row) {
     return bias[row];

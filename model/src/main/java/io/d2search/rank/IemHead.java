@@ -1,6 +1,7 @@
 package io.d2search.rank;
 
 import io.d2search.nn.Linear;
+import io.d2search.nn.MatMul;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
@@ -21,8 +22,9 @@ import java.util.Objects;
  * <p>{@code fc1} is applied block by block ({@code W·x = W_q·q + W_p·p + …}), so {@link #logits} computes the
  * query's block once for all passages of a query.
  *
- * <p>Dot products are SIMD ({@link Linear#dotRow}): equal inputs give equal logits up to float rounding (about 1e-6
- * relative), not always to the bit, because the vector unit's summation order can change while the JIT compiles.
+ * <p>The products of a block of passages with each weight matrix are one {@link MatMul} call (the Panama kernel where
+ * the JVM has the Vector API): equal inputs give equal logits up to float rounding (about 1e-6 relative), not always
+ * to the bit, because the summation order depends on the kernel and can change while the JIT compiles.
  *
  * <p>Immutable and thread-safe; a call allocates its scratch space once (at most {@value #BLOCK} passages' hidden
  * states), not per passage.
@@ -118,6 +120,7 @@ public final class IemHead {
   private final Linear proj0;
   private final Linear proj1;
   private final Linear out;
+  private final MatMul kernel;
 
   /**
    * @param input what fc1 reads
@@ -128,6 +131,11 @@ public final class IemHead {
    * @throws IllegalArgumentException if the shapes do not fit together
    */
   public IemHead(Input input, Linear fc1, Linear proj0, Linear proj1, Linear out) {
+    this(input, fc1, proj0, proj1, out, MatMul.best());
+  }
+
+  private IemHead(Input input, Linear fc1, Linear proj0, Linear proj1, Linear out, MatMul kernel) {
+    this.kernel = Objects.requireNonNull(kernel, "kernel");
     this.input = Objects.requireNonNull(input, "input");
     this.fc1 = Objects.requireNonNull(fc1, "fc1");
     this.proj0 = Objects.requireNonNull(proj0, "proj0");
@@ -152,6 +160,14 @@ public final class IemHead {
     for (int b = 0; b < fc1Blocks.length; b++) {
       fc1Blocks[b] = fc1.columns(b * dimension, dimension);
     }
+  }
+
+  /**
+   * This head computing its products with {@code kernel} (default {@link MatMul#best()}): the same logits up to
+   * float rounding; for benchmarks and tests that compare the kernels.
+   */
+  public IemHead withKernel(MatMul kernel) {
+    return new IemHead(input, fc1, proj0, proj1, out, kernel);
   }
 
   /** The relevance logit z of one pair. @throws IllegalArgumentException if a vector's length is not d */
@@ -199,13 +215,14 @@ public final class IemHead {
       fc1Query[r] = (queryBlock == null ? 0f : queryBlock.dotRow(r, q)) + fc1.bias(r);
     }
     int width = Math.min(BLOCK, passages.size());
+    float[][] p = new float[width][];
     float[][] h = new float[width][hidden];
+    float[][] f = new float[width][hidden];
     float[][] product = productBlock != null ? new float[width][dimension] : null;
     float[][] distance = distanceBlock != null ? new float[width][dimension] : null;
     float outBias = out.bias(0);
     for (int from = 0; from < passages.size(); from += BLOCK) {
       int n = Math.min(BLOCK, passages.size() - from);
-      float[][] p = new float[n][];
       for (int b = 0; b < n; b++) {
         p[b] = checked("passage", passages.get(from + b));
         if (product != null) {
@@ -218,37 +235,36 @@ public final class IemHead {
             distance[b][i] = Math.abs(q[i] - p[b][i]);
           }
         }
+        System.arraycopy(fc1Query, 0, h[b], 0, hidden);
+        java.util.Arrays.fill(f[b], 0f);
       }
-      // h = ReLU(fc1(x)), one weight row at a time over the block
-      for (int r = 0; r < hidden; r++) {
-        for (int b = 0; b < n; b++) {
-          float v = fc1Query[r];
-          if (passageBlock != null) {
-            v += passageBlock.dotRow(r, p[b]);
-          }
-          if (product != null) {
-            v += productBlock.dotRow(r, product[b]);
-          }
-          if (distance != null) {
-            v += distanceBlock.dotRow(r, distance[b]);
-          }
-          h[b][r] = Math.max(0f, v);
-        }
+      // h = ReLU(fc1(x)): the whole block through each of fc1's blocks, the weights read once per passage block
+      if (passageBlock != null) {
+        kernel.accumulate(passageBlock, p, n, h);
       }
-      // f = ReLU(proj(h)); z = out(f), accumulated row by row so f is never stored unless asked for
+      if (product != null) {
+        kernel.accumulate(productBlock, product, n, h);
+      }
+      if (distance != null) {
+        kernel.accumulate(distanceBlock, distance, n, h);
+      }
       for (int b = 0; b < n; b++) {
-        z[from + b] = outBias;
+        for (int r = 0; r < hidden; r++) {
+          h[b][r] = Math.max(0f, h[b][r]);
+        }
       }
-      for (int r = 0; r < hidden; r++) {
-        float w = out.weight(0, r);
-        float bias = proj.bias(r);
-        for (int b = 0; b < n; b++) {
-          float f = Math.max(0f, proj.dotRow(r, h[b]) + bias);
-          z[from + b] += w * f;
+      // f = ReLU(proj(h)); z = out(f)
+      kernel.accumulate(proj, h, n, f);
+      for (int b = 0; b < n; b++) {
+        float zb = outBias;
+        for (int r = 0; r < hidden; r++) {
+          float fr = Math.max(0f, f[b][r] + proj.bias(r));
+          zb += out.weight(0, r) * fr;
           if (features != null) {
-            features[from + b][r] = f;
+            features[from + b][r] = fr;
           }
         }
+        z[from + b] = zb;
       }
     }
   }

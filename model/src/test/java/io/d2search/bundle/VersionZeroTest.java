@@ -82,4 +82,30 @@ class VersionZeroTest {
       System.out.printf("version 0 embedder vs mean pooling, %d texts: min cosine %.6f%n", texts.size(), min);
     }
   }
+
+  /** The query encoder's option: the same bundle on the int8 graph of its backbone, close to the float vectors. */
+  @Test
+  void anInt8QueryEncoderRunsTheBundlesPoolingOnTheQuantizedGraph() {
+    ModelBundle v0 = ModelBundle.versionZero(shared, BackboneSource.MINILM_L6_V2, 256);
+    EmbedderConfig cpu = EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU).withIntraOpThreads(2);
+    assertThat(BackboneSource.MINILM_L6_V2.int8Variant()).contains(BackboneSource.MINILM_L6_V2_INT8);
+    assertThat(BackboneSource.MINILM_L6_V2_INT8.int8Variant()).isEmpty();
+    List<String> texts = Sentences.VARIED;
+    try (Embedder fp32 = v0.embedder(cpu);
+        Embedder int8 = v0.embedder(cpu.withBackbone(BackboneSource.MINILM_L6_V2_INT8))) {
+      assertThat(int8.info().backboneId()).isEqualTo("all-minilm-l6-v2-q");
+      assertThat(int8.info().backboneSha256()).isNotEqualTo(fp32.info().backboneSha256());
+      assertThat(int8.info().version()).isEqualTo("0");
+      assertThat(int8.info().pooling()).isEqualTo("pma");
+      List<float[]> q = int8.embed(texts);
+      List<float[]> f = fp32.embed(texts);
+      double min = 1;
+      for (int i = 0; i < texts.size(); i++) {
+        double cos = Seeds.cosine(q.get(i), f.get(i));
+        assertThat(cos).as(texts.get(i)).isGreaterThan(0.9).isLessThan(1.0 - 1e-6); // close, not the same graph
+        min = Math.min(min, cos);
+      }
+      System.out.printf("int8 vs fp32 query encoder on version 0, %d texts: min cosine %.6f%n", texts.size(), min);
+    }
+  }
 }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import io.d2search.nn.Linear;
+import io.d2search.nn.MatMul;
 import io.d2search.rank.IemHead.Branch;
 import io.d2search.rank.IemHead.Input;
 import io.d2search.testing.Seeds;
@@ -78,7 +79,9 @@ class IemHeadTest {
     for (Input input : Input.values()) {
       for (int[] shape : new int[][] {{2, 3}, {8, 16}, {384, 512}}) {
         int d = shape[0];
-        IemHead head = randomHead(random, input, d, shape[1]);
+        // every kernel computes the same forward (the default, MatMul.best(), is one of them)
+        MatMul[] kernels = {MatMul.scalar(), MatMul.dotProducts(), MatMul.best()};
+        IemHead head = randomHead(random, input, d, shape[1]).withKernel(kernels[random.nextInt(kernels.length)]);
         float[] q = Seeds.unit(random, d);
         List<float[]> passages = new ArrayList<>();
         for (int i = 0; i < IemHead.BLOCK + 6; i++) { // more than one block

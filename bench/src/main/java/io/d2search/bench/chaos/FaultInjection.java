@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.d2search.app.Components;
 import io.d2search.app.TopicSetup;
+import io.d2search.bench.ServiceProcess;
 import io.d2search.broker.EmbeddedKafka;
 import io.d2search.config.Settings;
 import io.d2search.events.DocumentOp;
@@ -183,11 +184,11 @@ public final class FaultInjection {
       TopicSetup.forQueryService(s);
       int httpPort = freePort();
       int indexerPort = freePort();
-      Path indexerConfig = writeConfig(dir.resolve("indexer.properties"), Map.of("kafka.bootstrap.servers",
+      Path indexerConfig = ServiceProcess.writeConfig(dir.resolve("indexer.properties"), Map.of("kafka.bootstrap.servers",
           broker[0].bootstrapServers(), "data.dir", dir.resolve("indexer").toString(), "model.provider", "CPU",
           "indexer.metrics-port", String.valueOf(indexerPort),
           "indexer.instance-id", options.staticMembership() ? "indexer-0" : ""));
-      Path queryConfig = writeConfig(dir.resolve("query-service.properties"), Map.of("kafka.bootstrap.servers",
+      Path queryConfig = ServiceProcess.writeConfig(dir.resolve("query-service.properties"), Map.of("kafka.bootstrap.servers",
           broker[0].bootstrapServers(), "data.dir", dir.resolve("query-service").toString(), "model.provider", "CPU",
           "http.port", String.valueOf(httpPort)));
       URI search = URI.create("http://127.0.0.1:" + httpPort);
@@ -480,15 +481,6 @@ public final class FaultInjection {
     p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 600_000);
     p.put(ProducerConfig.CLIENT_ID_CONFIG, "d2search-chaos");
     return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
-  }
-
-  private static Path writeConfig(Path file, Map<String, String> settings) throws IOException {
-    Properties p = new Properties();
-    p.putAll(settings);
-    try (var out = Files.newBufferedWriter(file)) {
-      p.store(out, "d2search fault injection");
-    }
-    return file;
   }
 
   private static int status(HttpClient http, URI uri) throws IOException, InterruptedException {

@@ -1,4 +1,4 @@
-package io.d2search.bench.chaos;
+package io.d2search.bench;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -6,50 +6,96 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One d2search service ({@code indexer}, {@code query-service}) in a JVM of its own, as a container runs it: its
- * settings in a properties file, its data directory kept across restarts (a volume), its output appended to a log
- * file. {@link #kill()} is {@code kill -9}; {@link #start()} after it is the orchestrator's restart.
+ * One d2search service ({@code indexer}, {@code query-service}, {@code distiller}) in a JVM of its own, as a container
+ * runs it: its settings in a properties file, its data directory kept across restarts (a volume), its output appended
+ * to a log file. {@link #kill()} is {@code kill -9}; {@link #start()} after it is the orchestrator's restart.
  *
  * <p>The JVM runs the current JVM's {@code java} with its class path: the launcher's jar, whose manifest names the
  * dependencies, or a test fork's manifest-only jar (ONNX Runtime crashes on a long flat class path).
  */
-final class ServiceProcess implements AutoCloseable {
+public final class ServiceProcess implements AutoCloseable {
+  /**
+   * How the JVM is launched.
+   *
+   * @param mainClass the command line's main class (the serving jar's or the lab's)
+   * @param maxHeap {@code -Xmx}'s value, e.g. {@code 1g}
+   * @param nice the scheduling niceness (0: as this JVM; 1-19: lower priority, as a background job runs)
+   */
+  public record Launch(String mainClass, String maxHeap, int nice) {
+    /** A serving service (indexer, query service) as the chaos suite runs it. */
+    public static final Launch SERVING = new Launch("io.d2search.app.Main", "1g", 0);
+
+    public Launch {
+      Objects.requireNonNull(mainClass, "mainClass");
+      Objects.requireNonNull(maxHeap, "maxHeap");
+      if (nice < 0 || nice > 19) {
+        throw new IllegalArgumentException("nice must be 0-19, not " + nice);
+      }
+    }
+  }
+
   private static final List<String> JVM_FLAGS = List.of("--add-modules", "jdk.incubator.vector",
-      "--enable-native-access=ALL-UNNAMED", "-Xmx1g", "-XX:+UseSerialGC");
+      "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC");
 
   private final String role;
   private final Path config;
   private final Path log;
+  private final Launch launch;
   private Process process;
   private int starts;
+  /** Stops the service when this JVM exits without closing it (Ctrl-C, SIGTERM): no orphaned JVM keeps running. */
+  private Thread exitHook;
 
   /**
    * @param role the d2search subcommand
    * @param config its settings file
    * @param log where its output goes (appended across restarts)
+   * @param launch how its JVM is launched
    */
-  ServiceProcess(String role, Path config, Path log) {
+  public ServiceProcess(String role, Path config, Path log, Launch launch) {
     this.role = Objects.requireNonNull(role, "role");
     this.config = Objects.requireNonNull(config, "config");
     this.log = Objects.requireNonNull(log, "log");
+    this.launch = Objects.requireNonNull(launch, "launch");
+  }
+
+  /** A serving service ({@link Launch#SERVING}). */
+  public ServiceProcess(String role, Path config, Path log) {
+    this(role, config, log, Launch.SERVING);
+  }
+
+  /** Writes a settings file for a service: the whole of its configuration. */
+  public static Path writeConfig(Path file, Map<String, String> settings) throws IOException {
+    Properties p = new Properties();
+    p.putAll(settings);
+    try (var out = Files.newBufferedWriter(file)) {
+      p.store(out, "d2search service settings");
+    }
+    return file;
   }
 
   /** Starts the JVM (again). */
-  synchronized void start() {
+  public synchronized void start() {
     if (process != null && process.isAlive()) {
       throw new IllegalStateException(role + " is running");
     }
     List<String> command = new ArrayList<>();
+    if (launch.nice() > 0) {
+      command.addAll(List.of("nice", "-n", String.valueOf(launch.nice()))); // execs java: the pid stays the JVM's
+    }
     command.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin",
         "java").toString()));
     command.addAll(JVM_FLAGS);
+    command.add("-Xmx" + launch.maxHeap());
     command.add("-cp");
     command.add(classPath(log.getParent()));
-    command.add("io.d2search.app.Main");
+    command.add(launch.mainClass());
     command.add(role);
     command.add("--config");
     command.add(config.toString());
@@ -61,6 +107,10 @@ final class ServiceProcess implements AutoCloseable {
       // The settings file is the whole configuration: none of this JVM's D2SEARCH_* variables leak in.
       builder.environment().keySet().removeIf(k -> k.startsWith("D2SEARCH_"));
       process = builder.start();
+      if (exitHook == null) {
+        exitHook = new Thread(this::stopQuietly, role + "-stop-on-exit");
+        Runtime.getRuntime().addShutdownHook(exitHook);
+      }
     } catch (IOException e) {
       throw new UncheckedIOException("Cannot start " + role, e);
     }
@@ -70,7 +120,7 @@ final class ServiceProcess implements AutoCloseable {
    * This JVM's class path as one entry: itself when it is one jar (the launcher's), else a manifest-only jar naming
    * every entry, written into {@code dir} (a test fork's flat class path is far too long for ONNX Runtime).
    */
-  static String classPath(Path dir) {
+  public static String classPath(Path dir) {
     String[] entries = System.getProperty("java.class.path").split(java.io.File.pathSeparator);
     if (entries.length == 1) {
       return entries[0];
@@ -94,7 +144,7 @@ final class ServiceProcess implements AutoCloseable {
   }
 
   /** {@code kill -9}: no shutdown hook runs, nothing is flushed or committed. */
-  synchronized void kill() throws InterruptedException {
+  public synchronized void kill() throws InterruptedException {
     if (process != null) {
       process.destroyForcibly();
       process.waitFor(30, TimeUnit.SECONDS);
@@ -102,7 +152,7 @@ final class ServiceProcess implements AutoCloseable {
   }
 
   /** A graceful stop (SIGTERM: the service closes and commits), forced after 60 s. */
-  synchronized void stop() throws InterruptedException {
+  public synchronized void stop() throws InterruptedException {
     if (process != null && process.isAlive()) {
       process.destroy();
       if (!process.waitFor(60, TimeUnit.SECONDS)) {
@@ -112,12 +162,12 @@ final class ServiceProcess implements AutoCloseable {
     }
   }
 
-  synchronized boolean alive() {
+  public synchronized boolean alive() {
     return process != null && process.isAlive();
   }
 
   /** How it ended and the last lines of its log, for an error message. */
-  synchronized String tail(int lines) {
+  public synchronized String tail(int lines) {
     String exit = process != null && !process.isAlive() ? "exit code " + process.exitValue() + "; " : "";
     try {
       List<String> all = Files.readAllLines(log);
@@ -127,22 +177,57 @@ final class ServiceProcess implements AutoCloseable {
     }
   }
 
-  String role() {
+  /**
+   * The process's peak resident memory so far ({@code VmHWM} of {@code /proc/PID/status}), in bytes; -1 where /proc
+   * does not say (not Linux, not started, or ended).
+   */
+  public synchronized long peakResidentBytes() {
+    if (process == null) {
+      return -1;
+    }
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(process.pid()), "status"))) {
+        if (line.startsWith("VmHWM:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+    } catch (IOException | NumberFormatException e) {
+      // not measurable here
+    }
+    return -1;
+  }
+
+  public String role() {
     return role;
   }
 
-  Path log() {
+  public Path log() {
     return log;
   }
 
   @Override
   public void close() {
+    stopQuietly();
+    synchronized (this) {
+      if (exitHook != null) {
+        try {
+          Runtime.getRuntime().removeShutdownHook(exitHook);
+        } catch (IllegalStateException e) {
+          // this JVM is exiting: the hook runs (or ran) anyway
+        }
+        exitHook = null;
+      }
+    }
+  }
+
+  private void stopQuietly() {
     try {
       stop();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      if (process != null) {
-        process.destroyForcibly();
+      Process p = process;
+      if (p != null) {
+        p.destroyForcibly();
       }
     }
   }
