@@ -91,7 +91,7 @@ public final class QueryEncoderBench {
         base[i] = System.nanoTime() - t1;
         cand[i] = t1 - t0;
       }
-      cosines.add(cosine(b, c));
+      cosines.add((double) org.apache.lucene.util.VectorUtil.cosine(b, c));
     }
     return new Report(queries.size(), row(baseline, base), row(candidate, cand),
         cosines.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN),
@@ -103,16 +103,6 @@ public final class QueryEncoderBench {
     return new Row(e.info().backboneId(), Percentiles.millis(p.p50()), Percentiles.millis(p.p99()),
         p.mean() / 1e6);
   }
-
-  private static double cosine(float[] a, float[] b) {
-    double dot = 0;
-    double na = 0;
-    double nb = 0;
-    for (int i = 0; i < a.length; i++) {
-      dot += a[i] * b[i];
-      na += a[i] * a[i];
-      nb += b[i] * b[i];
-    }
     return dot / Math.sqrt(na * nb);
   }
 }
