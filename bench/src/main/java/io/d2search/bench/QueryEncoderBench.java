@@ -103,6 +103,4 @@ public final class QueryEncoderBench {
     return new Row(e.info().backboneId(), Percentiles.millis(p.p50()), Percentiles.millis(p.p99()),
         p.mean() / 1e6);
   }
-    return dot / Math.sqrt(na * nb);
-  }
 }
