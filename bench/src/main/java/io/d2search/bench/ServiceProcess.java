@@ -178,15 +178,17 @@ public final class ServiceProcess implements AutoCloseable {
   }
 
   /**
-   * The process's peak resident memory so far ({@code VmHWM} of {@code /proc/PID/status}), in bytes; -1 where /proc
-   * does not say (not Linux, not started, or ended).
+   * The process's peak resident memory so far, in bytes; -1 where /proc does not say (not Linux, not started, or
+   * ended).
    */
   public synchronized long peakResidentBytes() {
-    if (process == null) {
-      return -1;
-    }
+    return process == null ? -1 : peakResidentBytes(process.pid());
+  }
+
+  /** Peak resident memory of process {@code pid} so far ({@code VmHWM} of {@code /proc/PID/status}), or -1. */
+  public static long peakResidentBytes(long pid) {
     try {
-      for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(process.pid()), "status"))) {
+      for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(pid), "status"))) {
         if (line.startsWith("VmHWM:")) {
           return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
         }

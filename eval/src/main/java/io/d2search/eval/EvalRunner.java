@@ -277,14 +277,20 @@ public final class EvalRunner {
     progress.printf("embedding %d passages with %s on %s%n", passages.size(), encoder.label(),
         embedder.info().provider());
     float[][] corpus = vectors.vectors(embedder, EvalPassage.texts(passages), fingerprint);
+    return new Indexed(denseRows(encoder, embedder, passages, corpus, data, rows, open), corpus);
+  }
+
+  /** The HNSW and exact rows of passage vectors {@code corpus} searched with {@code queries}' vectors; the HNSW. */
+  private HnswDenseRetriever denseRows(EvalSystem.Encoder encoder, Embedder queries, List<EvalPassage> passages,
+      float[][] corpus, BeirDataset data, List<RetrievalRow> rows, Resources open) {
     Dense hnswSystem = new Dense(encoder, Search.HNSW);
-    HnswDenseRetriever hnsw = open.add(HnswDenseRetriever.build(hnswSystem.label(), embedder, passages, corpus,
+    HnswDenseRetriever hnsw = open.add(HnswDenseRetriever.build(hnswSystem.label(), queries, passages, corpus,
         settings.index()));
     rows.add(new RetrievalRow(hnswSystem, Evaluation.runPerQuery(hnsw, data.queries(), data.qrels())));
     Dense exactSystem = new Dense(encoder, Search.EXACT);
-    Retriever exact = new ExactDenseRetriever(exactSystem.label(), embedder, passages, corpus);
+    Retriever exact = new ExactDenseRetriever(exactSystem.label(), queries, passages, corpus);
     rows.add(new RetrievalRow(exactSystem, Evaluation.runPerQuery(exact, data.queries(), data.qrels())));
-    return new Indexed(hnsw, corpus);
+    return hnsw;
   }
 
   /**
@@ -297,14 +303,8 @@ public final class EvalRunner {
     if (queries.info().backboneSha256().equals(passageEmbedder.info().backboneSha256())) {
       return; // this bundle has no other graph: its queries are encoded as its passages are
     }
-    EvalSystem.QueryEncoder encoder = new EvalSystem.QueryEncoder(student, queries.info().backboneId());
-    Dense hnswSystem = new Dense(encoder, Search.HNSW);
-    HnswDenseRetriever hnsw = open.add(HnswDenseRetriever.build(hnswSystem.label(), queries, passages, corpus,
-        settings.index()));
-    rows.add(new RetrievalRow(hnswSystem, Evaluation.runPerQuery(hnsw, data.queries(), data.qrels())));
-    Dense exactSystem = new Dense(encoder, Search.EXACT);
-    rows.add(new RetrievalRow(exactSystem, Evaluation.runPerQuery(new ExactDenseRetriever(exactSystem.label(),
-        queries, passages, corpus), data.queries(), data.qrels())));
+    denseRows(new EvalSystem.QueryEncoder(student, queries.info().backboneId()), queries, passages, corpus, data, rows,
+        open);
   }
 
   /** Mean time of the uncached teacher scoring the first stage's candidates of the first queries. */

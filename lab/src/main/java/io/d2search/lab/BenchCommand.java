@@ -173,14 +173,15 @@ final class BenchCommand implements Callable<Integer> {
       }
       List<String> queries = List.copyOf(BeirDataset.load(scifact, "test").queries().values());
       ModelBundle bundle = Components.serviceBundle(settings);
-      if (bundle.backbone().int8Variant().isEmpty()) {
+      var int8Graph = bundle.backbone().int8Variant();
+      if (int8Graph.isEmpty()) {
         System.err.println("model.version " + bundle.version() + "'s backbone (" + bundle.backbone().id()
             + ") has no int8 graph");
         return 2;
       }
       var fp32 = Components.embedder(settings);
       try (Embedder baseline = bundle.embedder(fp32);
-          Embedder int8 = bundle.embedder(fp32.withBackbone(bundle.backbone().int8Variant().get()))) {
+          Embedder int8 = bundle.embedder(fp32.withBackbone(int8Graph.get()))) {
         System.out.print(new io.d2search.bench.QueryEncoderBench(baseline, int8).run(queries, warmups).markdown());
       }
       return 0;

@@ -12,7 +12,6 @@ import io.d2search.config.Settings;
 import io.d2search.data.BeirDataset;
 import io.d2search.data.VectorCache;
 import io.d2search.distill.CorpusVectors;
-import io.d2search.distill.DjlRuntime;
 import io.d2search.distill.TokenStateCache;
 import io.d2search.embed.Embedder;
 import io.d2search.embed.TextHash;
@@ -249,10 +248,7 @@ final class LoopReportCommand implements Callable<Integer> {
     BeirDataset test = BeirDataset.load(beir, "test");
     List<EvalPassage> docs = EvalPassage.wholeDocs(train);
     DistillerConfig distiller = DistillerSettings.config(s);
-    if (!distillerProcess) {
-      DjlRuntime.start(new DjlRuntime.Settings(null, distiller.threads(), 1));
-    }
-    String memoryLabel = "JVM peak RSS GB";
+    String memoryLabel = null;
     List<Row> rows = new ArrayList<>();
     try (Lifecycle life = new Lifecycle()) {
       EmbeddedKafka kafka = life.add(EmbeddedKafka.start(run.resolve("kafka"), 0));
@@ -267,9 +263,7 @@ final class LoopReportCommand implements Callable<Integer> {
       QueryService service = life.add(Components.startQueryService(s, base, embedder, registry));
       FeedbackJob feedback = life.add(Components.feedback(s, registry));
       feedback.start();
-      Map<String, Object> client = new HashMap<>(s.kafkaClient());
-      client.put("bootstrap.servers", kafka.bootstrapServers());
-      ReportDistiller loop = life.add(distiller(s, run, base));
+      ReportDistiller loop = life.add(distiller(s, run));
       memoryLabel = loop.memoryLabel();
       if (!service.materializer().awaitCaughtUp(Duration.ofMinutes(10)) || !loop.awaitCaughtUp(Duration.ofMinutes(10))) {
         throw new IllegalStateException("the index did not catch up with embeddings in 10 minutes");
@@ -346,7 +340,7 @@ final class LoopReportCommand implements Callable<Integer> {
   }
 
   /** The distiller the report drives: in a JVM of its own with --distiller-process, else in this one. */
-  private ReportDistiller distiller(Settings s, Path run, ModelBundle base) throws IOException {
+  private ReportDistiller distiller(Settings s, Path run) throws IOException {
     if (distillerProcess) {
       int port;
       try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
@@ -359,15 +353,9 @@ final class LoopReportCommand implements Callable<Integer> {
       return ReportDistiller.ownProcess(config, port, new ServiceProcess.Launch(LabMain.class.getName(),
           distillerHeap, distillerNice));
     }
-    // The distiller's own embedder and teacher, on its bounded threads, as a separate distiller process runs.
-    Settings bounded = DistillerSettings.bounded(s);
-    Embedder distillerEmbedder = Components.serviceEmbedder(bounded, base);
-    Map<String, Object> client = new HashMap<>(s.kafkaClient());
-    client.put("bootstrap.servers", s.string("kafka.bootstrap.servers"));
-    DistillerService service = DistillerService.start(DistillerSettings.config(s), DistillerSettings.ranking(s),
-        client, base, distillerEmbedder, DistillerSettings.index(s), texts -> TeacherFactory.forLoop(bounded, texts,
-            TeacherFactory.cacheDir(bounded)), new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
-    return ReportDistiller.inProcess(service, distillerEmbedder);
+    // The distiller process's own parts (embedder, teacher, bounded threads) in this JVM, its HTTP on a free port.
+    return ReportDistiller.inProcess(DistillerProcess.start(s.with("distiller.port", 0).with("http.host", "127.0.0.1"),
+        new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)));
   }
 
   /** A round's refresh: what was clicked before it, and what it trains. */
@@ -412,18 +400,10 @@ final class LoopReportCommand implements Callable<Integer> {
         loop.peakResidentGb());
   }
 
-  /** The JVM's peak resident memory so far (VmHWM), in GB; NaN where /proc does not say. */
+  /** This JVM's peak resident memory so far (VmHWM), in GB; NaN where /proc does not say. */
   static double peakResidentGb() {
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-        if (line.startsWith("VmHWM:")) {
-          return Long.parseLong(line.replaceAll("[^0-9]", "")) / (1024.0 * 1024.0);
-        }
-      }
-    } catch (IOException | NumberFormatException e) {
-      // not Linux: not measured
-    }
-    return Double.NaN;
+    long bytes = ServiceProcess.peakResidentBytes(ProcessHandle.current().pid());
+    return bytes < 0 ? Double.NaN : bytes / (1024.0 * 1024.0 * 1024.0);
   }
 
   /** Test-split nDCG@10 of what serves now, on all judged test queries and on the unseen ones. */

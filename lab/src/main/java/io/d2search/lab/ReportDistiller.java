@@ -42,11 +42,9 @@ interface ReportDistiller extends AutoCloseable {
   @Override
   void close();
 
-  /**
-   * The distiller inside this JVM: its memory is not its own (the broker and the query service share it). Closing
-   * closes the service, then its embedder.
-   */
-  static ReportDistiller inProcess(DistillerService service, io.d2search.embed.Embedder embedder) {
+  /** The distiller inside this JVM: its memory is not its own (the broker and the query service share it). */
+  static ReportDistiller inProcess(DistillerProcess process) {
+    DistillerService service = process.service();
     return new ReportDistiller() {
       @Override
       public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
@@ -75,8 +73,7 @@ interface ReportDistiller extends AutoCloseable {
 
       @Override
       public void close() {
-        service.close();
-        embedder.close();
+        process.close();
       }
     };
   }
@@ -159,7 +156,7 @@ interface ReportDistiller extends AutoCloseable {
 
     @Override
     public double peakResidentGb() {
-      long bytes = process.peakResidentBytes();
+      long bytes = process.peakResidentBytes(); // -1 once it has ended
       return bytes < 0 ? Double.NaN : bytes / (1024.0 * 1024.0 * 1024.0);
     }
 

@@ -87,8 +87,7 @@ final class TeacherFactory {
   private static Teacher open(Settings s, List<String> corpusTexts, Path cacheDir, boolean precompute) {
     Kind kind = Kind.of(s);
     if (kind == Kind.ENSEMBLE) {
-      return precompute ? ensemble(s, corpusTexts, cacheDir)
-          : EnsembleTeacher.create(config(s), Bm25.statistics(corpusTexts), cacheDir.resolve("vectors"));
+      return ensemble(s, corpusTexts, cacheDir, precompute);
     }
     Teacher inner = kind == Kind.LLM_HTTP ? new LlmHttpTeacher(llmConfig(s))
         : OnnxCrossEncoderTeacher.create(CrossEncoderConfig.of(
@@ -122,8 +121,15 @@ final class TeacherFactory {
    * under {@code <cacheDir>/vectors} and computed now for the whole corpus (with a progress bar).
    */
   static EnsembleTeacher ensemble(Settings s, List<String> corpusTexts, Path cacheDir) {
+    return ensemble(s, corpusTexts, cacheDir, true);
+  }
+
+  private static EnsembleTeacher ensemble(Settings s, List<String> corpusTexts, Path cacheDir, boolean precompute) {
     EnsembleTeacher teacher = EnsembleTeacher.create(config(s), Bm25.statistics(corpusTexts),
         cacheDir.resolve("vectors"));
+    if (!precompute) {
+      return teacher;
+    }
     try {
       teacher.precompute(corpusTexts);
       return teacher;
