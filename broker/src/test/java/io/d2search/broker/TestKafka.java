@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.admin.Admin;
@@ -21,13 +21,12 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.testcontainers.DockerClientFactory;
-import org.testcontainers.kafka.KafkaContainer;
-import org.testcontainers.utility.DockerImageName;
 
 /**
- * The Kafka broker of an integration test: the {@linkplain EmbeddedKafka embedded broker} by default, or a stock
- * Kafka in a Testcontainers {@link KafkaContainer} when the system property {@value #BROKER_PROPERTY} is
- * {@value #CONTAINER}, so that the same test classes run against both.
+ * The Kafka of an integration test: the {@linkplain EmbeddedKafka embedded broker} by default, or a three-node
+ * {@link KafkaCluster} in containers of the locally built broker image (replication factor 3, min ISR 2) when the
+ * system property {@value #BROKER_PROPERTY} is {@value #CONTAINER}, so that the same test classes run against both.
+ * Tests create their topics with {@link #replicationFactor()}.
  *
  * <p>In container mode without a Docker engine the tests are skipped, not failed, at once: a class extended with
  * {@link DockerCondition} is disabled before any of it runs, and Surefire and Failsafe count each of its tests as
@@ -45,8 +44,8 @@ import org.testcontainers.utility.DockerImageName;
  * }
  * }</pre>
  *
- * <p>Shipped to the other modules in the broker's {@code test-jar}; they need {@code testcontainers-kafka} on
- * their test class path as well.
+ * <p>Shipped to the other modules in the broker's {@code test-jar}; they need Testcontainers on their test class
+ * path as well.
  */
 public final class TestKafka implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TestKafka.class);
@@ -55,25 +54,28 @@ public final class TestKafka implements AutoCloseable {
   public static final String BROKER_PROPERTY = "d2search.test.broker";
   /** The in-JVM KRaft broker, {@link EmbeddedKafka}. */
   public static final String EMBEDDED = "embedded";
-  /** A Testcontainers {@link KafkaContainer}; needs a Docker engine. */
+  /** A {@link KafkaCluster} of three containers; needs a Docker engine and the broker image built locally. */
   public static final String CONTAINER = "container";
-  /** The system property that overrides the container image, {@value #DEFAULT_IMAGE} by default. */
+  /**
+   * The system property naming the broker image, set by the build to {@code d2search-kafka:<kafka.version>}, the tag
+   * {@code deploy/images/build.sh} gives it.
+   */
   public static final String IMAGE_PROPERTY = "d2search.test.kafkaImage";
-  public static final String DEFAULT_IMAGE = "apache/kafka:4.1.0";
-
-  private static final Duration CONTAINER_STARTUP_TIMEOUT = Duration.ofMinutes(3);
+  private static final int CLUSTER_SIZE = 3;
   private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(30);
   private static final String NO_DOCKER =
       "-D" + BROKER_PROPERTY + "=" + CONTAINER + " needs a Docker engine and none is available";
 
   private final AutoCloseable broker;
   private final String bootstrapServers;
+  private final short replicationFactor;
   private final String description;
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  private TestKafka(AutoCloseable broker, String bootstrapServers, String description) {
+  private TestKafka(AutoCloseable broker, String bootstrapServers, short replicationFactor, String description) {
     this.broker = broker;
     this.bootstrapServers = bootstrapServers;
+    this.replicationFactor = replicationFactor;
     this.description = description;
   }
 
@@ -93,10 +95,15 @@ public final class TestKafka implements AutoCloseable {
     Objects.requireNonNull(dataDir, "dataDir");
     if (!isContainer(mode)) {
       EmbeddedKafka kafka = EmbeddedKafka.start(dataDir, 0);
-      return new TestKafka(kafka, kafka.bootstrapServers(), "embedded Kafka on " + kafka.bootstrapServers());
+      return new TestKafka(kafka, kafka.bootstrapServers(), (short) 1, "embedded Kafka on " + kafka.bootstrapServers());
     }
     Assumptions.assumeTrue(dockerAvailable(), NO_DOCKER);
-    return startContainer(System.getProperty(IMAGE_PROPERTY, DEFAULT_IMAGE));
+    String image = System.getProperty(IMAGE_PROPERTY);
+    if (image == null || image.isBlank()) {
+      throw new IllegalStateException("-D" + IMAGE_PROPERTY + " must name the locally built broker image");
+    }
+    KafkaCluster cluster = KafkaCluster.start(image, CLUSTER_SIZE);
+    return new TestKafka(cluster, cluster.bootstrapServers(), KafkaCluster.REPLICATION_FACTOR, cluster.toString());
   }
 
   /** Whether {@code mode} asks for a container; blank means embedded. */
@@ -134,36 +141,24 @@ public final class TestKafka implements AutoCloseable {
     }
   }
 
-  private static TestKafka startContainer(String image) {
-    long startNanos = System.nanoTime();
-    KafkaContainer container = new KafkaContainer(DockerImageName.parse(image))
-        // What the embedded broker does differently from the image's defaults (BrokerProperties), so that the
-        // tests see the same broker behaviour; the container already has replication factor 1 everywhere.
-        .withEnv("KAFKA_TRANSACTION_STATE_LOG_NUM_PARTITIONS", "1")
-        .withEnv("KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR", "1")
-        .withEnv("KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR", "1")
-        .withEnv("KAFKA_LOG_CLEANER_BACKOFF_MS", "1000")
-        .withStartupTimeout(CONTAINER_STARTUP_TIMEOUT);
-    try {
-      container.start();
-    } catch (RuntimeException e) {
-      container.close();
-      throw new IllegalStateException("Kafka container " + image + " did not start: " + e.getMessage(), e);
-    }
-    String bootstrap = container.getBootstrapServers();
-    log.info("Kafka container {} on {} started in {} ms", image, bootstrap,
-        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos));
-    return new TestKafka(container, bootstrap, "Kafka container " + image + " on " + bootstrap);
-  }
-
   /** The {@code bootstrap.servers} value for clients. */
   public String bootstrapServers() {
     return bootstrapServers;
   }
 
-  /** Whether this is a container rather than the embedded broker. */
+  /** Whether this is the container cluster rather than the embedded broker. */
   public boolean isContainer() {
-    return broker instanceof KafkaContainer;
+    return broker instanceof KafkaCluster;
+  }
+
+  /** The container cluster, for tests that stop and start its nodes; empty for the embedded broker. */
+  public Optional<KafkaCluster> cluster() {
+    return broker instanceof KafkaCluster c ? Optional.of(c) : Optional.empty();
+  }
+
+  /** The replication factor topics of this Kafka get: 1 on the embedded broker, 3 on the cluster. */
+  public short replicationFactor() {
+    return replicationFactor;
   }
 
   /**
