@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds d2search's container images with no registry: only the Debian mirror and Maven Central are reached.
 #
-#   deploy/images/build.sh [--lab]
+#   deploy/images/build.sh [--lab | --broker-only]
 #
 #   d2search-base:bookworm      Debian bookworm minbase from debootstrap, imported with `docker import`
 #   d2search-jre:<jdk>          + a jlink'ed runtime of the JDK the build uses ($JAVA_HOME)
 #   d2search-kafka:<kafka>      + Kafka's server jars from Maven Central (KRaft, configured by KAFKA_* variables)
 #   d2search:<version>          + the serving jar and its libraries (app/target), no lab code or PyTorch
 #   d2search-lab:<version>      + the lab jar (distiller, eval, ...), only with --lab
+# --broker-only stops after the Kafka image (it needs no build of d2search: CI runs it before the tests).
 #
 # Run `./mvnw -B -DskipTests install` first (the serving image copies app/target). An image whose tag exists is
 # not rebuilt, except d2search and d2search-lab, whose jars change with every build. debootstrap's root file system
@@ -17,10 +18,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 LAB=false
+APP=true
 for arg in "$@"; do
   case $arg in
     --lab) LAB=true ;;
-    *) echo "usage: deploy/images/build.sh [--lab]" >&2; exit 2 ;;
+    --broker-only) APP=false ;;
+    *) echo "usage: deploy/images/build.sh [--lab | --broker-only]" >&2; exit 2 ;;
   esac
 done
 
@@ -36,6 +39,13 @@ JDK_VERSION=$("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 | se
 BASE=d2search-base:$SUITE
 JRE=d2search-jre:$JDK_VERSION
 KAFKA=d2search-kafka:$KAFKA_VERSION
+# The runtime's modules: what `jdeps --print-module-deps` finds on the serving, lab and Kafka class paths (run it
+# again when a dependency changes; a missing module fails the container tests at start-up), plus those reached
+# only through services or reflection: TLS's elliptic curves, DNS lookups, JFR and JMX for operators, zip file
+# systems.
+MODULES=java.base,java.compiler,java.desktop,java.instrument,java.management,java.naming,java.net.http,java.rmi
+MODULES+=,java.scripting,java.security.jgss,java.security.sasl,java.sql,jdk.httpserver,jdk.incubator.vector
+MODULES+=,jdk.management,jdk.unsupported,jdk.crypto.ec,jdk.naming.dns,jdk.jfr,jdk.management.agent,jdk.zipfs
 mkdir -p "$STAGE" "$CACHE"
 
 exists() { docker image inspect "$1" >/dev/null 2>&1; }
@@ -62,42 +72,32 @@ if ! exists "$BASE"; then
 fi
 
 if ! exists "$JRE"; then
-  # The modules the serving, lab and broker class paths use (jdeps), plus those reached only by reflection or
-  # services: TLS's elliptic curves, DNS lookups, JFR and JMX for operators, the Vector API every JVM adds.
   step "jlink $JDK_VERSION"
-  KAFKA_LIBS=$STAGE/kafka/libs
-  rm -rf "$KAFKA_LIBS" && ./mvnw -q -B -f deploy/images/kafka/pom.xml dependency:copy-dependencies \
-    -DoutputDirectory="$KAFKA_LIBS"
-  modules=$(for jar in app/target/d2search.jar lab/target/d2search-lab.jar; do
-      [ -f "$jar" ] && "$JAVA_HOME/bin/jdeps" --multi-release "${JDK_VERSION%%.*}" --ignore-missing-deps \
-        --print-module-deps --class-path "$(dirname "$jar")/lib/*" "$jar"
-    done
-    "$JAVA_HOME/bin/jdeps" --multi-release "${JDK_VERSION%%.*}" --ignore-missing-deps --print-module-deps \
-      --class-path "$KAFKA_LIBS/*" "$KAFKA_LIBS"/kafka_2.13-*.jar "$KAFKA_LIBS"/kafka-server-[0-9]*.jar)
-  modules=$(echo "$modules,jdk.crypto.ec,jdk.naming.dns,jdk.jfr,jdk.management.agent,jdk.incubator.vector,jdk.zipfs" \
-    | tr ',\n' '\n\n' | sed '/^$/d' | sort -u | paste -sd,)
   rm -rf "$STAGE/jre/runtime" && mkdir -p "$STAGE/jre"
-  "$JAVA_HOME/bin/jlink" --add-modules "$modules" --strip-debug --no-man-pages --no-header-files \
-    --compress=zip-6 --output "$STAGE/jre/runtime"
+  "$JAVA_HOME/bin/jlink" --add-modules "$MODULES" --strip-debug --no-man-pages --no-header-files \
+    --compress=zip-6 --output "$STAGE/jre/runtime" 2> >(grep -v 'incubator modules' >&2)
   cp deploy/images/jre/Dockerfile "$STAGE/jre/"
-  build --build-arg BASE_IMAGE="$BASE" -t "$JRE" "$STAGE/jre" >/dev/null
+  build --build-arg BASE_IMAGE="$BASE" -t "$JRE" "$STAGE/jre"
 fi
 
 if ! exists "$KAFKA"; then
   step "build $KAFKA"
-  mkdir -p "$STAGE/kafka"
-  [ -d "$STAGE/kafka/libs" ] || ./mvnw -q -B -f deploy/images/kafka/pom.xml dependency:copy-dependencies \
-    -DoutputDirectory="$STAGE/kafka/libs"
+  rm -rf "$STAGE/kafka" && mkdir -p "$STAGE/kafka"
+  ./mvnw -q -B -f deploy/images/kafka/pom.xml dependency:copy-dependencies -DoutputDirectory="$STAGE/kafka/libs"
   cp deploy/images/kafka/Dockerfile deploy/images/kafka/run deploy/images/kafka/log4j2.properties "$STAGE/kafka/"
-  build --build-arg JRE_IMAGE="$JRE" -t "$KAFKA" "$STAGE/kafka" >/dev/null
+  build --build-arg JRE_IMAGE="$JRE" -t "$KAFKA" "$STAGE/kafka"
 fi
 
+if ! $APP; then
+  docker images --filter 'reference=d2search*' --format '  {{.Repository}}:{{.Tag}}  {{.Size}}' | sort
+  exit 0
+fi
 [ -f app/target/d2search.jar ] || { echo "build.sh: app/target/d2search.jar is missing: run ./mvnw -B -DskipTests install" >&2; exit 1; }
 step "build d2search:$VERSION"
-build --build-arg JRE_IMAGE="$JRE" -f deploy/Dockerfile -t "d2search:$VERSION" app/target >/dev/null
+build --build-arg JRE_IMAGE="$JRE" -f deploy/Dockerfile -t "d2search:$VERSION" app/target
 if $LAB; then
   [ -f lab/target/d2search-lab.jar ] || { echo "build.sh: lab/target/d2search-lab.jar is missing" >&2; exit 1; }
   step "build d2search-lab:$VERSION"
-  build --build-arg JRE_IMAGE="$JRE" -f deploy/Dockerfile.lab -t "d2search-lab:$VERSION" lab/target >/dev/null
+  build --build-arg JRE_IMAGE="$JRE" -f deploy/Dockerfile.lab -t "d2search-lab:$VERSION" lab/target
 fi
 docker images --filter 'reference=d2search*' --format '  {{.Repository}}:{{.Tag}}  {{.Size}}' | sort

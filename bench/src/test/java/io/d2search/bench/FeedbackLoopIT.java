@@ -65,9 +65,9 @@ class FeedbackLoopIT {
   @BeforeAll
   static void start() {
     kafka = TestKafka.start(dir.resolve("kafka"));
-    kafka.createTopics(new NewTopic(Topics.EMBEDDINGS, 2, (short) 1), new NewTopic(Topics.IMPRESSIONS, 2, (short) 1),
-        new NewTopic(Topics.CLICKS, 2, (short) 1));
-    FeedbackJob.createTopicsIfMissing(Map.of("bootstrap.servers", kafka.bootstrapServers()), 2, (short) 1,
+    kafka.createTopics(new NewTopic(Topics.EMBEDDINGS, 2, kafka.replicationFactor()), new NewTopic(Topics.IMPRESSIONS, 2, kafka.replicationFactor()),
+        new NewTopic(Topics.CLICKS, 2, kafka.replicationFactor()));
+    FeedbackJob.createTopicsIfMissing(Map.of("bootstrap.servers", kafka.bootstrapServers()), 2, kafka.replicationFactor(),
         Duration.ofSeconds(30));
     embedder = Embedder.create(EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU));
   }

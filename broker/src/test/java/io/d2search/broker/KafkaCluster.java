@@ -135,6 +135,19 @@ public final class KafkaCluster implements AutoCloseable {
     return "kafka-" + id;
   }
 
+  /** Whether the local engine has {@code image}; never pulls it. */
+  public static boolean imagePresent(String image) {
+    if (image == null || image.isBlank()) {
+      return false;
+    }
+    try {
+      DockerClientFactory.instance().client().inspectImageCmd(image).exec();
+      return true;
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
   private static void requireLocalImage(String image) {
     try {
       DockerClientFactory.instance().client().inspectImageCmd(image).exec();

@@ -61,6 +61,8 @@ public final class TestKafka implements AutoCloseable {
    * {@code deploy/images/build.sh} gives it.
    */
   public static final String IMAGE_PROPERTY = "d2search.test.kafkaImage";
+  /** The system property that makes a missing broker image a failure rather than a reason to skip. */
+  public static final String REQUIRE_PROPERTY = "d2search.test.requireContainers";
   private static final int CLUSTER_SIZE = 3;
   private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(30);
   private static final String NO_DOCKER =
@@ -122,22 +124,31 @@ public final class TestKafka implements AutoCloseable {
   }
 
   /**
-   * Disables a test class in container mode where no Docker engine is available, before any of it runs, so that
-   * each of its tests is reported as skipped. In embedded mode it never asks for Docker.
+   * Disables a test class in container mode where no Docker engine is available, or where the broker image has not
+   * been built, before any of it runs, so that each of its tests is reported as skipped. With
+   * {@value #REQUIRE_PROPERTY}{@code =true} (CI, after building the images) a missing image is not a reason to skip:
+   * the class runs and fails with the command that builds it. In embedded mode it never asks for Docker.
    */
   public static final class DockerCondition implements ExecutionCondition {
     @Override
     public ConditionEvaluationResult evaluateExecutionCondition(ExtensionContext context) {
-      return evaluate(System.getProperty(BROKER_PROPERTY, EMBEDDED), TestKafka::dockerAvailable);
+      String image = System.getProperty(IMAGE_PROPERTY, "");
+      return evaluate(System.getProperty(BROKER_PROPERTY, EMBEDDED), TestKafka::dockerAvailable,
+          () -> KafkaCluster.imagePresent(image), Boolean.getBoolean(REQUIRE_PROPERTY));
     }
 
-    static ConditionEvaluationResult evaluate(String mode, BooleanSupplier dockerAvailable) {
+    static ConditionEvaluationResult evaluate(
+        String mode, BooleanSupplier dockerAvailable, BooleanSupplier imagePresent, boolean required) {
       if (!isContainer(mode)) {
         return ConditionEvaluationResult.enabled("embedded Kafka");
       }
-      return dockerAvailable.getAsBoolean()
-          ? ConditionEvaluationResult.enabled("Kafka container")
-          : ConditionEvaluationResult.disabled(NO_DOCKER);
+      if (!dockerAvailable.getAsBoolean()) {
+        return ConditionEvaluationResult.disabled(NO_DOCKER);
+      }
+      return required || imagePresent.getAsBoolean()
+          ? ConditionEvaluationResult.enabled("Kafka cluster in containers")
+          : ConditionEvaluationResult.disabled("the broker image " + System.getProperty(IMAGE_PROPERTY, "")
+              + " is not built (deploy/images/build.sh); -D" + REQUIRE_PROPERTY + "=true fails instead of skipping");
     }
   }
 

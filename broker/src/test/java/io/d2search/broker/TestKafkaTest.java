@@ -57,19 +57,31 @@ class TestKafkaTest {
 
   @Test
   void conditionDisablesOnlyContainerModeWithoutDocker() {
-    assertThat(TestKafka.DockerCondition.evaluate("", NOT_ASKED).isDisabled()).isFalse();
-    assertThat(TestKafka.DockerCondition.evaluate(TestKafka.EMBEDDED, NOT_ASKED).isDisabled()).isFalse();
-    assertThat(TestKafka.DockerCondition.evaluate(" Container ", DOCKER).isDisabled()).isFalse();
-    ConditionEvaluationResult skipped = TestKafka.DockerCondition.evaluate(TestKafka.CONTAINER, NO_DOCKER);
+    assertThat(TestKafka.DockerCondition.evaluate("", NOT_ASKED, NOT_ASKED, false).isDisabled()).isFalse();
+    assertThat(TestKafka.DockerCondition.evaluate(TestKafka.EMBEDDED, NOT_ASKED, NOT_ASKED, true).isDisabled())
+        .isFalse();
+    assertThat(TestKafka.DockerCondition.evaluate(" Container ", DOCKER, DOCKER, false).isDisabled()).isFalse();
+    ConditionEvaluationResult skipped = TestKafka.DockerCondition.evaluate(TestKafka.CONTAINER, NO_DOCKER, NOT_ASKED,
+        true);
     assertThat(skipped.isDisabled()).isTrue();
     assertThat(skipped.getReason()).get().asString().contains("Docker");
+  }
+
+  @Test
+  void conditionSkipsAMissingImageUnlessContainersAreRequired() {
+    ConditionEvaluationResult skipped = TestKafka.DockerCondition.evaluate(TestKafka.CONTAINER, DOCKER, NO_DOCKER,
+        false);
+    assertThat(skipped.isDisabled()).isTrue();
+    assertThat(skipped.getReason()).get().asString().contains("deploy/images/build.sh");
+    assertThat(TestKafka.DockerCondition.evaluate(TestKafka.CONTAINER, DOCKER, NO_DOCKER, true).isDisabled())
+        .as("required: runs, and fails with the build command").isFalse();
   }
 
   @Test
   void rejectsAnUnknownMode() {
     assertThatThrownBy(() -> TestKafka.start(dir, "zookeeper"))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(TestKafka.BROKER_PROPERTY);
-    assertThatThrownBy(() -> TestKafka.DockerCondition.evaluate("zookeeper", NOT_ASKED))
+    assertThatThrownBy(() -> TestKafka.DockerCondition.evaluate("zookeeper", NOT_ASKED, NOT_ASKED, false))
         .isInstanceOf(IllegalArgumentException.class);
   }
 }

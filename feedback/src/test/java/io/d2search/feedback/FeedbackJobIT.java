@@ -51,8 +51,8 @@ class FeedbackJobIT {
   @BeforeAll
   static void start() {
     kafka = TestKafka.start(dir.resolve("kafka"));
-    kafka.createTopics(new NewTopic(Topics.IMPRESSIONS, 2, (short) 1), new NewTopic(Topics.CLICKS, 2, (short) 1));
-    FeedbackJob.createTopicsIfMissing(Map.of("bootstrap.servers", kafka.bootstrapServers()), 2, (short) 1,
+    kafka.createTopics(new NewTopic(Topics.IMPRESSIONS, 2, kafka.replicationFactor()), new NewTopic(Topics.CLICKS, 2, kafka.replicationFactor()));
+    FeedbackJob.createTopicsIfMissing(Map.of("bootstrap.servers", kafka.bootstrapServers()), 2, kafka.replicationFactor(),
         Duration.ofSeconds(30));
   }
 

@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -79,7 +80,7 @@ class EmbeddingsMaterializerIT {
             new SimpleMeterRegistry())) {
       assertThat(materializer.awaitCaughtUp(Duration.ofMillis(1500))).isFalse();
       assertThat(materializer.lag()).isEqualTo(-1);
-      kafka.createTopics(new NewTopic(topic, PARTITIONS, (short) 1));
+      kafka.createTopics(new NewTopic(topic, PARTITIONS, kafka.replicationFactor()));
       Map<String, PassageEmbedding> records = new LinkedHashMap<>();
       for (int i = 0; i < 20; i++) {
         records.put("d" + i + "#0", Embeddings.of("d" + i, 0, VERSION, unitVector(random, DIM), "text " + i));
@@ -95,7 +96,7 @@ class EmbeddingsMaterializerIT {
   void commitsOnTheIntervalWhileRunning(TestInfo test) throws Exception {
     Random random = Randomized.random(test.getDisplayName());
     String topic = "interval-" + UUID.randomUUID();
-    kafka.createTopics(new NewTopic(topic, PARTITIONS, (short) 1));
+    kafka.createTopics(new NewTopic(topic, PARTITIONS, kafka.replicationFactor()));
     Path indexDir = dir.resolve("interval");
     Map<TopicPartition, Long> end;
     try (PassageIndex index = PassageIndex.open(indexDir, VERSION, IndexConfig.defaults());
@@ -106,8 +107,11 @@ class EmbeddingsMaterializerIT {
         records.put("d" + i + "#0", Embeddings.of("d" + i, 0, VERSION, unitVector(random, DIM), "text " + i));
       }
       produceTransactionally(topic, records);
-      end = endOffsets(topic);
-      await(() -> index.committedOffsets().equals(end));
+      // The end offsets are read again while waiting: commitTransaction returns before every partition has its
+      // commit marker (on a replicated cluster, visibly so), and the marker moves the last stable offset by one.
+      AtomicReference<Map<TopicPartition, Long>> lastEnd = new AtomicReference<>();
+      await(() -> index.committedOffsets().equals(lastEnd.updateAndGet(previous -> endOffsets(topic))));
+      end = lastEnd.get();
       assertThat(materializer.caughtUp()).isTrue();
     }
     try (PassageIndex index = PassageIndex.open(indexDir, VERSION, IndexConfig.defaults())) {
@@ -120,13 +124,13 @@ class EmbeddingsMaterializerIT {
   void aCrashReplaysFromTheLastCommitToTheSameIndex(TestInfo test) throws Exception {
     Random random = Randomized.random(test.getDisplayName());
     String topic = "replay-" + UUID.randomUUID();
-    kafka.createTopics(new NewTopic(topic, PARTITIONS, (short) 1));
+    kafka.createTopics(new NewTopic(topic, PARTITIONS, kafka.replicationFactor()));
     Path indexDir = dir.resolve("replay");
     Map<String, PassageEmbedding> expected = new HashMap<>();
 
     // Phase A, committed by a clean close.
     produceOps(topic, random, Randomized.atLeast(150), expected);
-    Map<TopicPartition, Long> endA = endOffsets(topic);
+    Map<TopicPartition, Long> endA = settledEndOffsets(topic);
     try (PassageIndex index = PassageIndex.open(indexDir, VERSION, IndexConfig.defaults());
         EmbeddingsMaterializer materializer = EmbeddingsMaterializer.start(index, config(topic),
             new SimpleMeterRegistry())) {
@@ -214,6 +218,22 @@ class EmbeddingsMaterializerIT {
         partitions.add(new TopicPartition(topic, p));
       }
       return Map.copyOf(consumer.endOffsets(partitions, TIMEOUT));
+    }
+  }
+
+  /**
+   * The end offsets once they stop moving: a transaction's commit markers reach its partitions after
+   * commitTransaction returns, each moving the last stable offset one past the marker.
+   */
+  private static Map<TopicPartition, Long> settledEndOffsets(String topic) {
+    Map<TopicPartition, Long> previous = endOffsets(topic);
+    while (true) {
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
+      Map<TopicPartition, Long> now = endOffsets(topic);
+      if (now.equals(previous)) {
+        return now;
+      }
+      previous = now;
     }
   }
 

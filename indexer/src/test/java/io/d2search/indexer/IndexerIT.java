@@ -64,9 +64,15 @@ class IndexerIT {
   static void start() {
     kafka = TestKafka.start(dir.resolve("kafka"));
     // Topics up front: creating them while the applications start would trigger extra rebalances.
-    assertThat(IndexerTopics.createIfMissing(kafka.bootstrapServers(), 2)).containsExactlyElementsOf(IndexerTopics.NAMES);
-    assertThat(IndexerTopics.createIfMissing(kafka.bootstrapServers(), 2)).as("second call creates nothing").isEmpty();
+    assertThat(createTopics(kafka)).containsExactlyElementsOf(IndexerTopics.NAMES);
+    assertThat(createTopics(kafka)).as("second call creates nothing").isEmpty();
     embedder = Embedder.create(EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU));
+  }
+
+  /** The indexer's topics, two partitions each, replicated as {@code kafka} replicates. */
+  private static Set<String> createTopics(TestKafka kafka) {
+    return IndexerTopics.createIfMissing(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()),
+        2, kafka.replicationFactor(), IndexerTopics.DEFAULT_TIMEOUT);
   }
 
   @AfterAll
@@ -207,9 +213,9 @@ class IndexerIT {
   void deadLettersFitADeadLetterTopicWithASmallerLimit() throws Exception {
     try (TestKafka small = TestKafka.start(dir.resolve("kafka-small-dlq"));
         Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, small.bootstrapServers()))) {
-      List<NewTopic> topics = IndexerTopics.definitions(1, (short) 1).stream()
+      List<NewTopic> topics = IndexerTopics.definitions(1, small.replicationFactor()).stream()
           .map(t -> t.name().equals(Topics.DOCUMENTS_DLQ)
-              ? new NewTopic(t.name(), 1, (short) 1).configs(Map.of(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, "20000"))
+              ? new NewTopic(t.name(), 1, small.replicationFactor()).configs(Map.of(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, "20000"))
               : t)
           .toList();
       admin.createTopics(topics).all().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
@@ -350,7 +356,7 @@ class IndexerIT {
         .mapToObj(i -> document("burst-good-" + i, "Good document " + i + ". It flows past the burst."))
         .toList();
     try (TestKafka own = TestKafka.start(dir.resolve("kafka-burst"))) {
-      IndexerTopics.createIfMissing(own.bootstrapServers(), 2);
+      createTopics(own);
       IndexerConfig config = IndexerConfig.defaults(own.bootstrapServers(), dir.resolve("state-burst"))
           .withApplicationIdPrefix("it-burst");
       Chunker chunker = new Chunker(embedder.tokenizer(), config.chunker());

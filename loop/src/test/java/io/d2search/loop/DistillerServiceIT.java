@@ -83,9 +83,9 @@ class DistillerServiceIT {
     Assumptions.assumeTrue(Files.isDirectory(scifact), "no ../shared/data/scifact");
     BeirDataset data = BeirDataset.load(scifact, "train");
     kafka = TestKafka.start(dir.resolve("kafka"));
-    kafka.createTopics(new NewTopic(Topics.EMBEDDINGS, 2, (short) 1).configs(Map.of("cleanup.policy", "compact")),
-        new NewTopic(Topics.TRAINING_PAIRS, 2, (short) 1),
-        new NewTopic(Topics.MODEL_RELEASES, 1, (short) 1).configs(Map.of("cleanup.policy", "compact")));
+    kafka.createTopics(new NewTopic(Topics.EMBEDDINGS, 2, kafka.replicationFactor()).configs(Map.of("cleanup.policy", "compact")),
+        new NewTopic(Topics.TRAINING_PAIRS, 2, kafka.replicationFactor()),
+        new NewTopic(Topics.MODEL_RELEASES, 1, kafka.replicationFactor()).configs(Map.of("cleanup.policy", "compact")));
     base = ModelBundle.versionZero(dir.resolve("bundles"), BackboneSource.MINILM_L6_V2, 256);
     embedder = base.embedder(EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU));
 

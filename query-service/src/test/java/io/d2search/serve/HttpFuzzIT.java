@@ -61,8 +61,8 @@ class HttpFuzzIT {
   @BeforeAll
   static void start() throws Exception {
     kafka = TestKafka.start(dir.resolve("kafka"));
-    kafka.createTopics(new NewTopic(Topics.EMBEDDINGS, 1, (short) 1), new NewTopic(Topics.IMPRESSIONS, 1, (short) 1),
-        new NewTopic(Topics.CLICKS, 1, (short) 1));
+    kafka.createTopics(new NewTopic(Topics.EMBEDDINGS, 1, kafka.replicationFactor()), new NewTopic(Topics.IMPRESSIONS, 1, kafka.replicationFactor()),
+        new NewTopic(Topics.CLICKS, 1, kafka.replicationFactor()));
     embedder = Embedder.create(EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU));
     TestCorpus.produce(kafka.bootstrapServers(), embedder, id -> Map.of("topic", id));
   }

@@ -75,9 +75,9 @@ class QueryServiceIT {
     // Step 1: one broker and the model for the whole class; topics up front.
     kafka = TestKafka.start(dir.resolve("kafka"));
     kafka.createTopics(
-        new NewTopic(Topics.EMBEDDINGS, EMBEDDING_PARTITIONS, (short) 1).configs(Map.of("cleanup.policy", "compact")),
-        new NewTopic(Topics.IMPRESSIONS, 1, (short) 1),
-        new NewTopic(Topics.CLICKS, 1, (short) 1));
+        new NewTopic(Topics.EMBEDDINGS, EMBEDDING_PARTITIONS, kafka.replicationFactor()).configs(Map.of("cleanup.policy", "compact")),
+        new NewTopic(Topics.IMPRESSIONS, 1, kafka.replicationFactor()),
+        new NewTopic(Topics.CLICKS, 1, kafka.replicationFactor()));
     embedder = Embedder.create(EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU));
   }
 

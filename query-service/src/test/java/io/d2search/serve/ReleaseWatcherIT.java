@@ -88,10 +88,10 @@ class ReleaseWatcherIT {
   static void start() throws Exception {
     kafka = TestKafka.start(dir.resolve("kafka"));
     kafka.createTopics(
-        new NewTopic(Topics.EMBEDDINGS, 1, (short) 1).configs(Map.of("cleanup.policy", "compact")),
-        new NewTopic(Topics.IMPRESSIONS, 1, (short) 1),
-        new NewTopic(Topics.CLICKS, 1, (short) 1),
-        new NewTopic(Topics.MODEL_RELEASES, 1, (short) 1).configs(Map.of("cleanup.policy", "compact")));
+        new NewTopic(Topics.EMBEDDINGS, 1, kafka.replicationFactor()).configs(Map.of("cleanup.policy", "compact")),
+        new NewTopic(Topics.IMPRESSIONS, 1, kafka.replicationFactor()),
+        new NewTopic(Topics.CLICKS, 1, kafka.replicationFactor()),
+        new NewTopic(Topics.MODEL_RELEASES, 1, kafka.replicationFactor()).configs(Map.of("cleanup.policy", "compact")));
     store = new DirectoryBundleStore(dir.resolve("bundles"));
     zero = ModelBundle.versionZero(store.root(), BackboneSource.MINILM_L6_V2, 256);
     embedder = zero.embedder(new EmbedderConfig("ignored", BackboneSource.MINILM_L6_V2, 256, 16, 2,

@@ -60,8 +60,8 @@ class SearchPageIT {
   @BeforeAll
   static void start() {
     kafka = TestKafka.start(dir.resolve("kafka"));
-    kafka.createTopics(new NewTopic(Topics.EMBEDDINGS, 1, (short) 1), new NewTopic(Topics.IMPRESSIONS, 1, (short) 1),
-        new NewTopic(Topics.CLICKS, 1, (short) 1));
+    kafka.createTopics(new NewTopic(Topics.EMBEDDINGS, 1, kafka.replicationFactor()), new NewTopic(Topics.IMPRESSIONS, 1, kafka.replicationFactor()),
+        new NewTopic(Topics.CLICKS, 1, kafka.replicationFactor()));
     embedder = Embedder.create(EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU));
   }
 
