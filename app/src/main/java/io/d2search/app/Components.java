@@ -197,6 +197,7 @@ public final class Components {
         .withChunker(chunker(s))
         .withEmbedBatching(s.integer("embed.max-batch"), s.longValue("embed.max-wait-ms"))
         .withDeleteRetentionMs(s.longValue("indexer.delete-retention-ms"))
+        .withCommitIntervalMs(s.longValue("indexer.commit-interval-ms"))
         .withValidation(ValidationLimits.defaults().withAttributes(attributes(s)))
         .withStreamsOverrides(indexerStreams(s));
   }

@@ -91,7 +91,6 @@ class DeployIT {
 
     compose = Compose.of(command, root, PROJECT, Map.of("D2SEARCH_VERSION", System.getProperty(
         "d2search.test.imageVersion", "0.1.0-SNAPSHOT")));
-    Compose.run(List.of(command.get(0)), root, Map.of(), Duration.ofSeconds(10), false); // warm the binary
     try {
       compose.close(); // a previous run's leftovers
     } catch (RuntimeException ignored) {

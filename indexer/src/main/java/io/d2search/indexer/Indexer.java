@@ -154,7 +154,7 @@ public final class Indexer implements AutoCloseable {
 
   /**
    * The Kafka Streams properties of one application: exactly-once v2, string keys by default, the configured
-   * threads, commit interval and state dir, then the overrides.
+   * threads, commit interval (and a poll no longer than it) and state dir, then the overrides.
    */
   public static Properties streamsConfig(IndexerConfig config, String applicationId) {
     Properties p = new Properties();
@@ -166,6 +166,10 @@ public final class Indexer implements AutoCloseable {
     p.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.ByteArraySerde.class.getName());
     p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, config.streamThreads());
     p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, config.commitIntervalMs());
+    // A stream thread commits and runs wall-clock punctuations (the embed stage's batch deadline) only between
+    // polls, and an idle thread blocks in poll for poll.ms (100 ms by default): so a short commit interval needs as
+    // short a poll, or a trickle of single documents waits out the poll before its transaction can commit.
+    p.put(StreamsConfig.POLL_MS_CONFIG, Math.min(100L, config.commitIntervalMs()));
     // A record no broker will take is dropped and counted, not retried into the same failure forever.
     p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, UnproducibleRecordHandler.class.getName());
     p.putAll(config.streamsOverrides());

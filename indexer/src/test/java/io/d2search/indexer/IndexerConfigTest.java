@@ -58,6 +58,15 @@ class IndexerConfigTest {
   }
 
   @Test
+  void aShortCommitIntervalShortensThePollToo() {
+    assertThat(Indexer.streamsConfig(defaults, "a").get(StreamsConfig.POLL_MS_CONFIG)).isEqualTo(100L);
+    assertThat(Indexer.streamsConfig(defaults.withCommitIntervalMs(20), "a").get(StreamsConfig.POLL_MS_CONFIG))
+        .isEqualTo(20L);
+    assertThat(Indexer.streamsConfig(defaults.withCommitIntervalMs(1000), "a").get(StreamsConfig.POLL_MS_CONFIG))
+        .isEqualTo(100L);
+  }
+
+  @Test
   void passagesAndEmbeddingsAreCompacted() {
     assertThat(IndexerTopics.definitions(3, (short) 1)).hasSize(4).allSatisfy(t -> {
       assertThat(t.numPartitions()).isEqualTo(3);
