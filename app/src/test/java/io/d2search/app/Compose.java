@@ -3,10 +3,12 @@ package io.d2search.app;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -62,7 +64,7 @@ final class Compose implements AutoCloseable {
   String compose(Map<String, String> extraEnv, Duration timeout, String... args) {
     List<String> cmd = new ArrayList<>(compose);
     cmd.addAll(Arrays.asList(args));
-    Map<String, String> all = new java.util.HashMap<>(env);
+    Map<String, String> all = new HashMap<>(env);
     all.putAll(extraEnv);
     return run(cmd, projectDir, all, timeout, true).output();
   }
@@ -104,15 +106,15 @@ final class Compose implements AutoCloseable {
     ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true);
     pb.environment().putAll(env);
     try {
-      Path out = java.nio.file.Files.createTempFile("compose", ".log");
+      Path out = Files.createTempFile("compose", ".log");
       pb.redirectOutput(out.toFile());
       Process p = pb.start();
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();
         throw new IllegalStateException(String.join(" ", cmd) + " did not finish in " + timeout);
       }
-      String output = java.nio.file.Files.readString(out, StandardCharsets.UTF_8);
-      java.nio.file.Files.deleteIfExists(out);
+      String output = Files.readString(out, StandardCharsets.UTF_8);
+      Files.deleteIfExists(out);
       if (check && p.exitValue() != 0) {
         throw new IllegalStateException(String.join(" ", cmd) + " exited " + p.exitValue() + ":\n" + output);
       }
