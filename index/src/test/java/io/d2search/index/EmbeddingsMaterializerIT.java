@@ -18,7 +18,6 @@ import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -107,11 +106,10 @@ class EmbeddingsMaterializerIT {
         records.put("d" + i + "#0", Embeddings.of("d" + i, 0, VERSION, unitVector(random, DIM), "text " + i));
       }
       produceTransactionally(topic, records);
-      // The end offsets are read again while waiting: commitTransaction returns before every partition has its
-      // commit marker (on a replicated cluster, visibly so), and the marker moves the last stable offset by one.
-      AtomicReference<Map<TopicPartition, Long>> lastEnd = new AtomicReference<>();
-      await(() -> index.committedOffsets().equals(lastEnd.updateAndGet(previous -> endOffsets(topic))));
-      end = lastEnd.get();
+      Map<TopicPartition, Long> settled = settledEndOffsets(topic);
+      assertThat(settled.values().stream().mapToLong(Long::longValue).sum()).isGreaterThan(records.size());
+      await(() -> index.committedOffsets().equals(settled));
+      end = settled;
       assertThat(materializer.caughtUp()).isTrue();
     }
     try (PassageIndex index = PassageIndex.open(indexDir, VERSION, IndexConfig.defaults())) {
@@ -139,6 +137,7 @@ class EmbeddingsMaterializerIT {
 
     // Phase B, applied and searchable, then lost: the index closes under the materialiser before it commits.
     int phaseB = produceOps(topic, random, Randomized.atLeast(150), expected);
+    settledEndOffsets(topic); // "caught up" is the end at start: all of phase B's markers must be in
     PassageIndex crashing = PassageIndex.open(indexDir, VERSION, IndexConfig.defaults());
     assertThat(crashing.committedOffsets()).isEqualTo(endA);
     EmbeddingsMaterializer doomed = EmbeddingsMaterializer.start(crashing, config(topic), new SimpleMeterRegistry());
@@ -222,8 +221,9 @@ class EmbeddingsMaterializerIT {
   }
 
   /**
-   * The end offsets once they stop moving: a transaction's commit markers reach its partitions after
-   * commitTransaction returns, each moving the last stable offset one past the marker.
+   * The end offsets (last stable offsets) once they stop moving: commitTransaction returns before every partition
+   * has its commit marker (on a replicated cluster, visibly so), and until its marker lands a partition's last
+   * stable offset stays before the transaction's records.
    */
   private static Map<TopicPartition, Long> settledEndOffsets(String topic) {
     Map<TopicPartition, Long> previous = endOffsets(topic);
