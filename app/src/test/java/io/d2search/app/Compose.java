@@ -55,9 +55,7 @@ final class Compose implements AutoCloseable {
 
   /** Runs {@code compose <args>}. */
   String compose(Duration timeout, String... args) {
-    List<String> cmd = new ArrayList<>(compose);
-    cmd.addAll(Arrays.asList(args));
-    return run(cmd, projectDir, env, timeout, true).output();
+    return compose(Map.of(), timeout, args);
   }
 
   /** Runs {@code compose <args>} with extra environment (e.g. the corpus a one-off ingest reads). */

@@ -149,11 +149,9 @@ public final class KafkaCluster implements AutoCloseable {
   }
 
   private static void requireLocalImage(String image) {
-    try {
-      DockerClientFactory.instance().client().inspectImageCmd(image).exec();
-    } catch (RuntimeException e) {
+    if (!imagePresent(image)) {
       throw new IllegalStateException("image " + image + " is not in the local Docker engine (no registry is "
-          + "used): build it with deploy/images/build.sh", e);
+          + "used): build it with deploy/images/build.sh");
     }
   }
 
