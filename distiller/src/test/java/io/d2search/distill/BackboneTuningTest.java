@@ -18,6 +18,7 @@ import io.d2search.embed.ExecutionProvider;
 import io.d2search.embed.OnnxWeights;
 import io.d2search.embed.TextHash;
 import io.d2search.rank.IemHead;
+import io.d2search.testkit.Randomized;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,7 +53,7 @@ class BackboneTuningTest {
   void theBundleCarriesTheTunedGraphAndServingComputesWhatTheTrainerDid() throws IOException {
     ModelBundle parent = ModelBundle.versionZero(tmp.resolve("bundles"), BackboneSource.MINILM_L6_V2, MAX_TOKENS);
     // Queries of 2-4 words; the teacher prefers passages sharing more of them (a lexical teacher to imitate).
-    long seed = System.nanoTime();
+    long seed = Randomized.seed("BackboneTuningTest");
     Random r = new Random(seed);
     List<String[]> lists = new ArrayList<>();
     List<float[]> teacher = new ArrayList<>();
@@ -87,12 +88,13 @@ class BackboneTuningTest {
     // Held out = trained on: 24 lists do not generalise, but the run must keep its trained epoch and measure it.
     TrainingSet heldOut = train;
     HeadsSpec spec = HeadsSpec.of(384, ModelBundle.VERSION_ZERO_HEADS, IemHead.Input.INTERACTION);
-    // Four epochs: with some draws the first two (12 steps, still warming up) do not beat the cosine start, which
-    // already ranks the lexical positive first.
+    // A random IEM start, so a trained epoch beats the start with every draw: from the cosine start, which already
+    // ranks the lexical positive first, some draws never improve on it in four epochs (seed 43853682232891: the
+    // held-out loss went 0.301 -> 1.058, 0.474, 0.484, 0.346), the run keeps epoch 0 and the graph is not tuned.
     TrainerConfig trainer = TrainerConfig.defaults().withEpochs(4).withBatchSize(4).withPatience(5)
         .withProgress(TrainerConfig.Progress.NONE).withTrainPma(false).withBackboneLearningRate(1e-3);
     java.util.function.Function<String, Distillation.Plan> plan = version -> new Distillation.Plan(version, spec,
-        trainer, LossConfig.d2llm(), "lexical", NO_WINDOW, null, IemInit.COSINE,
+        trainer, LossConfig.d2llm(), "lexical", NO_WINDOW, null, IemInit.RANDOM,
         new Distillation.BackboneTuning(1, BertLayers.DEFAULT_HEADS));
     Distillation.Result result = Distillation.run(parent, plan.apply("1"), train, heldOut, tmp.resolve("bundles/1"));
     assertThat(result.report().bestEpoch()).as("seed %d", seed).isPositive();

@@ -11,6 +11,7 @@ import io.d2search.embed.Embedder;
 import io.d2search.embed.EmbedderConfig;
 import io.d2search.embed.ExecutionProvider;
 import io.d2search.embed.OnnxWeights;
+import io.d2search.testkit.Randomized;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -32,7 +33,7 @@ class BertLayersTest {
   @BeforeAll
   static void load() {
     embedder = Embedder.create(EmbedderConfig.defaults().withProvider(ExecutionProvider.CPU).withIntraOpThreads(1));
-    long seed = System.nanoTime();
+    long seed = Randomized.seed("BertLayersTest");
     Random random = new Random(seed);
     String[] words = {"protein", "binding", "of", "the", "p53", "tumour", "suppressor", "in", "mice", "reduces",
         "insulin", "resistance", "cells", "COVID-19", "vaccination", "(95%", "CI)", "increases", "risk", "α-synuclein"};

@@ -9,6 +9,7 @@ import io.d2search.bundle.Tensor;
 import io.d2search.rank.IemHead;
 import io.d2search.rank.IemHead.Branch;
 import io.d2search.rank.IemHead.Input;
+import io.d2search.testkit.Randomized;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -25,7 +26,7 @@ class IemInitTest {
   @ParameterizedTest
   @EnumSource(value = Input.class, names = {"INTERACTION", "INTERACTION_ONLY"})
   void aCosineStartScoresTwentyTimesTheDotProductOnBothBranches(Input input) {
-    long seed = System.nanoTime();
+    long seed = Randomized.seed("IemInitTest");
     Random random = new Random(seed);
     HeadsSpec spec = HeadsSpec.of(D, 8, input);
     IemHead iem = HeadTensors.iem(StudentHeads.initialTensors(spec, random.nextLong(), IemInit.COSINE), input);

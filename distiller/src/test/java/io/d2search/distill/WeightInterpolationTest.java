@@ -17,6 +17,7 @@ import io.d2search.embed.OnnxWeights;
 import io.d2search.embed.PmaHead;
 import io.d2search.rank.IemHead;
 import io.d2search.teach.DenseModel;
+import io.d2search.testkit.Randomized;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -54,7 +55,7 @@ class WeightInterpolationTest {
 
   @Test
   void everyTensorLiesOnTheLineBetweenTheEndpointsAndTheResultServes() throws Exception {
-    long seed = System.nanoTime();
+    long seed = Randomized.seed("WeightInterpolationTest");
     Random r = new Random(seed);
     ModelBundle to = student("s" + seed, r, IemHead.Input.INTERACTION_ONLY, SCIFACT_TRAIN);
     double alpha = 0.05 + 0.9 * r.nextDouble();
