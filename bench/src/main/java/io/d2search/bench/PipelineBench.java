@@ -107,17 +107,24 @@ public final class PipelineBench {
    * @param fullRelease a model bundle directory with other passage vectors than {@code model.version}'s (another PMA
    *     head): released FULL at the end, while freshness probes and searches over HTTP run until the query service
    *     has switched to it; null to skip
+   * @param burstDocs new documents produced as a burst after the latency steps, {@code >= 0}; 0 to skip
+   * @param burstFactor the burst's rate as a multiple of the pipeline's own rate measured in step 2, {@code > 0}
    */
-  public record Plan(Path corpus, int docs, Path queries, int queryCount, int freshDocs, Path fullRelease) {
+  public record Plan(Path corpus, int docs, Path queries, int queryCount, int freshDocs, Path fullRelease,
+      int burstDocs, double burstFactor) {
     public Plan {
       if (docs < 1 || queryCount < 1 || freshDocs < 1) {
         throw new IllegalArgumentException("--docs, --query-count and --fresh-docs must be at least 1");
       }
+      if (burstDocs < 0 || !(burstFactor > 0) || Double.isInfinite(burstFactor)) {
+        throw new IllegalArgumentException("--burst-docs must be >= 0 and --burst-factor > 0: " + burstDocs + ", "
+            + burstFactor);
+      }
     }
 
-    /** A plan without the FULL release phase. */
+    /** A plan without the burst and the FULL release phases. */
     public Plan(Path corpus, int docs, Path queries, int queryCount, int freshDocs) {
-      this(corpus, docs, queries, queryCount, freshDocs, null);
+      this(corpus, docs, queries, queryCount, freshDocs, null, 0, 10);
     }
   }
 
@@ -128,6 +135,8 @@ public final class PipelineBench {
   private final Path corpus;
   private final Path queriesFile;
   private final Path fullRelease;
+  private final int burstDocs;
+  private final double burstFactor;
 
   /**
    * @param settings the services' settings (model, chunking, index, batching); data and network settings are
@@ -141,6 +150,8 @@ public final class PipelineBench {
     this.corpus = plan.corpus();
     this.queriesFile = plan.queries();
     this.fullRelease = plan.fullRelease();
+    this.burstDocs = plan.burstDocs();
+    this.burstFactor = plan.burstFactor();
   }
 
   /** Runs every measurement and returns the table's rows. */
@@ -161,7 +172,7 @@ public final class PipelineBench {
     QuerySet queries = loadQueries(corpusFile, documents);
     Path slice = writeCorpus(documents, tmp.resolve("bench-corpus.jsonl"));
     int batch = s.integer("embed.max-batch");
-    int steps = fullRelease == null ? 5 : 6;
+    int steps = 5 + (burstDocs > 0 ? 1 : 0) + (fullRelease == null ? 0 : 1);
 
     Report report = new Report();
     report.add("machine", String.format(Locale.ROOT, "%d cores (Runtime.availableProcessors()), %s %s, JDK %s",
@@ -293,7 +304,14 @@ public final class PipelineBench {
       report.add("HNSW recall@" + K + " vs exact", String.format(Locale.ROOT, "%.3f (mean over %d queries, "
           + "%d passages, ef-search %s)", quality.recall(), quality.hnsw().count(), service.index().size(),
           s.string("index.hnsw.ef-search")));
+      if (burstDocs > 0) {
+        log.info("bench 6/{}: a burst of {} documents at {}x the pipeline's rate", steps, burstDocs, burstFactor);
+        burst(report, producer, service, indexer, embedder, chunker, documents, documents.size() / (pipelineNanos
+            / 1e9), pipelineRate, fresh);
+      }
       if (fullRelease != null) {
+        log.info("bench {}/{}: FULL release {} while ingesting and searching", steps, steps,
+            fullRelease.getFileName());
         fullRelease(s, report, producer, service, indexer, embedder, chunker, documents, queries.texts(), fresh,
             overHttp, expected.size());
       }
@@ -303,16 +321,66 @@ public final class PipelineBench {
   }
 
   /**
-   * 6. A FULL release while ingestion and search go on: the bundle is copied into the bundle store and released; the
-   * indexer re-embeds every passage into its topic (at {@code indexer.reembed.max-rate}) while single documents are
-   * produced one at a time (the serving version's freshness) and a thread searches over HTTP, until the query service
-   * has switched. Each figure is set against the same run's idle one.
+   * 6. A burst of {@code burstDocs} new documents at {@code burstFactor} × the pipeline's document rate of step 2
+   * ({@link Burst}), then freshness again once it has drained, against step 3's idle figures.
+   */
+  private void burst(Report report, KafkaProducer<String, byte[]> producer, QueryService service, Indexer indexer,
+      Embedder embedder, Chunker chunker, List<CorpusDocument> documents, double pipelineDocsPerSecond,
+      double pipelinePassagesPerSecond, Freshness idle) throws InterruptedException {
+    Burst.Result b = new Burst(producer, service, indexer, chunker).run(documents, burstDocs,
+        burstFactor * pipelineDocsPerSecond);
+    Freshness after = freshness(producer, service, indexer, embedder, chunker, documents);
+    double produceRate = b.documents() / b.produceSeconds();
+    report.add("burst: produced", String.format(Locale.ROOT, "%d documents (%d passages) in %.1f s: %.1f documents/s"
+        + " = %.1f× the pipeline's rate of step 2 (%.2f documents/s)", b.documents(), b.passages(),
+        b.produceSeconds(), produceRate, produceRate / pipelineDocsPerSecond, pipelineDocsPerSecond));
+    Burst.Sample peak = b.peakLag();
+    double drainRate = b.passages() / b.drainSeconds();
+    report.add("burst: lag (records the chunker + embedder have not committed)", String.format(Locale.ROOT,
+        "peak %,d at %.1f s (documents %,d, passages %,d); every passage searchable %.1f s after the first produce "
+            + "(%.1f s after the last): %.1f passages/s, ratio to step 2's pipeline rate = %.2f", peak.lag(),
+        peak.seconds(), peak.documentsLag(), peak.passagesLag(), b.drainSeconds(),
+        b.drainSeconds() - b.produceSeconds(), drainRate, drainRate / pipelinePassagesPerSecond));
+    report.add("burst: lag over time (s: records)", lagSeries(b.samples()));
+    report.add("burst: memory (this JVM: broker, indexer, query service)", String.format(Locale.ROOT,
+        "heap in use at the start %s, peak %s (max heap %s); resident at the start %s, peak %s",
+        mib(b.first().heapUsed()), mib(b.peakHeap()), mib(b.heapMax()), mib(b.first().resident()),
+        mib(b.peakResident())));
+    report.add("freshness after the burst drained: overhead p50 / p99 / max", String.format(Locale.ROOT,
+        "%.0f / %.0f / %.0f ms (%d single documents); idle (step 3) %.0f / %.0f / %.0f ms, ratio p99 after/idle = "
+            + "%.2f", ms(after.overhead().p50()), ms(after.overhead().p99()), ms(after.overhead().max()),
+        after.overhead().count(), ms(idle.overhead().p50()), ms(idle.overhead().p99()), ms(idle.overhead().max()),
+        after.overhead().p99() / (double) idle.overhead().p99()));
+  }
+
+  /** About a dozen evenly spaced lag samples, the peak and the last among them. */
+  static String lagSeries(List<Burst.Sample> samples) {
+    int step = Math.max(1, samples.size() / 12);
+    Burst.Sample peak = samples.stream().max((a, b) -> Long.compare(a.lag(), b.lag())).orElseThrow();
+    List<String> points = new ArrayList<>();
+    for (int i = 0; i < samples.size(); i++) {
+      Burst.Sample x = samples.get(i);
+      if (i % step == 0 || x == peak || i == samples.size() - 1) {
+        points.add(String.format(Locale.ROOT, "%.0f: %,d", x.seconds(), x.lag()));
+      }
+    }
+    return String.join(", ", points);
+  }
+
+  private static String mib(long bytes) {
+    return bytes < 0 ? "n/a" : String.format(Locale.ROOT, "%,d MiB", bytes >> 20);
+  }
+
+  /**
+   * Last step: a FULL release while ingestion and search go on: the bundle is copied into the bundle store and
+   * released; the indexer re-embeds every passage into its topic (at {@code indexer.reembed.max-rate}) while single
+   * documents are produced one at a time (the serving version's freshness) and a thread searches over HTTP, until
+   * the query service has switched. Each figure is set against the same run's idle one.
    */
   private void fullRelease(Settings s, Report report, KafkaProducer<String, byte[]> producer, QueryService service,
       Indexer indexer, Embedder embedder, Chunker chunker, List<CorpusDocument> documents, List<String> queries,
       Freshness idleFreshness, Percentiles idleHttp, int passages) throws Exception {
     String version = fullRelease.getFileName().toString();
-    log.info("bench 6/6: FULL release {} while ingesting and searching", version);
     Path target = Components.bundlesDir(s).resolve(version);
     Files.createDirectories(target);
     try (var files = Files.list(fullRelease)) {
@@ -514,7 +582,7 @@ public final class PipelineBench {
     return texts;
   }
 
-  private static Map<String, String> passageTexts(String docId, String title, String body, Chunker chunker) {
+  static Map<String, String> passageTexts(String docId, String title, String body, Chunker chunker) {
     Map<String, String> texts = new LinkedHashMap<>();
     List<String> chunks = chunker.chunk(body);
     String t = title == null || title.isEmpty() ? null : title;
@@ -777,12 +845,12 @@ public final class PipelineBench {
 
   // ---- helpers ----
 
-  private static boolean present(PassageIndex index, String passageId, String textHash) {
+  static boolean present(PassageIndex index, String passageId, String textHash) {
     Optional<StoredPassage> stored = index.get(passageId);
     return stored.isPresent() && stored.get().textHash().equals(textHash);
   }
 
-  private static void checkAlive(QueryService service, Indexer indexer) {
+  static void checkAlive(QueryService service, Indexer indexer) {
     if (indexer.state().stopped()) {
       throw new IllegalStateException("the indexer stopped: " + indexer.state());
     }

@@ -50,6 +50,8 @@ final class EmbedProcessor implements Processor<String, Passage, Object, Object>
   private int pending;
   /** Wall-clock time the oldest pending passage was buffered (or restored); meaningful while pending > 0. */
   private long oldestPendingMs;
+  /** Whether a passage was buffered since the last punctuation: false at a punctuation means the input is idle. */
+  private boolean arrivedSincePunctuation;
 
   EmbedProcessor(Embedder embedder, int maxBatch, long maxWaitMs, EmbedMetrics metrics, int deadLetterMaxBytes,
       PassageRate rate) {
@@ -76,15 +78,22 @@ final class EmbedProcessor implements Processor<String, Passage, Object, Object>
       }
     }
     oldestPendingMs = context.currentSystemTimeMs();
-    // The punctuator only checks the age of the oldest pending passage: flushing whatever is there whenever it
-    // fires would embed batches of one each time an embed call ran longer than the period (the next
-    // punctuation is then already due when the next passage arrives). Checking twice per period bounds the
-    // wait at 1.5 x maxWaitMs.
-    context.schedule(Duration.ofMillis(Math.max(1, maxWaitMs / 2)), PunctuationType.WALL_CLOCK_TIME, now -> {
-      if (pending > 0 && now - oldestPendingMs >= maxWaitMs) {
+    // A batch goes when the input goes idle (no passage arrived during a whole punctuation period: a trickle of
+    // single documents need not wait for company that is not coming) or once its oldest passage has waited
+    // maxWaitMs (a steady stream keeps filling it). Flushing whatever is there at every punctuation instead would
+    // embed batches of one under load: after an embed call longer than the period the next punctuation is already
+    // due when the next passage arrives. Four checks per maxWaitMs bound the wait at 1.25 x maxWaitMs.
+    context.schedule(Duration.ofMillis(punctuationPeriodMs(maxWaitMs)), PunctuationType.WALL_CLOCK_TIME, now -> {
+      if (pending > 0 && (!arrivedSincePunctuation || now - oldestPendingMs >= maxWaitMs)) {
         flush();
       }
+      arrivedSincePunctuation = false;
     });
+  }
+
+  /** How often the batch deadline is checked: a quarter of the longest wait, at least 1 ms. */
+  static long punctuationPeriodMs(long maxWaitMs) {
+    return Math.max(1, maxWaitMs / 4);
   }
 
   @Override
@@ -115,6 +124,7 @@ final class EmbedProcessor implements Processor<String, Passage, Object, Object>
       pending++;
     }
     buffer.put(key, new PendingPassage(passage, record.timestamp(), context.currentSystemTimeMs()));
+    arrivedSincePunctuation = true;
     if (pending >= maxBatch) {
       flush(); // on the stream thread: a slow embedder slows consumption instead of growing the buffer
     }

@@ -19,9 +19,9 @@ import org.apache.kafka.streams.state.Stores;
  * (persistent and changelogged, keyed by passage id, so a newer version of a pending passage replaces it). The
  * buffer is flushed — one embedder call, the embeddings forwarded and the entries deleted, all in the same task —
  * when it holds {@code maxBatch} passages (synchronously, so a slow embedder blocks the stream thread and slows
- * consumption: backpressure) or once the oldest pending passage has waited {@code maxWaitMs} (a wall-clock
- * punctuation checks twice per period). Nothing is held only in
- * memory across a commit.
+ * consumption: backpressure), when no passage arrived during a whole punctuation period (the input is idle: a
+ * lone passage does not wait for company), or once the oldest pending passage has waited {@code maxWaitMs}; a
+ * wall-clock punctuation checks four times per {@code maxWaitMs}. Nothing is held only in memory across a commit.
  *
  * <p>If the embedder fails on a batch, its passages are embedded one by one; one that fails alone goes to
  * {@code documents.dlq} (key: passage id, value: the passage in its topic encoding, stage {@value #STAGE_EMBED})

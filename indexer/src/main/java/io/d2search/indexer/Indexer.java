@@ -166,14 +166,23 @@ public final class Indexer implements AutoCloseable {
     p.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.ByteArraySerde.class.getName());
     p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, config.streamThreads());
     p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, config.commitIntervalMs());
-    // A stream thread commits and runs wall-clock punctuations (the embed stage's batch deadline) only between
-    // polls, and an idle thread blocks in poll for poll.ms (100 ms by default): so a short commit interval needs as
-    // short a poll, or a trickle of single documents waits out the poll before its transaction can commit.
-    p.put(StreamsConfig.POLL_MS_CONFIG, Math.min(100L, config.commitIntervalMs()));
+    p.put(StreamsConfig.POLL_MS_CONFIG, pollMs(config));
     // A record no broker will take is dropped and counted, not retried into the same failure forever.
     p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, UnproducibleRecordHandler.class.getName());
     p.putAll(config.streamsOverrides());
     return p;
+  }
+
+  /**
+   * Kafka Streams' {@code poll.ms}: a quarter of the commit interval or of the embed stage's longest wait, whichever
+   * is shorter, between 1 and 100 ms. A stream thread commits and runs wall-clock punctuations (the embed stage's
+   * batch deadline) only between polls, and an idle thread blocks in poll for poll.ms (100 ms by default): a
+   * record of a trickle, processed right after a poll, then waits for the first poll to return after its commit
+   * falls due — the whole interval when poll.ms equals it (measured: each hop cost about one interval, not half).
+   * An idle thread's polls are local waits on the fetch (the broker long-polls for it), so short ones cost little.
+   */
+  static long pollMs(IndexerConfig config) {
+    return Math.max(1, Math.min(100, Math.min(config.commitIntervalMs(), config.embedMaxWaitMs()) / 4));
   }
 
   /**

@@ -226,6 +226,41 @@ class EmbedTopologyTest {
   }
 
   @Test
+  void aLonePassageGoesOnceTheInputIsIdleForAPunctuationPeriod() {
+    long period = EmbedProcessor.punctuationPeriodMs(MAX_WAIT_MS);
+    send(passage("doc", 0, "A trickle of one."));
+    driver.advanceWallClockTime(Duration.ofMillis(period));
+    assertThat(embeddings.isEmpty()).as("it arrived during this period").isTrue();
+
+    driver.advanceWallClockTime(Duration.ofMillis(period));
+
+    assertThat(embeddings.readKeyValuesToList()).extracting(kv -> kv.key).containsExactly("doc#0");
+    assertThat(registry.get("d2search.embed.queue.time").timer().max(TimeUnit.MILLISECONDS))
+        .isLessThan(MAX_WAIT_MS);
+  }
+
+  @Test
+  void aSteadyStreamIsBatchedUntilTheOldestHasWaitedMaxWait() {
+    long period = EmbedProcessor.punctuationPeriodMs(MAX_WAIT_MS);
+    // A passage every period, drafts of two (fewer than MAX_BATCH pending, so only the deadline can flush them).
+    int sent = 0;
+    long waited = 0;
+    while (waited < MAX_WAIT_MS) {
+      send(passage("doc", sent % 2, "Draft " + sent + " of a steady stream."));
+      sent++;
+      driver.advanceWallClockTime(Duration.ofMillis(period));
+      waited += period;
+      if (waited < MAX_WAIT_MS) {
+        assertThat(embeddings.isEmpty()).as("after %d ms", waited).isTrue();
+      }
+    }
+    assertThat(embeddings.readKeyValuesToList()).extracting(kv -> kv.value.getText())
+        .containsExactlyInAnyOrder("Draft " + (sent - 2) + " of a steady stream.",
+            "Draft " + (sent - 1) + " of a steady stream.");
+    assertThat(registry.get("d2search.embed.batch.size").summary().count()).isEqualTo(1);
+  }
+
+  @Test
   void aPassageArrivingJustBeforeAPunctuationWaitsForMoreInsteadOfGoingAlone() {
     driver.advanceWallClockTime(Duration.ofMillis(MAX_WAIT_MS - 1)); // the next punctuation is 1 ms away
     send(passage("doc", 0, "Arrives right before the punctuation."));

@@ -58,12 +58,16 @@ class IndexerConfigTest {
   }
 
   @Test
-  void aShortCommitIntervalShortensThePollToo() {
-    assertThat(Indexer.streamsConfig(defaults, "a").get(StreamsConfig.POLL_MS_CONFIG)).isEqualTo(100L);
-    assertThat(Indexer.streamsConfig(defaults.withCommitIntervalMs(20), "a").get(StreamsConfig.POLL_MS_CONFIG))
-        .isEqualTo(20L);
-    assertThat(Indexer.streamsConfig(defaults.withCommitIntervalMs(1000), "a").get(StreamsConfig.POLL_MS_CONFIG))
-        .isEqualTo(100L);
+  void thePollIsAQuarterOfTheShorterOfCommitIntervalAndBatchWait() {
+    IndexerConfig c = defaults.withEmbedBatching(32, 20);
+    assertThat(Indexer.streamsConfig(c.withCommitIntervalMs(100), "a").get(StreamsConfig.POLL_MS_CONFIG))
+        .isEqualTo(5L);
+    assertThat(Indexer.streamsConfig(c.withCommitIntervalMs(8), "a").get(StreamsConfig.POLL_MS_CONFIG))
+        .isEqualTo(2L);
+    assertThat(Indexer.streamsConfig(c.withCommitIntervalMs(2), "a").get(StreamsConfig.POLL_MS_CONFIG))
+        .as("at least 1 ms").isEqualTo(1L);
+    assertThat(Indexer.streamsConfig(defaults.withEmbedBatching(32, 5000).withCommitIntervalMs(1000), "a")
+        .get(StreamsConfig.POLL_MS_CONFIG)).as("at most the Streams default").isEqualTo(100L);
   }
 
   @Test

@@ -62,13 +62,25 @@ final class BenchCommand implements Callable<Integer> {
           + "while it runs against their idle values.")
   Path fullRelease;
 
+  @Option(names = "--burst-docs", paramLabel = "N", defaultValue = "0",
+      description = "After the latency steps, produce N new documents as a burst at --burst-factor times the "
+          + "pipeline's measured rate: lag, memory and drain time, then freshness again (default: ${DEFAULT-VALUE}, "
+          + "no burst).")
+  int burstDocs;
+
+  @Option(names = "--burst-factor", paramLabel = "X", defaultValue = "10",
+      description = "The burst's rate as a multiple of the pipeline's rate measured in the same run (default: "
+          + "${DEFAULT-VALUE}).")
+  double burstFactor;
+
   @Option(names = "--plot", paramLabel = "FILE.png",
       description = "Also draw search latency p50 and p99 per retrieval mode (in process) and over HTTP as a PNG.")
   Path plot;
 
   @Override
   public Integer call() throws Exception {
-    PipelineBench.Plan plan = new PipelineBench.Plan(corpus, docs, queries, queryCount, freshDocs, fullRelease);
+    PipelineBench.Plan plan = new PipelineBench.Plan(corpus, docs, queries, queryCount, freshDocs, fullRelease,
+        burstDocs, burstFactor);
     PipelineBench.Report report = new PipelineBench(plan, config.settings()).run();
     System.out.println();
     System.out.println(report.markdown());
