@@ -244,7 +244,10 @@ public final class PipelineBench {
       // 3. Freshness: one new document at a time, from the produce call until all its passages are searchable.
       log.info("bench 3/{}: freshness of {} single documents", steps, freshDocs);
       KafkaProducer<String, byte[]> producer = life.add(producer(kafka.bootstrapServers()));
-      Freshness fresh = freshness(producer, service, indexer, embedder, chunker, documents);
+      HopWatcher hops = life.add(new HopWatcher(kafka.bootstrapServers(), List.of(Topics.PASSAGES,
+          Topics.EMBEDDINGS)));
+      hops.awaitPositioned();
+      Freshness fresh = freshness(producer, hops, service, indexer, embedder, chunker, documents);
       report.add("freshness produce→searchable p50 / p99 / max", String.format(Locale.ROOT,
           "%.0f / %.0f / %.0f ms (%d single documents); bare embed of the same passages p50 %.1f ms, "
               + "ratio freshness/bare p50 = %.1f", ms(fresh.searchable().p50()), ms(fresh.searchable().p99()),
@@ -253,6 +256,13 @@ public final class PipelineBench {
       report.add("pipeline overhead (freshness − bare embed, per probe) p50 / p99 / max", String.format(Locale.ROOT,
           "%.0f / %.0f / %.0f ms (indexer.commit-interval-ms %d)", ms(fresh.overhead().p50()),
           ms(fresh.overhead().p99()), ms(fresh.overhead().max()), s.longValue("indexer.commit-interval-ms")));
+      if (fresh.chunkHop() != null) {
+        report.add("freshness by hop p50 / p99 / max (when a read_committed consumer first saw the probe's last "
+            + "passage, then its last embedding)", String.format(Locale.ROOT, "produce → passages %s; passages → "
+            + "embeddings %s (embedding included); embeddings → searchable %s (%d probes; embed.max-wait-ms %d)",
+            hop(fresh.chunkHop()), hop(fresh.embedHop()), hop(fresh.indexHop()), fresh.chunkHop().count(),
+            s.longValue("embed.max-wait-ms")));
+      }
 
       // 4. Search latency: in process (query embedding, HNSW, stored fields, impression) and over HTTP.
       log.info("bench 4/{}: search latency over {} queries", steps, queries.texts().size());
@@ -306,13 +316,13 @@ public final class PipelineBench {
           s.string("index.hnsw.ef-search")));
       if (burstDocs > 0) {
         log.info("bench 6/{}: a burst of {} documents at {}x the pipeline's rate", steps, burstDocs, burstFactor);
-        burst(report, producer, service, indexer, embedder, chunker, documents, documents.size() / (pipelineNanos
+        burst(report, producer, hops, service, indexer, embedder, chunker, documents, documents.size() / (pipelineNanos
             / 1e9), pipelineRate, fresh);
       }
       if (fullRelease != null) {
         log.info("bench {}/{}: FULL release {} while ingesting and searching", steps, steps,
             fullRelease.getFileName());
-        fullRelease(s, report, producer, service, indexer, embedder, chunker, documents, queries.texts(), fresh,
+        fullRelease(s, report, producer, hops, service, indexer, embedder, chunker, documents, queries.texts(), fresh,
             overHttp, expected.size());
       }
       log.info("bench done; stopping");
@@ -324,12 +334,12 @@ public final class PipelineBench {
    * 6. A burst of {@code burstDocs} new documents at {@code burstFactor} × the pipeline's document rate of step 2
    * ({@link Burst}), then freshness again once it has drained, against step 3's idle figures.
    */
-  private void burst(Report report, KafkaProducer<String, byte[]> producer, QueryService service, Indexer indexer,
-      Embedder embedder, Chunker chunker, List<CorpusDocument> documents, double pipelineDocsPerSecond,
-      double pipelinePassagesPerSecond, Freshness idle) throws InterruptedException {
+  private void burst(Report report, KafkaProducer<String, byte[]> producer, HopWatcher hops, QueryService service,
+      Indexer indexer, Embedder embedder, Chunker chunker, List<CorpusDocument> documents,
+      double pipelineDocsPerSecond, double pipelinePassagesPerSecond, Freshness idle) throws InterruptedException {
     Burst.Result b = new Burst(producer, service, indexer, chunker).run(documents, burstDocs,
         burstFactor * pipelineDocsPerSecond);
-    Freshness after = freshness(producer, service, indexer, embedder, chunker, documents);
+    Freshness after = freshness(producer, hops, service, indexer, embedder, chunker, documents);
     double produceRate = b.documents() / b.produceSeconds();
     report.add("burst: produced", String.format(Locale.ROOT, "%d documents (%d passages) in %.1f s: %.1f documents/s"
         + " = %.1f× the pipeline's rate of step 2 (%.2f documents/s)", b.documents(), b.passages(),
@@ -367,6 +377,10 @@ public final class PipelineBench {
     return String.join(", ", points);
   }
 
+  private static String hop(Percentiles p) {
+    return String.format(Locale.ROOT, "%.0f / %.0f / %.0f ms", ms(p.p50()), ms(p.p99()), ms(p.max()));
+  }
+
   private static String mib(long bytes) {
     return bytes < 0 ? "n/a" : String.format(Locale.ROOT, "%,d MiB", bytes >> 20);
   }
@@ -377,9 +391,9 @@ public final class PipelineBench {
    * documents are produced one at a time (the serving version's freshness) and a thread searches over HTTP, until
    * the query service has switched. Each figure is set against the same run's idle one.
    */
-  private void fullRelease(Settings s, Report report, KafkaProducer<String, byte[]> producer, QueryService service,
-      Indexer indexer, Embedder embedder, Chunker chunker, List<CorpusDocument> documents, List<String> queries,
-      Freshness idleFreshness, Percentiles idleHttp, int passages) throws Exception {
+  private void fullRelease(Settings s, Report report, KafkaProducer<String, byte[]> producer, HopWatcher hops,
+      QueryService service, Indexer indexer, Embedder embedder, Chunker chunker, List<CorpusDocument> documents,
+      List<String> queries, Freshness idleFreshness, Percentiles idleHttp, int passages) throws Exception {
     String version = fullRelease.getFileName().toString();
     Path target = Components.bundlesDir(s).resolve(version);
     Files.createDirectories(target);
@@ -423,7 +437,7 @@ public final class PipelineBench {
               + service.releases().map(r -> r.status().toString()).orElse("no release watcher"));
         }
         checkAlive(service, indexer);
-        Freshness probe = freshness(producer, service, indexer, embedder, chunker, documents, 1);
+        Freshness probe = freshness(producer, hops, service, indexer, embedder, chunker, documents, 1);
         if (!service.search().serving().version().equals(version)) {
           freshNanos.add(probe.searchable().p50()); // a probe that ended after the switch measured the new index
         }
@@ -644,28 +658,41 @@ public final class PipelineBench {
     }
   }
 
-  /** Produce-to-searchable latencies and bare-embed latencies of the same passages. */
   /**
+   * Produce-to-searchable latencies and bare-embed latencies of the same passages, and the hops between.
+   *
    * @param overhead each probe's produce-to-searchable time minus the bare embedding of its passages: what the
    *     broker hops, the transactions, the materialiser and the reader refresh add
+   * @param chunkHop produce call until the last of the probe's passages is visible on {@code passages}
+   *     (read_committed): the chunk stage's fetch, processing and transaction
+   * @param embedHop from there until the last of its embeddings is visible on {@code embeddings}: the embed
+   *     stage's fetch, batch wait, embedding and transaction
+   * @param indexHop from there until all its passages are searchable: the materialiser's fetch, indexing and
+   *     reader refresh (and the probe's 2 ms polling)
    */
-  record Freshness(Percentiles searchable, Percentiles bareEmbed, Percentiles overhead) {}
+  record Freshness(Percentiles searchable, Percentiles bareEmbed, Percentiles overhead, Percentiles chunkHop,
+      Percentiles embedHop, Percentiles indexHop) {}
 
   /**
    * Produces {@code freshDocs} new documents one at a time; each is timed from just before the send until all its
    * passages are in the index. The bare embedding of each probe's passages is timed too, before it is sent.
    */
-  private Freshness freshness(KafkaProducer<String, byte[]> producer, QueryService service, Indexer indexer,
-      Embedder embedder, Chunker chunker, List<CorpusDocument> documents) throws InterruptedException {
-    return freshness(producer, service, indexer, embedder, chunker, documents, freshDocs);
+  private Freshness freshness(KafkaProducer<String, byte[]> producer, HopWatcher hops, QueryService service,
+      Indexer indexer, Embedder embedder, Chunker chunker, List<CorpusDocument> documents)
+      throws InterruptedException {
+    return freshness(producer, hops, service, indexer, embedder, chunker, documents, freshDocs);
   }
 
-  private Freshness freshness(KafkaProducer<String, byte[]> producer, QueryService service, Indexer indexer,
-      Embedder embedder, Chunker chunker, List<CorpusDocument> documents, int probes) throws InterruptedException {
+  private Freshness freshness(KafkaProducer<String, byte[]> producer, HopWatcher hops, QueryService service,
+      Indexer indexer, Embedder embedder, Chunker chunker, List<CorpusDocument> documents, int probes)
+      throws InterruptedException {
     String run = Long.toString(System.nanoTime(), 36);
     long version = System.currentTimeMillis();
     long[] searchable = new long[probes];
     long[] bare = new long[probes];
+    List<Long> chunkHop = new ArrayList<>();
+    List<Long> embedHop = new ArrayList<>();
+    List<Long> indexHop = new ArrayList<>();
     for (int i = 0; i < probes; i++) {
       String id = "bench-fresh-" + run + "-" + i;
       String title = "Freshness probe " + i;
@@ -692,6 +719,13 @@ public final class PipelineBench {
         pending.removeIf(e -> present(service.index(), e.getKey(), e.getValue()));
         if (pending.isEmpty()) {
           searchable[i] = now - start;
+          long chunked = hops.lastOf(Topics.PASSAGES, passages.keySet());
+          long embedded = hops.lastOf(Topics.EMBEDDINGS, passages.keySet());
+          if (chunked > 0 && embedded > 0) {
+            chunkHop.add(chunked - start);
+            embedHop.add(embedded - chunked);
+            indexHop.add(now - embedded);
+          }
           break;
         }
         if (now - start > FRESHNESS_TIMEOUT.toNanos()) {
@@ -706,7 +740,13 @@ public final class PipelineBench {
     for (int i = 0; i < probes; i++) {
       overhead[i] = searchable[i] - bare[i];
     }
-    return new Freshness(Percentiles.of(searchable), Percentiles.of(bare), Percentiles.of(overhead));
+    return new Freshness(Percentiles.of(searchable), Percentiles.of(bare), Percentiles.of(overhead),
+        hopPercentiles(chunkHop), hopPercentiles(embedHop), hopPercentiles(indexHop));
+  }
+
+  /** Percentiles of the probes the hop watcher saw (all, unless its consumer lagged); null when none. */
+  private static Percentiles hopPercentiles(List<Long> nanos) {
+    return nanos.isEmpty() ? null : Percentiles.of(nanos.stream().mapToLong(Long::longValue).toArray());
   }
 
   /** About the first 400 characters of a text, cut at a space. */

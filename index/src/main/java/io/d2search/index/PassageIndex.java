@@ -57,6 +57,7 @@ import org.apache.lucene.search.TermQuery;
 import org.apache.lucene.search.TopDocs;
 import org.apache.lucene.store.Directory;
 import org.apache.lucene.store.FSDirectory;
+import org.apache.lucene.store.NRTCachingDirectory;
 import org.apache.lucene.util.Bits;
 
 /**
@@ -118,6 +119,10 @@ public final class PassageIndex implements AutoCloseable {
   public static final int MAX_K = 10_000;
 
   static final VectorSimilarityFunction SIMILARITY = VectorSimilarityFunction.DOT_PRODUCT;
+  /** Flushed or merged segments up to this size stay in the near-real-time cache (Lucene's suggested 5 MB). */
+  static final double NRT_CACHE_MAX_MERGE_MB = 5;
+  /** The near-real-time cache's whole budget (Lucene's suggested 60 MB). */
+  static final double NRT_CACHE_MAX_MB = 60;
 
   private final Path dir;
   private final String modelVersion;
@@ -161,7 +166,10 @@ public final class PassageIndex implements AutoCloseable {
     IndexWriter writer = null;
     try {
       Files.createDirectories(dir);
-      directory = FSDirectory.open(dir); // MMapDirectory on 64-bit JVMs
+      // MMapDirectory on 64-bit JVMs, behind Lucene's near-real-time cache: the materialiser refreshes after every
+      // poll, and each refresh flushes a tiny segment; those (and merges of them) stay in RAM until a commit or a
+      // larger merge writes them out, instead of a dozen files created and written per refresh.
+      directory = new NRTCachingDirectory(FSDirectory.open(dir), NRT_CACHE_MAX_MERGE_MB, NRT_CACHE_MAX_MB);
       Map<TopicPartition, Long> offsets = Map.of();
       boolean exists = DirectoryReader.indexExists(directory);
       boolean rebuild = false;

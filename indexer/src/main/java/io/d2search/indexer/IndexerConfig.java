@@ -21,8 +21,8 @@ import java.util.Objects;
  * @param embedMaxWaitMs period of the wall-clock flush, {@code >= 1}; default the {@code embed.max-wait-ms} setting
  * @param streamThreads stream threads of each application, {@code >= 1}; default {@value #DEFAULT_STREAM_THREADS}
  * @param commitIntervalMs Kafka Streams {@code commit.interval.ms}, {@code >= 1}; default
- *     {@value #DEFAULT_COMMIT_INTERVAL_MS} (the exactly-once default; it bounds end-to-end latency, since a
- *     read_committed consumer sees output only at commit)
+ *     {@value #DEFAULT_COMMIT_INTERVAL_MS} (as the {@code indexer.commit-interval-ms} setting; Kafka's exactly-once
+ *     default is 100). It bounds end-to-end latency, since a read_committed consumer sees output only at commit
  * @param streamsOverrides further Kafka Streams/client properties applied last (security, client tuning);
  *     copied; default empty
  * @param deleteRetentionMs how long, in event time, a deleted document's version is remembered so that older
@@ -38,7 +38,7 @@ public record IndexerConfig(
   public static final int DEFAULT_EMBED_MAX_BATCH = Settings.defaults().integer("embed.max-batch");
   public static final long DEFAULT_EMBED_MAX_WAIT_MS = Settings.defaults().longValue("embed.max-wait-ms");
   public static final int DEFAULT_STREAM_THREADS = 1;
-  public static final long DEFAULT_COMMIT_INTERVAL_MS = 100;
+  public static final long DEFAULT_COMMIT_INTERVAL_MS = 20;
   public static final long DEFAULT_DELETE_RETENTION_MS = Settings.defaults().longValue("indexer.delete-retention-ms");
 
   /** @throws IllegalArgumentException if a value is out of range; NullPointerException if one is null */

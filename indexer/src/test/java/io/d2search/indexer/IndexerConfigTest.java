@@ -27,7 +27,7 @@ class IndexerConfigTest {
     assertThat(defaults.embedMaxBatch()).isEqualTo(32);
     assertThat(defaults.embedMaxWaitMs()).isEqualTo(20);
     assertThat(defaults.streamThreads()).isEqualTo(1);
-    assertThat(defaults.commitIntervalMs()).isEqualTo(100);
+    assertThat(defaults.commitIntervalMs()).isEqualTo(20);
     assertThat(defaults.streamsOverrides()).isEmpty();
   }
 
