@@ -9,10 +9,7 @@ import io.d2search.ingest.Chunker;
 import io.d2search.ingest.CorpusDocument;
 import io.d2search.schemas.Topics;
 import io.d2search.serve.QueryService;
-import java.io.IOException;
 import java.lang.management.ManagementFactory;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -39,7 +36,6 @@ import org.slf4j.LoggerFactory;
 final class Burst {
   private static final Logger log = LoggerFactory.getLogger(Burst.class);
   private static final Duration SAMPLE_EVERY = Duration.ofMillis(250);
-  private static final Path PROC_STATUS = Path.of("/proc/self/status");
 
   /** One sample: seconds since the burst's first produce, lag in records, heap in use and resident bytes. */
   record Sample(double seconds, long documentsLag, long passagesLag, long heapUsed, long resident) {
@@ -61,7 +57,7 @@ final class Burst {
   record Result(int documents, int passages, double produceSeconds, double drainSeconds, List<Sample> samples,
       long heapMax) {
     Sample peakLag() {
-      return samples.stream().max((a, b) -> Long.compare(a.lag(), b.lag())).orElseThrow();
+      return Burst.peakLag(samples);
     }
 
     long peakHeap() {
@@ -75,6 +71,11 @@ final class Burst {
     Sample first() {
       return samples.get(0);
     }
+  }
+
+  /** The sample with the most lag (the first of equals). */
+  static Sample peakLag(List<Sample> samples) {
+    return samples.stream().max((a, b) -> Long.compare(a.lag(), b.lag())).orElseThrow();
   }
 
   private final KafkaProducer<String, byte[]> producer;
@@ -181,15 +182,6 @@ final class Burst {
 
   /** This process's resident memory (VmRSS), bytes; -1 where /proc is not there. */
   static long resident() {
-    try {
-      for (String line : Files.readAllLines(PROC_STATUS)) {
-        if (line.startsWith("VmRSS:")) {
-          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-        }
-      }
-    } catch (IOException | NumberFormatException e) {
-      return -1;
-    }
-    return -1;
+    return ServiceProcess.statusBytes(ProcessHandle.current().pid(), "VmRSS");
   }
 }

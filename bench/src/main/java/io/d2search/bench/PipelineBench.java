@@ -366,7 +366,7 @@ public final class PipelineBench {
   /** About a dozen evenly spaced lag samples, the peak and the last among them. */
   static String lagSeries(List<Burst.Sample> samples) {
     int step = Math.max(1, samples.size() / 12);
-    Burst.Sample peak = samples.stream().max((a, b) -> Long.compare(a.lag(), b.lag())).orElseThrow();
+    Burst.Sample peak = Burst.peakLag(samples);
     List<String> points = new ArrayList<>();
     for (int i = 0; i < samples.size(); i++) {
       Burst.Sample x = samples.get(i);

@@ -187,9 +187,14 @@ public final class ServiceProcess implements AutoCloseable {
 
   /** Peak resident memory of process {@code pid} so far ({@code VmHWM} of {@code /proc/PID/status}), or -1. */
   public static long peakResidentBytes(long pid) {
+    return statusBytes(pid, "VmHWM");
+  }
+
+  /** A memory field of {@code /proc/PID/status} ({@code VmHWM}, {@code VmRSS}, ...) in bytes, or -1. */
+  static long statusBytes(long pid, String field) {
     try {
       for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(pid), "status"))) {
-        if (line.startsWith("VmHWM:")) {
+        if (line.startsWith(field + ":")) {
           return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
         }
       }
